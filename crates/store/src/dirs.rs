@@ -1,0 +1,70 @@
+use std::path::{Path, PathBuf};
+
+use crate::StoreError;
+
+/// Environment variable that puts all of Fathom's state under one directory (tests, portable use).
+pub const DATA_DIR_ENV: &str = "FATHOM_DATA_DIR";
+
+/// The directories Fathom writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppDirs {
+    data: PathBuf,
+    config: PathBuf,
+}
+
+impl AppDirs {
+    /// The platform's directories (`~/.local/share/fathom`, `~/Library/Application Support/…`),
+    /// unless `FATHOM_DATA_DIR` names one directory for everything.
+    pub fn resolve() -> Result<Self, StoreError> {
+        if let Some(root) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+            return Ok(Self::under(PathBuf::from(root)));
+        }
+        let dirs = directories::ProjectDirs::from("app", "Fathom", "Fathom")
+            .ok_or(StoreError::NoHomeDirectory)?;
+        Ok(Self {
+            data: dirs.data_dir().to_path_buf(),
+            config: dirs.config_dir().to_path_buf(),
+        })
+    }
+
+    /// Everything under one root: `ROOT/data` and `ROOT/config`.
+    pub fn under(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self {
+            data: root.join("data"),
+            config: root.join("config"),
+        }
+    }
+
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// The user's preferences.
+    pub fn settings_file(&self) -> PathBuf {
+        self.config.join("settings.json")
+    }
+
+    /// The list of folders in the library.
+    pub fn library_file(&self) -> PathBuf {
+        self.data.join("library.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_keeps_data_and_config_apart() {
+        let dirs = AppDirs::under("/x");
+        assert_eq!(dirs.data(), Path::new("/x/data"));
+        assert_eq!(dirs.config(), Path::new("/x/config"));
+        assert_eq!(dirs.library_file(), Path::new("/x/data/library.json"));
+        assert_eq!(dirs.settings_file(), Path::new("/x/config/settings.json"));
+    }
+}

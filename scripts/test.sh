@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every test: lints, Rust (unit + mock runtime), UI unit and
+# page tests in headless Chromium, and the real app end to end under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+bash scripts/setup.sh test
+step() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "rustfmt"
+cargo fmt --all --check
+step "ui lint"
+(cd ui && npm run --silent lint)
+step "ui build"
+(cd ui && npm run --silent build)
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "rust tests"
+cargo test --workspace
+step "ui unit tests"
+(cd ui && npm run --silent test:unit)
+step "ui page tests (headless Chromium)"
+(cd ui && npm run --silent test:pages)
+step "end to end (real app, Xvfb, WebDriver)"
+cargo build -p fathom-app
+dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" /usr/bin/python3 -m pytest tests/e2e -v -p no:cacheprovider
+step "all tests passed"

@@ -1,0 +1,22 @@
+// App commands are listed here so that Tauri generates a permission for each: a window may call
+// only the commands its capability grants (see capabilities/).
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_folders",
+    "add_folders",
+    "remove_folder",
+    "scan_folder",
+    "cancel_stream",
+    "get_settings",
+    "set_quick_shortcut",
+    "hide_quick_window",
+    "open_main_window",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,143 @@
+//! The typed commands the UI calls. Each one is a thin call into a crate.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fathom_library::{AddReport, Folder, ScanProgress};
+use fathom_store::Settings;
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use ts_rs::TS;
+
+use crate::state::{lock, AppState};
+use crate::streams::StreamId;
+use crate::{shortcut, windows, CommandError};
+
+/// Facts about this installation, for the Settings page.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+    pub data_dir: String,
+    pub config_dir: String,
+    /// `macos`, `linux`, …: lets the UI show ⌘ or Ctrl.
+    pub platform: String,
+}
+
+/// The settings together with what became of them.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub settings: Settings,
+    /// Why the saved quick-query shortcut is not active, when it is not.
+    pub shortcut_error: Option<String>,
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        data_dir: state.dirs.data().display().to_string(),
+        config_dir: state.dirs.config().display().to_string(),
+        platform: std::env::consts::OS.to_string(),
+    }
+}
+
+#[tauri::command]
+pub fn list_folders(state: State<'_, AppState>) -> Vec<Folder> {
+    lock(&state.library).folders().to_vec()
+}
+
+/// Adds dropped or picked paths; each one is added or rejected with its reason.
+#[tauri::command]
+pub fn add_folders(
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+) -> Result<AddReport, CommandError> {
+    Ok(lock(&state.library).add(&paths)?)
+}
+
+#[tauri::command]
+pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, CommandError> {
+    Ok(lock(&state.library).remove(&id)?)
+}
+
+/// Counts a library folder's files and bytes, streaming progress; cancel with `cancel_stream`.
+#[tauri::command]
+pub async fn scan_folder(
+    state: State<'_, AppState>,
+    id: String,
+    stream: StreamId,
+    on_progress: Channel<ScanProgress>,
+) -> Result<ScanProgress, CommandError> {
+    let path = lock(&state.library)
+        .folders()
+        .iter()
+        .find(|f| f.id == id)
+        .map(|f| PathBuf::from(&f.path))
+        .ok_or(CommandError::UnknownFolder { id })?;
+    let guard = state.streams.open(stream);
+    let walk = tauri::async_runtime::spawn_blocking(move || {
+        fathom_library::scan(
+            &path,
+            Duration::from_millis(100),
+            &|| guard.is_cancelled(),
+            // A closed channel (the page went away) is not an error: the result still returns.
+            &mut |p| drop(on_progress.send(p)),
+        )
+    });
+    Ok(walk.await.map_err(|e| CommandError::Window {
+        message: format!("scan stopped: {e}"),
+    })??)
+}
+
+/// Asks a running stream to stop; false if it had already finished.
+#[tauri::command]
+pub fn cancel_stream(state: State<'_, AppState>, stream: StreamId) -> bool {
+    state.streams.cancel(&stream)
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+    SettingsView {
+        settings: lock(&state.settings).clone(),
+        shortcut_error: lock(&state.shortcut_error).clone(),
+    }
+}
+
+/// Changes the quick-query shortcut: the new one is registered first, and saved only if the system
+/// accepted it; otherwise the old one stays active.
+#[tauri::command]
+pub fn set_quick_shortcut<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    shortcut: String,
+) -> Result<SettingsView, CommandError> {
+    let parsed = shortcut::parse(&shortcut)?;
+    let old = lock(&state.settings).quick_shortcut.clone();
+    shortcut::replace(&app, &old, parsed, &shortcut)?;
+    let mut next = lock(&state.settings).clone();
+    next.quick_shortcut = shortcut;
+    if let Err(e) = state.settings_doc.save(&next) {
+        // Keep what is registered and what is saved in step.
+        if let Ok(old_parsed) = shortcut::parse(&old) {
+            let _ = shortcut::replace(&app, &next.quick_shortcut, old_parsed, &old);
+        }
+        return Err(e.into());
+    }
+    *lock(&state.settings) = next;
+    *lock(&state.shortcut_error) = None;
+    Ok(get_settings(state))
+}
+
+#[tauri::command]
+pub fn hide_quick_window<R: Runtime>(app: AppHandle<R>) {
+    windows::hide_quick(&app);
+}
+
+#[tauri::command]
+pub fn open_main_window<R: Runtime>(app: AppHandle<R>) {
+    windows::hide_quick(&app);
+    windows::show_main(&app);
+}

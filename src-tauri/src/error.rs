@@ -1,0 +1,63 @@
+use serde::Serialize;
+use ts_rs::TS;
+
+/// The errors a command can return, one variant per thing the UI must explain differently.
+/// Serialized as `{ kind, …fields }` so the UI can switch on `kind` exhaustively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum CommandError {
+    /// Fathom's own files could not be read or written.
+    #[error("{message}")]
+    Storage { message: String },
+    #[error("no folder with id {id} in the library")]
+    UnknownFolder { id: String },
+    #[error("{path} is not a readable folder")]
+    NotAFolder { path: String },
+    #[error("“{shortcut}” is not a valid shortcut: {message}")]
+    InvalidShortcut { shortcut: String, message: String },
+    /// Valid, but the system would not give it to Fathom (another app holds it, or no support).
+    #[error("“{shortcut}” could not be registered: {message}")]
+    ShortcutUnavailable { shortcut: String, message: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{message}")]
+    Window { message: String },
+}
+
+impl From<fathom_store::StoreError> for CommandError {
+    fn from(e: fathom_store::StoreError) -> Self {
+        Self::Storage {
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<fathom_library::LibraryError> for CommandError {
+    fn from(e: fathom_library::LibraryError) -> Self {
+        match e {
+            fathom_library::LibraryError::UnknownFolder(id) => Self::UnknownFolder { id },
+            fathom_library::LibraryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<fathom_library::ScanError> for CommandError {
+    fn from(e: fathom_library::ScanError) -> Self {
+        match e {
+            fathom_library::ScanError::Cancelled => Self::Cancelled,
+            fathom_library::ScanError::NotAFolder(path) => Self::NotAFolder { path },
+        }
+    }
+}
+
+impl From<tauri::Error> for CommandError {
+    fn from(e: tauri::Error) -> Self {
+        Self::Window {
+            message: e.to_string(),
+        }
+    }
+}

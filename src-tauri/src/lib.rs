@@ -1,0 +1,103 @@
+//! Fathom's desktop shell: the windows, the tray / menu-bar icon, the global shortcut, and the typed
+//! commands through which the UI reaches the crates. No business logic lives here.
+
+pub mod commands;
+pub mod error;
+mod shortcut;
+pub mod state;
+pub mod streams;
+mod tray;
+pub mod windows;
+
+use tauri::{Manager, RunEvent, Runtime, WindowEvent};
+use tauri_plugin_global_shortcut::ShortcutState;
+
+pub use error::CommandError;
+pub use state::AppState;
+
+/// Registers the state and commands on a builder: shared by the real app and the mock-runtime
+/// tests, so that the tests exercise exactly the commands the app exposes.
+pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_folders,
+            commands::add_folders,
+            commands::remove_folder,
+            commands::scan_folder,
+            commands::cancel_stream,
+            commands::get_settings,
+            commands::set_quick_shortcut,
+            commands::hide_quick_window,
+            commands::open_main_window,
+        ])
+}
+
+pub fn run() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let state = match AppState::load() {
+        Ok(state) => state,
+        Err(e) => {
+            // Nothing can be saved without a data directory: say so and stop.
+            eprintln!("Fathom cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let builder = tauri::Builder::default()
+        // First, so that a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            windows::show_main(app);
+        }))
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_denylist(&[windows::QUICK])
+                .build(),
+        )
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(|app, _shortcut, event| {
+                    if event.state == ShortcutState::Pressed {
+                        windows::toggle_quick(app);
+                    }
+                })
+                .build(),
+        )
+        .setup(|app| {
+            tray::install(app.handle())?;
+            shortcut::install_saved(app.handle());
+            Ok(())
+        })
+        .on_window_event(|window, event| match event {
+            // Closing the main window keeps Fathom in the tray / menu bar; Quit ends it.
+            WindowEvent::CloseRequested { api, .. } if window.label() == windows::MAIN => {
+                api.prevent_close();
+                windows::hide_main(window.app_handle());
+            }
+            WindowEvent::Focused(false) if window.label() == windows::QUICK => {
+                let _ = window.hide();
+            }
+            _ => {}
+        });
+    let app = with_commands(builder, state)
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("Fathom cannot start: {e}");
+            std::process::exit(1);
+        });
+    app.run(|app, event| {
+        // macOS: clicking the Dock icon brings the main window back.
+        #[cfg(target_os = "macos")]
+        if let RunEvent::Reopen { .. } = event {
+            windows::show_main(app);
+        }
+        let _ = (app, &event);
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            // The last window hiding is not a reason to quit: the tray keeps Fathom alive.
+            api.prevent_exit();
+        }
+    });
+}

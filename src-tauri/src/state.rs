@@ -1,0 +1,50 @@
+use std::sync::{Mutex, MutexGuard};
+
+use fathom_library::Library;
+use fathom_store::{AppDirs, JsonDoc, Settings, StoreError};
+
+use crate::streams::Streams;
+
+/// Everything the commands share.
+pub struct AppState {
+    pub dirs: AppDirs,
+    pub library: Mutex<Library>,
+    pub settings: Mutex<Settings>,
+    pub settings_doc: JsonDoc<Settings>,
+    /// Why the saved shortcut is not active, if it is not.
+    pub shortcut_error: Mutex<Option<String>>,
+    pub streams: Streams,
+}
+
+impl AppState {
+    /// State under the platform's directories (or `FATHOM_DATA_DIR`).
+    pub fn load() -> Result<Self, StoreError> {
+        Self::load_from(AppDirs::resolve()?)
+    }
+
+    pub fn load_from(dirs: AppDirs) -> Result<Self, StoreError> {
+        let library = Library::open(dirs.library_file())?;
+        if let Some(aside) = library.quarantined() {
+            log::warn!("library file was unreadable; moved to {}", aside.display());
+        }
+        let settings_doc = JsonDoc::<Settings>::new(dirs.settings_file());
+        let settings = settings_doc.load()?;
+        if let Some(aside) = &settings.quarantined {
+            log::warn!("settings file was unreadable; moved to {}", aside.display());
+        }
+        Ok(Self {
+            dirs,
+            library: Mutex::new(library),
+            settings: Mutex::new(settings.value),
+            settings_doc,
+            shortcut_error: Mutex::new(None),
+            streams: Streams::default(),
+        })
+    }
+}
+
+/// Locks a mutex even if a thread panicked while holding it: the data behind these locks is
+/// always saved whole before it changes, so a poisoned lock holds consistent data.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

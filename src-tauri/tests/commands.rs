@@ -1,0 +1,212 @@
+//! The app's commands through Tauri's mock runtime: the same handler table the app registers,
+//! called over IPC as the UI calls them, with real state on disk.
+
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc;
+
+use fathom_app::commands::scan_folder;
+use fathom_app::streams::StreamId;
+use fathom_app::AppState;
+use fathom_library::ScanProgress;
+use fathom_store::AppDirs;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
+use tauri::test::{
+    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow};
+
+fn app(root: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let state = AppState::load_from(AppDirs::under(root)).unwrap();
+    let app = fathom_app::with_commands(mock_builder(), state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, webview)
+}
+
+fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn folders_are_added_rejected_listed_and_removed_over_ipc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    fs::write(tmp.path().join("a.txt"), "x").unwrap();
+    let (_app, w) = app(&tmp.path().join("state"));
+
+    let report = invoke(
+        &w,
+        "add_folders",
+        json!({ "paths": [docs, tmp.path().join("a.txt"), docs] }),
+    )
+    .unwrap();
+    assert_eq!(report["added"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["rejected"][0]["reason"],
+        json!({ "kind": "notAFolder" })
+    );
+    assert_eq!(
+        report["rejected"][1]["reason"],
+        json!({ "kind": "alreadyInLibrary" })
+    );
+
+    let listed = invoke(&w, "list_folders", json!({})).unwrap();
+    assert_eq!(listed, json!([report["added"][0]]));
+
+    // Persisted: a fresh app over the same directory sees the folder.
+    let (_app2, w2) = app(&tmp.path().join("state"));
+    assert_eq!(invoke(&w2, "list_folders", json!({})).unwrap(), listed);
+
+    let id = listed[0]["id"].as_str().unwrap();
+    invoke(&w, "remove_folder", json!({ "id": id })).unwrap();
+    assert_eq!(invoke(&w, "list_folders", json!({})).unwrap(), json!([]));
+}
+
+#[test]
+fn errors_arrive_typed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+    assert_eq!(
+        invoke(&w, "remove_folder", json!({ "id": "nope" })).unwrap_err(),
+        json!({ "kind": "unknownFolder", "id": "nope" })
+    );
+    let err = invoke(
+        &w,
+        "set_quick_shortcut",
+        json!({ "shortcut": "Ctrl+Banana" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "invalidShortcut");
+    assert_eq!(err["shortcut"], "Ctrl+Banana");
+    // A missing argument is refused by Tauri before the command runs.
+    assert!(invoke(&w, "add_folders", json!({})).is_err());
+}
+
+#[test]
+fn settings_and_app_info_come_from_the_app_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("config")).unwrap();
+    fs::write(
+        tmp.path().join("config/settings.json"),
+        r#"{"quickShortcut":"Alt+K"}"#,
+    )
+    .unwrap();
+    let (_app, w) = app(tmp.path());
+    let view = invoke(&w, "get_settings", json!({})).unwrap();
+    assert_eq!(view["settings"]["quickShortcut"], "Alt+K");
+    assert_eq!(view["shortcutError"], Value::Null);
+    let info = invoke(&w, "app_info", json!({})).unwrap();
+    assert_eq!(
+        info["dataDir"],
+        tmp.path().join("data").display().to_string()
+    );
+    assert_eq!(info["platform"], std::env::consts::OS);
+}
+
+fn library_with_tree(
+    root: &Path,
+    files: usize,
+) -> (App<MockRuntime>, WebviewWindow<MockRuntime>, String) {
+    let docs = root.join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    for i in 0..files {
+        fs::write(docs.join(format!("{i}.txt")), "hello").unwrap();
+    }
+    let (app, w) = app(&root.join("state"));
+    let report = invoke(&w, "add_folders", json!({ "paths": [docs] })).unwrap();
+    let id = report["added"][0]["id"].as_str().unwrap().to_string();
+    (app, w, id)
+}
+
+#[test]
+fn scan_streams_progress_over_a_channel_and_returns_the_total() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _w, id) = library_with_tree(tmp.path(), 25);
+    let (tx, rx) = mpsc::channel();
+    let channel = Channel::new(move |body: InvokeResponseBody| {
+        tx.send(body.deserialize::<ScanProgress>().unwrap())
+            .unwrap();
+        Ok(())
+    });
+    let total = tauri::async_runtime::block_on(scan_folder(
+        app.state::<AppState>(),
+        id,
+        StreamId("s1".into()),
+        channel,
+    ))
+    .unwrap();
+    assert_eq!((total.files, total.bytes, total.done), (25, 125, true));
+    let events: Vec<_> = rx.try_iter().collect();
+    assert_eq!(events.first(), Some(&ScanProgress::default()));
+    assert_eq!(events.last(), Some(&total));
+    assert_eq!(app.state::<AppState>().streams.running(), 0);
+}
+
+#[test]
+fn cancel_stream_stops_a_running_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, w, id) = library_with_tree(tmp.path(), 50);
+    // The first progress event cancels the stream over IPC, as the UI's Stop button does.
+    let webview = w.clone();
+    let cancelled = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = cancelled.clone();
+    let channel = Channel::new(move |_body: InvokeResponseBody| {
+        let mut seen = seen.lock().unwrap();
+        if seen.is_none() {
+            *seen = Some(invoke(&webview, "cancel_stream", json!({ "stream": "s2" })).unwrap());
+        }
+        Ok(())
+    });
+    let outcome = tauri::async_runtime::block_on(scan_folder(
+        app.state::<AppState>(),
+        id,
+        StreamId("s2".into()),
+        channel,
+    ));
+    assert_eq!(*cancelled.lock().unwrap(), Some(json!(true)));
+    assert_eq!(outcome.unwrap_err(), fathom_app::CommandError::Cancelled);
+    // Once finished, the stream is gone: cancelling again reports false.
+    assert_eq!(
+        invoke(&w, "cancel_stream", json!({ "stream": "s2" })).unwrap(),
+        json!(false)
+    );
+}
+
+#[test]
+fn scanning_an_unknown_folder_is_a_typed_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _w) = app(tmp.path());
+    let channel = Channel::new(|_| Ok(()));
+    let err = tauri::async_runtime::block_on(scan_folder(
+        app.state::<AppState>(),
+        "missing".into(),
+        StreamId("s3".into()),
+        channel,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err,
+        fathom_app::CommandError::UnknownFolder {
+            id: "missing".into()
+        }
+    );
+}

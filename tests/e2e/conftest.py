@@ -1,0 +1,151 @@
+"""End-to-end rig: the real app binary under Xvfb and a private D-Bus (the caller runs pytest
+inside `dbus-run-session` and `xvfb-run`), driven through tauri-driver + WebKitWebDriver, with xdotool
+for the keyboard and mouse, and a StatusNotifierWatcher for the tray."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+APP = Path(os.environ.get("FATHOM_APP", ROOT / "target/debug/fathom-app"))
+ARTIFACTS = Path(os.environ.get("FATHOM_E2E_ARTIFACTS", ROOT / "tests/e2e/artifacts"))
+TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver"))
+
+
+def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def xdotool(*args, check=True):
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True, check=check).stdout.strip()
+
+
+def visible_windows(name):
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], capture_output=True, text=True)
+    return [w for w in out.stdout.split() if w]
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def screenshot(artifacts, request):
+    """Saves the whole X screen (both windows, unlike WebDriver's view of one page)."""
+    counter = iter(range(100))
+
+    def take(step):
+        name = f"{request.node.name}-{next(counter):02d}-{step}.png"
+        subprocess.run(["import", "-window", "root", str(artifacts / name)], check=True)
+        return artifacts / name
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def tray_host(tmp_path_factory):
+    log = tmp_path_factory.mktemp("sni") / "items"
+    log.touch()
+    proc = subprocess.Popen(["/usr/bin/python3", str(HERE / "sni_host.py"), str(log)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    yield log
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A fresh user: the app's data, config and window state live under it."""
+    h = tmp_path / "home"
+    for d in ("data", "config", "cache"):
+        (h / d).mkdir(parents=True)
+    return h
+
+
+class AppSession:
+    """One run of the real app under tauri-driver."""
+
+    def __init__(self, home, artifacts):
+        env = dict(os.environ)
+        env.update(
+            HOME=str(home),
+            XDG_DATA_HOME=str(home / "data"),
+            XDG_CONFIG_HOME=str(home / "config"),
+            XDG_CACHE_HOME=str(home / "cache"),
+            RUST_LOG="info",
+        )
+        self.port = free_port()
+        self.native_port = free_port()
+        self.log = open(artifacts / f"app-{self.port}.log", "w")
+        self.driver_proc = subprocess.Popen(
+            [TAURI_DRIVER, "--port", str(self.port), "--native-port", str(self.native_port), "--native-driver", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: self._listening(), what="tauri-driver")
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": str(APP)})
+        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=options)
+        self.driver.implicitly_wait(0)
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def close(self):
+        try:
+            self.driver.quit()
+        finally:
+            self.driver_proc.terminate()
+            try:
+                self.driver_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.driver_proc.kill()
+            self.log.close()
+            # tauri-driver ends the app; make sure no instance lingers into the next test.
+            subprocess.run(["pkill", "-f", str(APP)], check=False)
+            wait_for(lambda: subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode != 0, what="app exit")
+
+
+@pytest.fixture
+def launch(home, artifacts, tray_host):
+    sessions = []
+
+    def start():
+        s = AppSession(home, artifacts)
+        sessions.append(s)
+        return s
+
+    yield start
+    for s in sessions:
+        try:
+            s.close()
+        except Exception:  # noqa: BLE001 - a failed close must not hide the test's own failure
+            pass

@@ -1,0 +1,180 @@
+"""The real Fathom app, end to end."""
+import subprocess
+import time
+
+from conftest import APP, visible_windows, wait_for, xdotool
+from gi.repository import Gio, GLib
+from selenium.webdriver.common.by import By
+
+MAIN_TITLE = "^Fathom$"
+QUICK_TITLE = "^Fathom Quick Query$"
+
+
+def heading(driver):
+    found = driver.find_elements(By.CSS_SELECTOR, "main h1")
+    return found[0].text if found else None
+
+
+def main_window():
+    return wait_for(lambda: visible_windows(MAIN_TITLE), what="the main window")[0]
+
+
+def geometry(window):
+    fields = dict(line.split("=") for line in xdotool("getwindowgeometry", "--shell", window).splitlines())
+    return {k: int(v) for k, v in fields.items() if k in ("X", "Y", "WIDTH", "HEIGHT")}
+
+
+def test_opens_and_navigates(launch, screenshot):
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    screenshot("library")
+    for page, title in [("chat", "Chat"), ("ask", "Ask"), ("search", "Search"), ("models", "Models"), ("settings", "Settings"), ("library", "Library")]:
+        d.find_element(By.CSS_SELECTOR, f'nav a[data-page="{page}"]').click()
+        wait_for(lambda: heading(d) == title, what=f"the {title} page")
+        if page in ("chat", "ask", "search", "models"):
+            assert "not available" in d.find_element(By.CSS_SELECTOR, '[data-testid="not-available"]').text
+        screenshot(page)
+    shortcut = d.find_element(By.CSS_SELECTOR, '[data-testid="shortcut"]') if heading(d) == "Settings" else None
+    assert shortcut is None  # back on Library
+
+
+def drag(source_xy, target_xy, steps=20):
+    """A real pointer drag, as a person does it: press, move in steps, release."""
+    xdotool("mousemove", str(source_xy[0]), str(source_xy[1]))
+    time.sleep(0.2)
+    xdotool("mousedown", "1")
+    for i in range(1, steps + 1):
+        x = source_xy[0] + (target_xy[0] - source_xy[0]) * i // steps
+        y = source_xy[1] + (target_xy[1] - source_xy[1]) * i // steps
+        xdotool("mousemove", str(x), str(y))
+        time.sleep(0.05)
+    time.sleep(0.3)
+    xdotool("mouseup", "1")
+
+
+def test_dropped_folders_are_added_and_survive_a_restart(launch, tmp_path, screenshot):
+    folder = tmp_path / "Research Notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.md").write_text("# one\n")
+    (folder / "sub" / "b.txt").write_text("two\n")
+    stray = tmp_path / "todo.txt"
+    stray.write_text("not a folder\n")
+
+    app = launch()
+    d = app.driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    xdotool("windowmove", window, "300", "60")
+    source = subprocess.Popen(["/usr/bin/python3", str(__import__("pathlib").Path(__file__).parent / "drag_source.py"), str(folder), str(stray)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert source.stdout.readline().strip() == "ready"
+        wait_for(lambda: visible_windows("^Fathom test drag source$"), what="the drag source")
+        time.sleep(0.5)
+        g = geometry(window)
+        drag((60, 60), (g["X"] + g["WIDTH"] // 2, g["Y"] + g["HEIGHT"] // 2))
+        rows = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="folder"]'), what="the dropped folder")
+        assert rows[0].get_attribute("data-path") == str(folder.resolve())
+        wait_for(lambda: "file" in d.find_element(By.CSS_SELECTOR, '[data-testid="scan"]').text and d.find_element(By.CSS_SELECTOR, '[data-testid="scan"]').get_attribute("data-state") == "done", what="the count")
+        assert d.find_element(By.CSS_SELECTOR, '[data-testid="scan"]').text.startswith("2 files")
+        rejection = d.find_element(By.CSS_SELECTOR, '[data-testid="rejection"]').text
+        assert rejection == "todo.txt is a file. Drop folders to add them to the library."
+        screenshot("dropped")
+    finally:
+        source.terminate()
+    app.close()
+
+    d = launch().driver
+    main_window()
+    rows = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="folder"]'), what="the folder after a restart")
+    assert [r.get_attribute("data-path") for r in rows] == [str(folder.resolve())]
+    screenshot("after-restart")
+
+
+def test_global_shortcut_toggles_the_quick_window(launch, screenshot):
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    assert visible_windows(QUICK_TITLE) == []
+    xdotool("key", "--clearmodifiers", "ctrl+shift+space")
+    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window after the shortcut")
+    screenshot("quick-open")
+    xdotool("key", "--clearmodifiers", "ctrl+shift+space")
+    wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide on the second press")
+    # Escape in the quick window hides it too.
+    xdotool("key", "--clearmodifiers", "ctrl+shift+space")
+    quick = wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window")[0]
+    xdotool("windowfocus", "--sync", quick)
+    xdotool("key", "Escape")
+    wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide on Escape")
+    screenshot("quick-closed")
+
+
+def test_changed_shortcut_is_used_and_persisted(launch, screenshot):
+    d = launch().driver
+    main_window()
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="settings"]').click()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="change-shortcut"]'), what="Settings")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="change-shortcut"]').click()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="shortcut-recorder"]'), what="the recorder")
+    xdotool("key", "--clearmodifiers", "ctrl+alt+k")
+    wait_for(lambda: d.find_element(By.CSS_SELECTOR, '[data-testid="shortcut"]').text == "Ctrl+Alt+K", what="the new shortcut")
+    screenshot("shortcut-changed")
+    xdotool("key", "--clearmodifiers", "ctrl+shift+space")
+    time.sleep(1)
+    assert visible_windows(QUICK_TITLE) == [], "the old shortcut must be released"
+    xdotool("key", "--clearmodifiers", "ctrl+alt+k")
+    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window on the new shortcut")
+    xdotool("key", "--clearmodifiers", "ctrl+alt+k")
+    wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide")
+
+
+def tray_menu(tray_host):
+    """The app's tray item as a panel sees it: its bus name and its dbusmenu."""
+    line = wait_for(lambda: [line for line in tray_host.read_text().splitlines() if line], what="the tray item to register")[-1]
+    bus_name, path = line.split()
+    bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+    menu_path = bus.call_sync(bus_name, path, "org.freedesktop.DBus.Properties", "Get", GLib.Variant("(ss)", ("org.kde.StatusNotifierItem", "Menu")), GLib.VariantType("(v)"), Gio.DBusCallFlags.NONE, 5000, None).unpack()[0]
+    _, layout = bus.call_sync(bus_name, menu_path, "com.canonical.dbusmenu", "GetLayout", GLib.Variant("(iias)", (0, -1, [])), None, Gio.DBusCallFlags.NONE, 5000, None).unpack()
+    items = {props.get("label", "").replace("_", ""): item_id for item_id, props, _children in layout[2] if props.get("label")}
+
+    def click(label):
+        bus.call_sync(bus_name, menu_path, "com.canonical.dbusmenu", "Event", GLib.Variant("(isvu)", (items[label], "clicked", GLib.Variant("s", ""), 0)), None, Gio.DBusCallFlags.NONE, 5000, None)
+
+    return items, click
+
+
+def test_tray_menu_opens_quick_query_and_main_window_and_quits(launch, tray_host, screenshot):
+    d = launch().driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    items, click = tray_menu(tray_host)
+    assert list(items) == ["Quick query", "Open Fathom", "Quit Fathom"]
+
+    click("Quick query")
+    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window from the tray")
+    screenshot("tray-quick")
+
+    # Closing the main window keeps Fathom running in the tray; the tray brings it back.
+    xdotool("windowclose", window, check=False)
+    wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide on close")
+    assert subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode == 0
+    click("Open Fathom")
+    main_window()
+    screenshot("tray-open")
+
+    click("Quit Fathom")
+    wait_for(lambda: subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode != 0, what="the app to quit")
+
+
+def test_second_launch_focuses_the_first(launch, home):
+    d = launch().driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    xdotool("windowclose", window, check=False)
+    wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide")
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    second = subprocess.run([str(APP)], env={**__import__("os").environ, **env}, timeout=30, capture_output=True)
+    assert second.returncode == 0
+    main_window()
+    assert len(visible_windows(MAIN_TITLE)) == 1

@@ -1,0 +1,124 @@
+import { useCallback, useEffect, useState } from "react";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { commands, describeError, type AddReport, type Folder } from "./ipc";
+import { Placeholder } from "./pages/Placeholder";
+import { LibraryPage } from "./pages/Library";
+import { SettingsPage } from "./pages/Settings";
+
+export const PAGES = ["chat", "ask", "search", "library", "models", "settings"] as const;
+export type Page = (typeof PAGES)[number];
+
+const TITLES: Record<Page, string> = {
+  chat: "Chat",
+  ask: "Ask",
+  search: "Search",
+  library: "Library",
+  models: "Models",
+  settings: "Settings",
+};
+
+function pageFromHash(): Page {
+  const name = window.location.hash.replace(/^#\/?/, "");
+  return (PAGES as readonly string[]).includes(name) ? (name as Page) : "library";
+}
+
+export function App() {
+  const [page, setPage] = useState<Page>(pageFromHash);
+  const [folders, setFolders] = useState<Folder[] | null>(null);
+  const [report, setReport] = useState<AddReport | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    const onHash = () => {
+      setPage(pageFromHash());
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => {
+      window.removeEventListener("hashchange", onHash);
+    };
+  }, []);
+
+  const refresh = useCallback(async () => {
+    try {
+      setFolders(await commands.listFolders());
+    } catch (e) {
+      setError(describeError(e));
+    }
+  }, []);
+
+  useEffect(() => {
+    commands.listFolders().then(setFolders, (e: unknown) => {
+      setError(describeError(e));
+    });
+  }, []);
+
+  const addPaths = useCallback(
+    async (paths: string[]) => {
+      try {
+        const result = await commands.addFolders(paths);
+        setReport(result);
+        setError(null);
+        window.location.hash = "#/library";
+        await refresh();
+      } catch (e) {
+        setError(describeError(e));
+      }
+    },
+    [refresh],
+  );
+
+  // Folders dropped anywhere on the window join the library.
+  useEffect(() => {
+    const unlisten = getCurrentWebview().onDragDropEvent((event) => {
+      const p = event.payload;
+      if (p.type === "enter" || p.type === "over") {
+        setDragging(true);
+      } else if (p.type === "leave") {
+        setDragging(false);
+      } else {
+        setDragging(false);
+        void addPaths(p.paths);
+      }
+    });
+    return () => {
+      void unlisten.then((f) => {
+        f();
+      });
+    };
+  }, [addPaths]);
+
+  return (
+    <div className={`app${dragging ? " dragging" : ""}`}>
+      <nav className="sidebar" aria-label="Sections">
+        <div className="brand">Fathom</div>
+        {PAGES.map((p) => (
+          <a key={p} href={`#/${p}`} className={p === page ? "active" : undefined} aria-current={p === page ? "page" : undefined} data-page={p}>
+            {TITLES[p]}
+          </a>
+        ))}
+      </nav>
+      <main className="content">
+        <h1>{TITLES[page]}</h1>
+        {error !== null && (
+          <div role="alert" className="error">
+            {error}
+          </div>
+        )}
+        {page === "library" && (
+          <LibraryPage folders={folders} report={report} onChanged={refresh} onDismissReport={() => { setReport(null); }} onError={setError} />
+        )}
+        {page === "settings" && <SettingsPage />}
+        {page === "chat" && <Placeholder what="Chat with Context-1" needs="the on-device engine and a downloaded model" />}
+        {page === "ask" && <Placeholder what="Ask — questions answered from your library with cited sources" needs="the engine, a model and the library index" />}
+        {page === "search" && <Placeholder what="Search across your library" needs="the library index" />}
+        {page === "models" && <Placeholder what="Downloading Context-1 and checking that it fits your memory" needs="the model store" />}
+      </main>
+      {dragging && (
+        <div className="drop-overlay" aria-hidden="true">
+          Drop folders to add them to your library
+        </div>
+      )}
+    </div>
+  );
+}

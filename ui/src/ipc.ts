@@ -1,0 +1,73 @@
+// The only place the UI talks to Rust: typed wrappers over the app's commands. Types come from
+// ./bindings, generated from the Rust types (see src-tauri/tests/bindings.rs).
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AddReport } from "./bindings/AddReport";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { CommandError } from "./bindings/CommandError";
+import type { Folder } from "./bindings/Folder";
+import type { ScanProgress } from "./bindings/ScanProgress";
+import type { SettingsView } from "./bindings/SettingsView";
+import type { StreamId } from "./bindings/StreamId";
+
+export const commands = {
+  appInfo: () => invoke<AppInfo>("app_info"),
+  listFolders: () => invoke<Folder[]>("list_folders"),
+  addFolders: (paths: string[]) => invoke<AddReport>("add_folders", { paths }),
+  removeFolder: (id: string) => invoke<Folder>("remove_folder", { id }),
+  getSettings: () => invoke<SettingsView>("get_settings"),
+  setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),
+  hideQuickWindow: () => invoke<null>("hide_quick_window"),
+  openMainWindow: () => invoke<null>("open_main_window"),
+};
+
+/** A running stream: its final result, and a way to stop it early. */
+export interface Stream<T> {
+  result: Promise<T>;
+  cancel: () => Promise<boolean>;
+}
+
+/** Starts a streaming command: events arrive on `onEvent`, the command's return value on `result`. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- E types the handler's events
+function stream<E, T>(command: string, args: Record<string, unknown>, onEvent: (e: E) => void): Stream<T> {
+  const id: StreamId = crypto.randomUUID();
+  const channel = new Channel<E>();
+  channel.onmessage = onEvent;
+  return {
+    result: invoke<T>(command, { ...args, stream: id, onProgress: channel }),
+    cancel: () => invoke<boolean>("cancel_stream", { stream: id }),
+  };
+}
+
+export const streams = {
+  scanFolder: (id: string, onProgress: (p: ScanProgress) => void) =>
+    stream<ScanProgress, ScanProgress>("scan_folder", { id }, onProgress),
+};
+
+export function isCommandError(e: unknown): e is CommandError {
+  return typeof e === "object" && e !== null && typeof (e as { kind?: unknown }).kind === "string";
+}
+
+/** A sentence for the user. The switch is exhaustive: a new Rust variant fails the type check here. */
+export function describeError(e: unknown): string {
+  if (!isCommandError(e)) {
+    return typeof e === "string" ? e : "Something went wrong.";
+  }
+  switch (e.kind) {
+    case "storage":
+      return `Fathom could not save its data: ${e.message}`;
+    case "unknownFolder":
+      return "That folder is no longer in the library.";
+    case "notAFolder":
+      return `${e.path} is not a readable folder.`;
+    case "invalidShortcut":
+      return `“${e.shortcut}” is not a shortcut Fathom understands.`;
+    case "shortcutUnavailable":
+      return `“${e.shortcut}” is taken or not allowed by the system; try another.`;
+    case "cancelled":
+      return "Stopped.";
+    case "window":
+      return e.message;
+  }
+}
+
+export type { AddReport, AppInfo, CommandError, Folder, ScanProgress, SettingsView };

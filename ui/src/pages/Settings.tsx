@@ -1,0 +1,82 @@
+import { useEffect, useState } from "react";
+import { commands, describeError, type AppInfo, type SettingsView } from "../ipc";
+import { acceleratorFromKeyPress, displayAccelerator } from "../shortcut";
+
+export function SettingsPage() {
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [view, setView] = useState<SettingsView | null>(null);
+  const [recording, setRecording] = useState(false);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+
+  useEffect(() => {
+    void Promise.all([commands.appInfo(), commands.getSettings()]).then(
+      ([i, v]) => {
+        setInfo(i);
+        setView(v);
+      },
+      (e: unknown) => {
+        setMessage({ ok: false, text: describeError(e) });
+      },
+    );
+  }, []);
+
+  const platform = info?.platform ?? "linux";
+
+  const onKeyDown = async (e: React.KeyboardEvent) => {
+    e.preventDefault();
+    if (e.key === "Escape") {
+      setRecording(false);
+      return;
+    }
+    const accelerator = acceleratorFromKeyPress(e, platform);
+    if (accelerator === null) return;
+    setRecording(false);
+    try {
+      const next = await commands.setQuickShortcut(accelerator);
+      setView(next);
+      setMessage({ ok: true, text: `Quick query now opens with ${displayAccelerator(accelerator, platform)}.` });
+    } catch (err) {
+      setMessage({ ok: false, text: describeError(err) });
+    }
+  };
+
+  return (
+    <section className="settings">
+      <h2>Quick query</h2>
+      <div className="row">
+        <span>Shortcut</span>
+        <kbd data-testid="shortcut">{view ? displayAccelerator(view.settings.quickShortcut, platform) : "…"}</kbd>
+        {recording ? (
+          <button type="button" className="recording" autoFocus onKeyDown={(e) => void onKeyDown(e)} onBlur={() => { setRecording(false); }} data-testid="shortcut-recorder">
+            Press the new shortcut… (Esc to cancel)
+          </button>
+        ) : (
+          <button type="button" onClick={() => { setRecording(true); setMessage(null); }} data-testid="change-shortcut">
+            Change…
+          </button>
+        )}
+      </div>
+      {view?.shortcutError != null && (
+        <p className="warning" data-testid="shortcut-error">
+          The shortcut is not active: {view.shortcutError}
+        </p>
+      )}
+      {message !== null && (
+        <p className={message.ok ? "ok" : "warning"} role={message.ok ? "status" : "alert"} data-testid="settings-message">
+          {message.text}
+        </p>
+      )}
+      <h2>About</h2>
+      {info && (
+        <dl className="about">
+          <dt>Version</dt>
+          <dd>{info.version}</dd>
+          <dt>Data</dt>
+          <dd>{info.dataDir}</dd>
+          <dt>Settings</dt>
+          <dd>{info.configDir}</dd>
+        </dl>
+      )}
+    </section>
+  );
+}
