@@ -75,7 +75,7 @@ pub fn run() {
                 windows::hide_main(window.app_handle());
             }
             WindowEvent::Focused(false) if window.label() == windows::QUICK => {
-                let _ = window.hide();
+                windows::hide_quick_unless_refocused(window.clone());
             }
             _ => {}
         });

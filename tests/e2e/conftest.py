@@ -40,6 +40,20 @@ def xdotool(*args, check=True):
     return subprocess.run(["xdotool", *args], capture_output=True, text=True, check=check).stdout.strip()
 
 
+def close_window(window):
+    """Asks a window to close the way a window manager's close button does (WM_DELETE_WINDOW);
+    `xdotool windowclose` would destroy it instead."""
+    from Xlib import X, display, protocol
+
+    d = display.Display()
+    w = d.create_resource_object("window", int(window))
+    protocols = d.intern_atom("WM_PROTOCOLS")
+    delete = d.intern_atom("WM_DELETE_WINDOW")
+    w.send_event(protocol.event.ClientMessage(window=w, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
+    d.flush()
+    d.close()
+
+
 def visible_windows(name):
     out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], capture_output=True, text=True)
     return [w for w in out.stdout.split() if w]
@@ -97,7 +111,7 @@ class AppSession:
             RUST_LOG="info",
         )
         self.port = free_port()
-        self.native_port = free_port()
+        self.native_port = wait_for(lambda: (p := free_port()) != self.port and p, what="a second port")
         self.log = open(artifacts / f"app-{self.port}.log", "w")
         self.driver_proc = subprocess.Popen(
             [TAURI_DRIVER, "--port", str(self.port), "--native-port", str(self.native_port), "--native-driver", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
@@ -105,16 +119,18 @@ class AppSession:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: self._listening(), what="tauri-driver")
+        # Both tauri-driver and the WebKitWebDriver it starts must listen before a session is asked for.
+        wait_for(lambda: self._listening(self.port) and self._listening(self.native_port), what="tauri-driver and WebKitWebDriver")
         options = ArgOptions()
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": str(APP)})
         self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=options)
         self.driver.implicitly_wait(0)
 
-    def _listening(self):
+    @staticmethod
+    def _listening(port):
         try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return True
         except OSError:
             return False
@@ -129,9 +145,10 @@ class AppSession:
             except subprocess.TimeoutExpired:
                 self.driver_proc.kill()
             self.log.close()
-            # tauri-driver ends the app; make sure no instance lingers into the next test.
-            subprocess.run(["pkill", "-f", str(APP)], check=False)
-            wait_for(lambda: subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode != 0, what="app exit")
+            # tauri-driver ends the app; make sure neither it nor a driver lingers into the next test.
+            for pattern in (str(APP), "WebKitWebDriver"):
+                subprocess.run(["pkill", "-f", pattern], check=False)
+                wait_for(lambda: subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 0, what=f"{pattern} to exit")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import sys
 import gi
 
 gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
 from gi.repository import Gdk, GLib, Gtk  # noqa: E402
 
 uris = [GLib.filename_to_uri(p, None) for p in sys.argv[1:]]

@@ -2,7 +2,7 @@
 import subprocess
 import time
 
-from conftest import APP, visible_windows, wait_for, xdotool
+from conftest import APP, close_window, visible_windows, wait_for, xdotool
 from gi.repository import Gio, GLib
 from selenium.webdriver.common.by import By
 
@@ -35,8 +35,6 @@ def test_opens_and_navigates(launch, screenshot):
         if page in ("chat", "ask", "search", "models"):
             assert "not available" in d.find_element(By.CSS_SELECTOR, '[data-testid="not-available"]').text
         screenshot(page)
-    shortcut = d.find_element(By.CSS_SELECTOR, '[data-testid="shortcut"]') if heading(d) == "Settings" else None
-    assert shortcut is None  # back on Library
 
 
 def drag(source_xy, target_xy, steps=20):
@@ -86,6 +84,7 @@ def test_dropped_folders_are_added_and_survive_a_restart(launch, tmp_path, scree
 
     d = launch().driver
     main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
     rows = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="folder"]'), what="the folder after a restart")
     assert [r.get_attribute("data-path") for r in rows] == [str(folder.resolve())]
     screenshot("after-restart")
@@ -108,13 +107,22 @@ def test_global_shortcut_toggles_the_quick_window(launch, screenshot):
     xdotool("key", "Escape")
     wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide on Escape")
     screenshot("quick-closed")
+    # And when focus goes elsewhere.
+    xdotool("key", "--clearmodifiers", "ctrl+shift+space")
+    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window")
+    time.sleep(0.5)
+    xdotool("windowfocus", "--sync", main_window())
+    wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide on focus loss")
 
 
 def test_changed_shortcut_is_used_and_persisted(launch, screenshot):
-    d = launch().driver
-    main_window()
+    app = launch()
+    d = app.driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
     d.find_element(By.CSS_SELECTOR, 'nav a[data-page="settings"]').click()
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="change-shortcut"]'), what="Settings")
+    xdotool("windowfocus", "--sync", window)
     d.find_element(By.CSS_SELECTOR, '[data-testid="change-shortcut"]').click()
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="shortcut-recorder"]'), what="the recorder")
     xdotool("key", "--clearmodifiers", "ctrl+alt+k")
@@ -127,6 +135,16 @@ def test_changed_shortcut_is_used_and_persisted(launch, screenshot):
     wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window on the new shortcut")
     xdotool("key", "--clearmodifiers", "ctrl+alt+k")
     wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide")
+    app.close()
+
+    # After a restart the new shortcut is still the one in force.
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="settings"]').click()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="shortcut"]') and d.find_element(By.CSS_SELECTOR, '[data-testid="shortcut"]').text == "Ctrl+Alt+K", what="the saved shortcut")
+    xdotool("key", "--clearmodifiers", "ctrl+alt+k")
+    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window on the saved shortcut")
 
 
 def tray_menu(tray_host):
@@ -156,7 +174,7 @@ def test_tray_menu_opens_quick_query_and_main_window_and_quits(launch, tray_host
     screenshot("tray-quick")
 
     # Closing the main window keeps Fathom running in the tray; the tray brings it back.
-    xdotool("windowclose", window, check=False)
+    close_window(window)
     wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide on close")
     assert subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode == 0
     click("Open Fathom")
@@ -171,10 +189,29 @@ def test_second_launch_focuses_the_first(launch, home):
     d = launch().driver
     window = main_window()
     wait_for(lambda: heading(d) == "Library", what="the Library page")
-    xdotool("windowclose", window, check=False)
+    close_window(window)
     wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide")
     env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
     second = subprocess.run([str(APP)], env={**__import__("os").environ, **env}, timeout=30, capture_output=True)
     assert second.returncode == 0
     main_window()
     assert len(visible_windows(MAIN_TITLE)) == 1
+
+
+def test_window_size_and_position_are_remembered(launch, tray_host):
+    d = launch().driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    xdotool("windowsize", "--sync", window, "900", "620")
+    xdotool("windowmove", "--sync", window, "210", "130")
+    time.sleep(0.5)
+    placed = geometry(window)
+    assert (placed["WIDTH"], placed["HEIGHT"]) == (900, 620)
+    _, click = tray_menu(tray_host)
+    click("Quit Fathom")
+    wait_for(lambda: subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode != 0, what="the app to quit")
+
+    d = launch().driver
+    window = main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    assert geometry(window) == placed
