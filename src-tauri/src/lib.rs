@@ -71,6 +71,7 @@ pub fn run() {
         .on_window_event(|window, event| match event {
             // Closing the main window keeps Fathom in the tray / menu bar; Quit ends it.
             WindowEvent::CloseRequested { api, .. } if window.label() == windows::MAIN => {
+                log::debug!("main window close requested: hiding it");
                 api.prevent_close();
                 windows::hide_main(window.app_handle());
             }

@@ -14,7 +14,8 @@ from selenium.webdriver.common.options import ArgOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-APP = Path(os.environ.get("FATHOM_APP", ROOT / "target/debug/fathom-app"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+APP = Path(os.environ.get("FATHOM_APP", TARGET / "debug/fathom-app"))
 ARTIFACTS = Path(os.environ.get("FATHOM_E2E_ARTIFACTS", ROOT / "tests/e2e/artifacts"))
 TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver"))
 
@@ -108,7 +109,7 @@ class AppSession:
             XDG_DATA_HOME=str(home / "data"),
             XDG_CONFIG_HOME=str(home / "config"),
             XDG_CACHE_HOME=str(home / "cache"),
-            RUST_LOG="info",
+            RUST_LOG="info,fathom_app=debug",
         )
         self.port = free_port()
         self.native_port = wait_for(lambda: (p := free_port()) != self.port and p, what="a second port")

@@ -19,6 +19,19 @@ def main_window():
     return wait_for(lambda: visible_windows(MAIN_TITLE), what="the main window")[0]
 
 
+def close_main(window):
+    """Clicks the main window's close button, as far as X allows without a window manager. Under
+    Xvfb the first WM_DELETE_WINDOW is now and then lost before GTK sees it (the app logs no close
+    request at all), so it is sent again until the window goes or three tries fail."""
+    for _ in range(3):
+        close_window(window)
+        try:
+            return wait_for(lambda: visible_windows(MAIN_TITLE) == [], timeout=4, what="the main window to hide on close")
+        except AssertionError:
+            continue
+    raise AssertionError("the main window did not hide on close")
+
+
 def geometry(window):
     fields = dict(line.split("=") for line in xdotool("getwindowgeometry", "--shell", window).splitlines())
     return {k: int(v) for k, v in fields.items() if k in ("X", "Y", "WIDTH", "HEIGHT")}
@@ -96,7 +109,9 @@ def test_global_shortcut_toggles_the_quick_window(launch, screenshot):
     wait_for(lambda: heading(d) == "Library", what="the Library page")
     assert visible_windows(QUICK_TITLE) == []
     xdotool("key", "--clearmodifiers", "ctrl+shift+space")
-    wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window after the shortcut")
+    quick = wait_for(lambda: visible_windows(QUICK_TITLE), what="the quick window after the shortcut")[0]
+    g = geometry(quick)
+    assert (g["WIDTH"], g["HEIGHT"]) == (640, 300)
     screenshot("quick-open")
     xdotool("key", "--clearmodifiers", "ctrl+shift+space")
     wait_for(lambda: visible_windows(QUICK_TITLE) == [], what="the quick window to hide on the second press")
@@ -174,8 +189,7 @@ def test_tray_menu_opens_quick_query_and_main_window_and_quits(launch, tray_host
     screenshot("tray-quick")
 
     # Closing the main window keeps Fathom running in the tray; the tray brings it back.
-    close_window(window)
-    wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide on close")
+    close_main(window)
     assert subprocess.run(["pgrep", "-f", str(APP)], capture_output=True).returncode == 0
     click("Open Fathom")
     main_window()
@@ -189,8 +203,7 @@ def test_second_launch_focuses_the_first(launch, home):
     d = launch().driver
     window = main_window()
     wait_for(lambda: heading(d) == "Library", what="the Library page")
-    close_window(window)
-    wait_for(lambda: visible_windows(MAIN_TITLE) == [], what="the main window to hide")
+    close_main(window)
     env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
     second = subprocess.run([str(APP)], env={**__import__("os").environ, **env}, timeout=30, capture_output=True)
     assert second.returncode == 0
@@ -215,3 +228,53 @@ def test_window_size_and_position_are_remembered(launch, tray_host):
     window = main_window()
     wait_for(lambda: heading(d) == "Library", what="the Library page")
     assert geometry(window) == placed
+
+
+PROBE = """
+const [url, done] = arguments;
+const out = {};
+const invoke = (cmd) => window.__TAURI_INTERNALS__.invoke(cmd, {}).then(() => "allowed", (e) => String(e));
+(async () => {
+  out.fetch = await fetch(url).then(() => "loaded", () => "blocked");
+  out.image = await new Promise((r) => { const i = new Image(); i.onload = () => r("loaded"); i.onerror = () => r("blocked"); i.src = url + ".png"; });
+  out.script = await new Promise((r) => { const s = document.createElement("script"); s.onload = () => r("loaded"); s.onerror = () => r("blocked"); s.src = url + ".js"; document.head.append(s); });
+  out.pluginCommand = await invoke("plugin:global-shortcut|unregister_all");
+  out.otherWindowsCommand = await invoke("hide_quick_window");
+  out.ownCommand = await invoke("list_folders");
+  done(out);
+})();
+"""
+
+
+def test_no_remote_content_and_only_granted_commands(launch):
+    import http.server
+    import threading
+
+    hits = []
+
+    class Probe(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Probe)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        d = launch().driver
+        main_window()
+        wait_for(lambda: heading(d) == "Library", what="the Library page")
+        d.set_script_timeout(20)
+        out = d.execute_async_script(PROBE, f"http://127.0.0.1:{server.server_address[1]}/probe")
+    finally:
+        server.shutdown()
+    assert (out["fetch"], out["image"], out["script"]) == ("blocked", "blocked", "blocked"), out
+    assert hits == []
+    assert "not allowed" in out["pluginCommand"], out
+    assert "not allowed" in out["otherWindowsCommand"], out
+    assert out["ownCommand"] == "allowed"

@@ -68,6 +68,23 @@ export function App() {
     [refresh],
   );
 
+  // ⌘1…⌘6 (Ctrl elsewhere) switch sections; ⌘, opens Settings, as on every Mac app.
+  useEffect(() => {
+    const mac = navigator.userAgent.includes("Mac");
+    const onKey = (e: KeyboardEvent) => {
+      if (!(mac ? e.metaKey : e.ctrlKey) || e.altKey || e.shiftKey) return;
+      const target = e.key === "," ? "settings" : PAGES[Number(e.key) - 1];
+      if (target !== undefined && /^[1-6,]$/.test(e.key)) {
+        e.preventDefault();
+        window.location.hash = `#/${target}`;
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+    };
+  }, []);
+
   // Folders dropped anywhere on the window join the library.
   useEffect(() => {
     const unlisten = getCurrentWebview().onDragDropEvent((event) => {
@@ -95,6 +112,7 @@ export function App() {
         {PAGES.map((p) => (
           <a key={p} href={`#/${p}`} className={p === page ? "active" : undefined} aria-current={p === page ? "page" : undefined} data-page={p}>
             {TITLES[p]}
+            <span className="nav-key" aria-hidden="true">{PAGES.indexOf(p) + 1}</span>
           </a>
         ))}
       </nav>

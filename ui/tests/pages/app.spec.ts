@@ -16,6 +16,20 @@ test("every section is reachable and unfinished ones say so plainly", async ({ p
   await page.screenshot({ path: shot("settings") });
 });
 
+test("keyboard shortcuts switch sections", async ({ page }) => {
+  await openWith(page, "/index.html");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Library");
+  await page.keyboard.press("Control+1");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Chat");
+  await page.keyboard.press("Control+3");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Search");
+  await page.keyboard.press("Control+Comma");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Settings");
+  // Plain digits are typing, not navigation.
+  await page.keyboard.press("2");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Settings");
+});
+
 test("library lists folders and streams each folder's count to completion", async ({ page }) => {
   await openWith(page, "/index.html#/library", { folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }] });
   const row = page.getByTestId("folder");
