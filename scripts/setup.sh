@@ -34,7 +34,7 @@ if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.packa
   (cd ui && npm ci --no-audit --no-fund)
 fi
 
-if [ "$what" = test ] && ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+if [ "$what" = test ] && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   # Pinned to 2.x: newer majors target Tauri 3.
   cargo install tauri-driver --version '^2' --locked
 fi

@@ -3,7 +3,7 @@
 # page tests in headless Chromium, and the real app end to end under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh test
 step() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 

@@ -17,7 +17,8 @@ HERE = Path(__file__).resolve().parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 APP = Path(os.environ.get("FATHOM_APP", TARGET / "debug/fathom-app"))
 ARTIFACTS = Path(os.environ.get("FATHOM_E2E_ARTIFACTS", ROOT / "tests/e2e/artifacts"))
-TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver"))
+CARGO_HOME = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+TAURI_DRIVER = os.environ.get("TAURI_DRIVER", str(CARGO_HOME / "bin/tauri-driver"))
 
 
 def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
