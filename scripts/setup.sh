@@ -8,7 +8,7 @@ what=${1:-build}
 
 build_pkgs=(build-essential pkg-config file curl libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  nodejs npm)
+  nodejs npm cmake clang libclang-dev python3-pip)
 test_pkgs=(xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver chromium fonts-dejavu-core
   imagemagick xdotool python3-pytest python3-selenium python3-gi gir1.2-gtk-3.0 libglib2.0-bin procps python3-xlib)
 pkgs=("${build_pkgs[@]}")
@@ -25,6 +25,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -o DPkg::Lock::Timeout=600
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
+fi
+
+# MLX's CPU backend, prebuilt: the PyPI wheel mlx-cpu at exactly the version mlx-c pins, checked
+# against its sha256 (scripts/mlx-cpu.txt). vendor/mlx-sys links it; see its FATHOM-PATCH.md.
+mlx_dir=.tools/mlx-cpu-0.32.2
+if [ "$(uname -s)" = Linux ] && [ ! -f "$mlx_dir/mlx/lib/libmlx.so" ]; then
+  [ "$(uname -m)" = x86_64 ] || { echo "setup: the prebuilt MLX is x86-64 only" >&2; exit 1; }
+  rm -rf .tools/wheels "$mlx_dir"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+    -r scripts/mlx-cpu.txt -d .tools/wheels
+  python3 -m zipfile -e .tools/wheels/mlx_cpu-0.32.2-*.whl "$mlx_dir"
 fi
 
 command -v cargo >/dev/null || { echo "setup: Rust is missing; install it with rustup (https://rustup.rs)" >&2; exit 1; }
