@@ -15,6 +15,8 @@ step "ui build"
 (cd ui && npm run --silent build)
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "engine fixtures (mlx-lm reference)"
+bash scripts/fixtures.sh
 step "rust tests"
 cargo test --workspace
 step "ui unit tests"

@@ -1,0 +1,124 @@
+//! The engine against the reference implementation: tiny gpt-oss checkpoints with random
+//! weights, written by mlx-lm's own code (tests/fixtures/make_gpt_oss.py), and the logits mlx-lm
+//! computed on them. Every prompt position and every greedy decode step must agree within 1e-3,
+//! and the greedy tokens must be the same.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use fathom_engine::{Array, Model};
+use mlx_rs::ops::indexing::{argmax_axis, IndexOp};
+use mlx_rs::ops::{abs, concatenate};
+
+const TOLERANCE: f32 = 1e-3;
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("FATHOM_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
+        })
+}
+
+fn reference(layout: &str) -> (PathBuf, HashMap<String, Array>) {
+    let dir = fixtures().join(layout);
+    let file = dir.join("reference.safetensors");
+    assert!(
+        file.exists(),
+        "{} is missing: run `bash scripts/fixtures.sh` (scripts/test.sh does)",
+        file.display()
+    );
+    (dir, Array::load_safetensors(&file).unwrap())
+}
+
+fn max_abs_diff(a: &Array, b: &Array) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    let m = abs(a.subtract(b).unwrap()).unwrap().max(None).unwrap();
+    m.eval().unwrap();
+    m.item_exact::<f32>()
+}
+
+fn argmax_last(logits: &Array) -> i32 {
+    let t = argmax_axis(logits.index((.., -1)), -1, None).unwrap();
+    t.eval().unwrap();
+    t.as_slice::<u32>()[0] as i32
+}
+
+/// Prefills the prompt in chunks of `chunk` tokens, then decodes greedily, comparing each step.
+fn check(layout: &str, chunk: i32) {
+    let (dir, r) = reference(layout);
+    let model = Model::load(&dir).unwrap();
+    let prompt = &r["prompt_tokens"];
+    let len = prompt.shape()[0];
+    let mut cache = model.new_cache();
+
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < len {
+        let end = (start + chunk).min(len);
+        let ids = prompt.index(start..end).reshape(&[1, end - start]).unwrap();
+        pieces.push(model.forward(&ids, &mut cache, true).unwrap());
+        start = end;
+    }
+    let logits = concatenate(&pieces, 1).unwrap();
+    let diff = max_abs_diff(&logits.index(0), &r["prompt_logits"]);
+    assert!(
+        diff <= TOLERANCE,
+        "{layout}: prompt logits differ by {diff}"
+    );
+
+    let greedy = r["greedy_tokens"].as_slice::<i32>().to_vec();
+    let steps = &r["decode_logits"];
+    let mut token = argmax_last(&logits);
+    for (i, &expected) in greedy.iter().enumerate() {
+        assert_eq!(token, expected, "{layout}: greedy token {i}");
+        if i + 1 == greedy.len() {
+            break;
+        }
+        let ids = Array::from_slice(&[token], &[1, 1]);
+        let logits = model.forward(&ids, &mut cache, false).unwrap();
+        let diff = max_abs_diff(&logits.index((0, 0)), &steps.index(i as i32));
+        assert!(
+            diff <= TOLERANCE,
+            "{layout}: decode step {i} differs by {diff}"
+        );
+        token = argmax_last(&logits);
+    }
+}
+
+#[test]
+fn float32_matches_mlx_lm() {
+    check("f32", 64);
+}
+
+#[test]
+fn mxfp4_matches_mlx_lm() {
+    check("mxfp4", 64);
+}
+
+#[test]
+fn affine_with_excluded_module_matches_mlx_lm() {
+    check("affine", 64);
+}
+
+#[test]
+fn chunked_prefill_matches_one_pass() {
+    // Chunks of 7 straddle the sliding window (8) and the prompt's end (20).
+    check("mxfp4", 7);
+    check("f32", 3);
+}
+
+#[test]
+fn decode_logits_are_for_the_last_position_only() {
+    let (dir, r) = reference("mxfp4");
+    let model = Model::load(&dir).unwrap();
+    let mut cache = model.new_cache();
+    let prompt = r["prompt_tokens"].reshape(&[1, -1]).unwrap();
+    let logits = model.forward(&prompt, &mut cache, false).unwrap();
+    assert_eq!(logits.shape(), &[1, 1, model.config.vocab_size]);
+    let diff = max_abs_diff(&logits.index((0, 0)), &r["prompt_logits"].index(-1));
+    assert!(diff <= TOLERANCE);
+    // Sliding layers hold at most window - 1 positions; full layers hold them all.
+    let lens: Vec<i32> = cache.iter().map(|c| c.len()).collect();
+    assert_eq!(lens, vec![7, 20, 7, 20]);
+}
