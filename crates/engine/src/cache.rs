@@ -75,6 +75,11 @@ impl KvCache {
         })
     }
 
+    /// The arrays held, to evaluate them together with a forward pass's output.
+    pub fn arrays(&self) -> impl Iterator<Item = &Array> {
+        self.keys.iter().chain(self.values.iter())
+    }
+
     /// Cached positions (for memory accounting and tests).
     pub fn len(&self) -> i32 {
         self.keys.as_ref().map_or(0, |k| k.shape()[2])

@@ -8,13 +8,21 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod config;
+pub mod generate;
 pub mod model;
 pub mod quant;
+pub mod sample;
+pub mod stream;
+pub mod tokenizer;
 
 use std::path::PathBuf;
 
+pub use generate::{FinishReason, GenerateOptions, Stats};
 pub use mlx_rs::Array;
 pub use model::Model;
+pub use sample::SamplingParams;
+pub use stream::{Engine, StreamEvent, TokenStream};
+pub use tokenizer::{Detokenizer, Tokenizer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -28,6 +36,9 @@ pub enum EngineError {
     },
     #[error(transparent)]
     Quant(#[from] quant::QuantError),
+    /// The request itself is wrong (bad prompt, bad parameters).
+    #[error("{0}")]
+    Input(String),
     #[error("MLX: {0}")]
     Mlx(#[from] mlx_rs::error::Exception),
 }

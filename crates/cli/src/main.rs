@@ -1,0 +1,174 @@
+//! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use fathom_engine::{
+    Detokenizer, Engine, GenerateOptions, SamplingParams, Stats, StreamEvent, Tokenizer,
+};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "fathom",
+    version,
+    about = "Private agentic search over your documents with Context-1"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text (or token ids) from a prompt with a local model.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Model directory (config.json, *.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Prompt text, tokenized with the model's tokenizer.
+    #[arg(long, conflicts_with = "tokens", required_unless_present = "tokens")]
+    prompt: Option<String>,
+    /// Prompt as token ids, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    tokens: Option<Vec<u32>>,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long = "temp", default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    #[arg(long, default_value_t = 0.0)]
+    min_p: f32,
+    /// Seed for reproducible sampling.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print one JSON object (token ids, text, statistics) instead of streaming text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct GenerateReport {
+    prompt_tokens: Vec<u32>,
+    tokens: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    stats: Stats,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("fathom: {message}");
+    ExitCode::FAILURE
+}
+
+async fn generate(args: GenerateArgs) -> ExitCode {
+    // The tokenizer is needed for text; with token ids it only contributes stop tokens.
+    let tokenizer = match (&args.prompt, Tokenizer::from_dir(&args.model)) {
+        (_, Ok(t)) => Some(t),
+        (None, Err(_)) => None,
+        (Some(_), Err(e)) => return fail(e),
+    };
+    let prompt = match (&args.prompt, args.tokens.clone()) {
+        (Some(text), _) => match tokenizer.as_ref().map(|t| t.encode(text)) {
+            Some(Ok(ids)) => ids,
+            Some(Err(e)) => return fail(e),
+            None => unreachable!("a text prompt has a tokenizer"),
+        },
+        (None, Some(ids)) => ids,
+        (None, None) => return fail("give --prompt or --tokens"),
+    };
+    let options = GenerateOptions {
+        max_tokens: args.max_tokens,
+        sampling: SamplingParams {
+            temperature: args.temperature,
+            top_p: args.top_p,
+            top_k: args.top_k,
+            min_p: args.min_p,
+            seed: args.seed,
+        },
+        stop_tokens: tokenizer
+            .as_ref()
+            .map(|t| t.stop_tokens())
+            .unwrap_or_default(),
+        ..GenerateOptions::default()
+    };
+    let engine = match Engine::load(&args.model) {
+        Ok(engine) => engine,
+        Err(e) => return fail(e),
+    };
+    let mut stream = engine.generate(prompt.clone(), options);
+    let mut detok = tokenizer.as_ref().map(Detokenizer::new);
+    let mut tokens = Vec::new();
+    let mut text = String::new();
+    let mut stdout = std::io::stdout();
+    let stats = loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = tokio::signal::ctrl_c() => {
+                // Stop cleanly: the engine finishes the current token and reports.
+                stream.cancel();
+                continue;
+            }
+        };
+        match event {
+            Some(StreamEvent::Token(t)) => {
+                tokens.push(t);
+                if let Some(d) = detok.as_mut() {
+                    match d.push(t) {
+                        Ok(piece) => {
+                            if !args.json {
+                                let _ = write!(stdout, "{piece}");
+                                let _ = stdout.flush();
+                            }
+                            text.push_str(&piece);
+                        }
+                        Err(e) => return fail(e),
+                    }
+                } else if !args.json {
+                    let _ = write!(stdout, "{t} ");
+                    let _ = stdout.flush();
+                }
+            }
+            Some(StreamEvent::Finished(stats)) => break stats,
+            Some(StreamEvent::Failed(e)) => return fail(e),
+            None => return fail("the engine stopped unexpectedly"),
+        }
+    };
+    if args.json {
+        let report = GenerateReport {
+            prompt_tokens: prompt,
+            tokens,
+            text: tokenizer.is_some().then_some(text),
+            stats,
+        };
+        println!("{}", serde_json::to_string(&report).expect("serializable"));
+    } else {
+        println!();
+        eprintln!(
+            "{} tokens · prefill {:.1} tok/s · decode {:.1} tok/s · first token {:.2} s · peak {:.1} MB",
+            stats.generated_tokens,
+            stats.prefill_tokens_per_second,
+            stats.decode_tokens_per_second,
+            stats.time_to_first_token_seconds,
+            stats.peak_memory_bytes as f64 / 1e6
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Generate(args) => generate(args).await,
+    }
+}

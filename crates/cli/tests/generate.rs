@@ -1,0 +1,142 @@
+//! `fathom generate`, run as a user runs it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture() -> (PathBuf, Value) {
+    let dir = std::env::var_os("FATHOM_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
+        })
+        .join("mxfp4");
+    let reference = serde_json::from_slice(
+        &std::fs::read(dir.join("reference.json")).expect("run scripts/fixtures.sh"),
+    )
+    .unwrap();
+    (dir, reference)
+}
+
+fn fathom(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn ids(v: &Value) -> String {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn greedy_json_output_matches_the_reference() {
+    let (dir, reference) = fixture();
+    let (ok, stdout, stderr) = fathom(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--tokens",
+        &ids(&reference["prompt_tokens"]),
+        "--max-tokens",
+        "12",
+        "--temp",
+        "0",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["tokens"], reference["greedy_tokens"]);
+    assert_eq!(report["stats"]["generatedTokens"], 12);
+    assert_eq!(report["stats"]["finishReason"], "length");
+    assert!(report["stats"]["decodeTokensPerSecond"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_text_prompt_streams_text_and_a_seed_reproduces_it() {
+    let (dir, _) = fixture();
+    let run = |seed: &str| {
+        let (ok, stdout, stderr) = fathom(&[
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            "The quick brown fox",
+            "--max-tokens",
+            "16",
+            "--temp",
+            "0.9",
+            "--top-p",
+            "0.95",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<Value>(stdout.trim()).unwrap()
+    };
+    let (a, b, c) = (run("5"), run("5"), run("6"));
+    assert_eq!(a["tokens"], b["tokens"]);
+    assert_ne!(a["tokens"], c["tokens"]);
+    assert!(a["text"].is_string());
+    assert!(!a["prompt_tokens"].as_array().unwrap().is_empty());
+
+    // Without --json the text streams to stdout and the figures go to stderr.
+    let (ok, stdout, stderr) = fathom(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--prompt",
+        "Fathom",
+        "--max-tokens",
+        "4",
+    ]);
+    assert!(ok);
+    assert!(!stdout.trim().is_empty());
+    assert!(stderr.contains("tok/s"), "{stderr}");
+}
+
+#[test]
+fn mistakes_are_explained() {
+    let (dir, _) = fixture();
+    let (ok, _, stderr) = fathom(&[
+        "generate",
+        "--model",
+        "/nonexistent/model",
+        "--tokens",
+        "1,2",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent/model"), "{stderr}");
+    let (ok, _, stderr) = fathom(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--tokens",
+        "1,99999",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("outside the vocabulary"), "{stderr}");
+    let (ok, _, stderr) = fathom(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--tokens",
+        "1",
+        "--prompt",
+        "x",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
