@@ -25,6 +25,14 @@ struct Cli {
 enum Command {
     /// Generate text (or token ids) from a prompt with a local model.
     Generate(GenerateArgs),
+    /// Convert a checkpoint (dense BF16 chromadb/context-1, OpenAI MXFP4, unquantized MLX) into an
+    /// MLX MXFP4 checkpoint that loads directly.
+    Convert {
+        /// The checkpoint to convert.
+        src: PathBuf,
+        /// A new directory for the result.
+        dst: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -170,5 +178,18 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Generate(args) => generate(args).await,
+        Command::Convert { src, dst } => match fathom_engine::convert::convert(&src, &dst) {
+            Ok(report) => {
+                eprintln!(
+                    "wrote {} ({} tensors, {} modules quantized, {:.1} MB)",
+                    dst.display(),
+                    report.tensors,
+                    report.quantized_modules,
+                    report.bytes as f64 / 1e6
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }

@@ -140,3 +140,29 @@ fn mistakes_are_explained() {
     assert!(!ok);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn convert_writes_a_checkpoint_that_generates_and_refuses_to_overwrite() {
+    let (mxfp4, _) = fixture();
+    let dense = mxfp4.parent().unwrap().join("context1-dense");
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("out");
+    let (ok, _, stderr) = fathom(&["convert", dense.to_str().unwrap(), dst.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("34 modules quantized"), "{stderr}");
+    let (ok, stdout, stderr) = fathom(&[
+        "generate",
+        "--model",
+        dst.to_str().unwrap(),
+        "--prompt",
+        "Fathom",
+        "--max-tokens",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\"generatedTokens\":3"), "{stdout}");
+    let (ok, _, stderr) = fathom(&["convert", dense.to_str().unwrap(), dst.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("already exists"), "{stderr}");
+}

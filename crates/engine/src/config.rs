@@ -62,6 +62,9 @@ pub struct ModelConfig {
     /// MLX quantization: defaults plus per-module overrides (`{…}`) or exclusions (`false`).
     #[serde(default)]
     pub quantization: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Hugging Face's spelling; OpenAI's checkpoints say `{"quant_method": "mxfp4"}` here.
+    #[serde(default)]
+    pub quantization_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn default_eps() -> f32 {
@@ -209,8 +212,21 @@ impl ModelConfig {
     }
 
     pub fn quantization(&self) -> Result<Option<Quantization>, String> {
-        let Some(q) = &self.quantization else {
-            return Ok(None);
+        let legacy;
+        let q = match (&self.quantization, &self.quantization_config) {
+            (Some(q), _) => q,
+            // As mlx-lm reads it: MXFP4 where the checkpoint has scales, nothing else.
+            (None, Some(hf)) => match hf.get("quant_method").and_then(|m| m.as_str()) {
+                Some("mxfp4") => {
+                    legacy = serde_json::json!({"group_size": 32, "bits": 4, "mode": "mxfp4"});
+                    legacy.as_object().expect("an object")
+                }
+                Some(m) if !hf.contains_key("group_size") => {
+                    return Err(format!("quantization method {m:?} is not supported"))
+                }
+                _ => hf,
+            },
+            (None, None) => return Ok(None),
         };
         let defaults = spec_from(q, Mode::Affine)?;
         let mut modules = BTreeMap::new();

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod config;
+pub mod convert;
 pub mod generate;
 pub mod model;
 pub mod quant;

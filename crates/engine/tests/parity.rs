@@ -46,8 +46,14 @@ fn argmax_last(logits: &Array) -> i32 {
 
 /// Prefills the prompt in chunks of `chunk` tokens, then decodes greedily, comparing each step.
 fn check(layout: &str, chunk: i32) {
-    let (dir, r) = reference(layout);
-    let model = Model::load(&dir).unwrap();
+    let (dir, _) = reference(layout);
+    check_against(&dir, layout, chunk);
+}
+
+/// The model at `dir` against the reference recorded for `layout`.
+fn check_against(dir: &std::path::Path, layout: &str, chunk: i32) {
+    let (_, r) = reference(layout);
+    let model = Model::load(dir).unwrap();
     let prompt = &r["prompt_tokens"];
     let len = prompt.shape()[0];
     let mut cache = model.new_cache();
@@ -102,6 +108,30 @@ fn affine_with_excluded_module_matches_mlx_lm() {
 }
 
 #[test]
+fn sharded_float32_with_an_index_matches_mlx_lm() {
+    // The f32 fixture is split over three files with model.safetensors.index.json.
+    assert!(fixtures()
+        .join("f32/model-00003-of-00003.safetensors")
+        .exists());
+    check("f32", 20);
+}
+
+#[test]
+fn bfloat16_matches_mlx_lm() {
+    check("bf16", 64);
+}
+
+#[test]
+fn openai_mxfp4_blocks_match_mlx_lm() {
+    check("openai-mxfp4", 64);
+}
+
+#[test]
+fn dense_context1_layout_matches_mlx_lm_on_the_same_weights() {
+    check("context1-dense", 64);
+}
+
+#[test]
 fn chunked_prefill_matches_one_pass() {
     // Chunks of 7 straddle the sliding window (8) and the prompt's end (20).
     check("mxfp4", 7);
@@ -121,4 +151,31 @@ fn decode_logits_are_for_the_last_position_only() {
     // Sliding layers hold at most window - 1 positions; full layers hold them all.
     let lens: Vec<i32> = cache.iter().map(|c| c.len()).collect();
     assert_eq!(lens, vec![7, 20, 7, 20]);
+}
+
+#[test]
+fn converting_the_dense_layout_gives_mlx_lms_mxfp4_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("converted");
+    let report = fathom_engine::convert::convert(&fixtures().join("context1-dense"), &dst).unwrap();
+    // 4 layers × (4 attention + router + 3 experts) + embeddings + lm_head.
+    assert_eq!(report.quantized_modules, 4 * 8 + 2);
+    assert!(dst.join("tokenizer.json").exists());
+    assert!(!tmp.path().join("converted.partial").exists());
+    check_against(&dst, "context1-converted-reference", 64);
+
+    // The converted checkpoint is already MLX: converting it again, or over it, is refused.
+    let again = fathom_engine::convert::convert(&dst, &tmp.path().join("twice"))
+        .err()
+        .unwrap();
+    assert!(
+        again
+            .to_string()
+            .contains("already an MLX quantized checkpoint"),
+        "{again}"
+    );
+    let over = fathom_engine::convert::convert(&fixtures().join("context1-dense"), &dst)
+        .err()
+        .unwrap();
+    assert!(over.to_string().contains("already exists"), "{over}");
 }
