@@ -122,6 +122,11 @@ fn bfloat16_matches_mlx_lm() {
 }
 
 #[test]
+fn float16_matches_mlx_lm() {
+    check("f16", 64);
+}
+
+#[test]
 fn openai_mxfp4_blocks_match_mlx_lm() {
     check("openai-mxfp4", 64);
 }
