@@ -1,5 +1,7 @@
 //! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
 
+mod bench;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Generate text (or token ids) from a prompt with a local model.
     Generate(GenerateArgs),
+    /// Measure load time, prefill and decode speed, time to first token and peak memory, next to
+    /// mlx-lm on the same checkpoint in the same run, and print the ratios.
+    Bench(BenchArgs),
     /// Convert a checkpoint (dense BF16 chromadb/context-1, OpenAI MXFP4, unquantized MLX) into an
     /// MLX MXFP4 checkpoint that loads directly.
     Convert {
@@ -63,6 +68,63 @@ struct GenerateArgs {
     /// Print one JSON object (token ids, text, statistics) instead of streaming text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Prompt lengths to prefill, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "512,2048")]
+    prompt_lens: Vec<usize>,
+    /// Tokens to generate after each prompt (the first comes from the prefill).
+    #[arg(long, default_value_t = 16)]
+    decode_tokens: usize,
+    /// Python with mlx-lm to run the reference (e.g. .tools/py-ref/bin/python); none skips it.
+    #[arg(long)]
+    reference_python: Option<PathBuf>,
+    /// Prompt lengths for the reference, if it must be shortened to fit the time.
+    #[arg(long, value_delimiter = ',')]
+    reference_prompt_lens: Option<Vec<usize>>,
+    #[arg(long)]
+    reference_decode_tokens: Option<usize>,
+    /// Print both reports as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_bench(args: BenchArgs) -> ExitCode {
+    let ours = match bench::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let theirs = match &args.reference_python {
+        None => None,
+        Some(python) => {
+            let lens = args
+                .reference_prompt_lens
+                .clone()
+                .unwrap_or_else(|| args.prompt_lens.clone());
+            let decode = args.reference_decode_tokens.unwrap_or(args.decode_tokens);
+            if lens != args.prompt_lens || decode != args.decode_tokens {
+                eprintln!("note: mlx-lm runs shortened: prompts {lens:?}, {decode} decode tokens");
+            }
+            match bench::run_reference(python, &bench::default_script(), &args.model, &lens, decode)
+            {
+                Ok(r) => Some(r),
+                Err(e) => return fail(e),
+            }
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"fathom": ours, "reference": theirs})
+        );
+    } else {
+        print!("{}", bench::table(&ours, theirs.as_ref()));
+    }
+    ExitCode::SUCCESS
 }
 
 #[derive(Serialize)]
@@ -178,6 +240,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Generate(args) => generate(args).await,
+        Command::Bench(args) => run_bench(args),
         Command::Convert { src, dst } => match fathom_engine::convert::convert(&src, &dst) {
             Ok(report) => {
                 eprintln!(

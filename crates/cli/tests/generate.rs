@@ -166,3 +166,50 @@ fn convert_writes_a_checkpoint_that_generates_and_refuses_to_overwrite() {
     assert!(!ok);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+#[test]
+fn bench_prints_both_sides_and_their_ratios() {
+    let (dir, _) = fixture();
+    let python = std::env::var("FATHOM_REFERENCE_PYTHON").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../.tools/py-ref/bin/python"
+        )
+        .to_string()
+    });
+    let (ok, stdout, stderr) = fathom(&[
+        "bench",
+        "--model",
+        dir.to_str().unwrap(),
+        "--prompt-lens",
+        "16,24",
+        "--decode-tokens",
+        "3",
+        "--reference-python",
+        &python,
+        "--reference-prompt-lens",
+        "16",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("mlx-lm runs shortened"), "{stderr}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+            .to_string()
+    };
+    // Same prompt length on both sides: a ratio; a length only Fathom ran: none.
+    let cols: Vec<&str> = row("prefill 16 (tok/s)").split_whitespace().collect();
+    assert!(
+        cols.last().unwrap().parse::<f64>().unwrap() > 0.0,
+        "{stdout}"
+    );
+    assert!(row("prefill 24 (tok/s)").ends_with('—'), "{stdout}");
+    assert!(row("peak RSS (GB)")
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse::<f64>()
+        .is_ok());
+}

@@ -34,6 +34,11 @@ impl Checkpoint {
                 file: file.clone(),
                 message: format!("cannot load: {e}"),
             })?;
+            // Read the weights now, as mlx-lm does: loading takes the time, not the first token.
+            mlx_rs::transforms::eval(arrays.values()).map_err(|e| EngineError::Checkpoint {
+                file: file.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
             for (name, array) in arrays {
                 if let Some(first) = tensors.insert(
                     name.clone(),

@@ -1,0 +1,192 @@
+//! `fathom bench`: Fathom's engine and mlx-lm on the same checkpoint, in the same run, with the
+//! ratios. Figures only; nothing here asserts a speed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use fathom_engine::{GenerateOptions, Model};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub prompt_tokens: usize,
+    pub prefill_seconds: f64,
+    pub prefill_tokens_per_second: f64,
+    pub time_to_first_token_seconds: f64,
+    #[serde(default)]
+    pub decode_tokens: usize,
+    #[serde(default)]
+    pub decode_seconds: f64,
+    #[serde(default)]
+    pub decode_tokens_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub implementation: String,
+    pub load_seconds: f64,
+    pub runs: Vec<Run>,
+    pub peak_rss_bytes: u64,
+    #[serde(default)]
+    pub peak_mlx_bytes: u64,
+}
+
+/// The process's peak resident set size.
+pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    let max = usage.ru_maxrss as u64;
+    // Linux reports kilobytes, macOS bytes.
+    if cfg!(target_os = "macos") {
+        max
+    } else {
+        max * 1024
+    }
+}
+
+/// Deterministic pseudo-random prompt ids below `vocab` (a linear congruential sequence: the
+/// content does not matter for speed, only that both sides could use the same kind of input).
+pub fn prompt(n: usize, vocab: u32, seed: u64) -> Vec<u32> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) % vocab as u64) as u32
+        })
+        .collect()
+}
+
+pub fn run_fathom(
+    model_dir: &Path,
+    prompt_lens: &[usize],
+    decode_tokens: usize,
+) -> Result<Report, String> {
+    let start = Instant::now();
+    let model = Model::load(model_dir).map_err(|e| e.to_string())?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let vocab = model.config.vocab_size as u32;
+    let mut runs = Vec::new();
+    for &n in prompt_lens {
+        let options = GenerateOptions {
+            max_tokens: decode_tokens.max(1),
+            ..GenerateOptions::default()
+        };
+        let (_, stats) = model
+            .generate(&prompt(n, vocab, 0), &options, &|| false, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        runs.push(Run {
+            prompt_tokens: n,
+            prefill_seconds: stats.prefill_seconds,
+            prefill_tokens_per_second: stats.prefill_tokens_per_second,
+            time_to_first_token_seconds: stats.time_to_first_token_seconds,
+            decode_tokens: stats.generated_tokens.saturating_sub(1),
+            decode_seconds: stats.decode_seconds,
+            decode_tokens_per_second: stats.decode_tokens_per_second,
+        });
+    }
+    Ok(Report {
+        implementation: "fathom".into(),
+        load_seconds,
+        runs,
+        peak_rss_bytes: peak_rss_bytes(),
+        peak_mlx_bytes: mlx_rs::memory::peak_memory().unwrap_or(0) as u64,
+    })
+}
+
+pub fn run_reference(
+    python: &Path,
+    script: &Path,
+    model_dir: &Path,
+    prompt_lens: &[usize],
+    decode_tokens: usize,
+) -> Result<Report, String> {
+    let lens: Vec<String> = prompt_lens.iter().map(|n| n.to_string()).collect();
+    let out = Command::new(python)
+        .arg(script)
+        .arg(model_dir)
+        .args([
+            "--prompt-lens",
+            &lens.join(","),
+            "--decode-tokens",
+            &decode_tokens.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mlx-lm failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    serde_json::from_str(&last).map_err(|e| format!("unreadable mlx-lm report ({e}): {last}"))
+}
+
+/// A side-by-side table; ratios are Fathom ÷ mlx-lm (above 1 is better for rates, below 1 for
+/// times and memory).
+pub fn table(ours: &Report, theirs: Option<&Report>) -> String {
+    let mut rows: Vec<(String, f64, Option<f64>)> = vec![(
+        "load (s)".into(),
+        ours.load_seconds,
+        theirs.map(|t| t.load_seconds),
+    )];
+    for run in &ours.runs {
+        let other =
+            theirs.and_then(|t| t.runs.iter().find(|r| r.prompt_tokens == run.prompt_tokens));
+        let n = run.prompt_tokens;
+        rows.push((
+            format!("prefill {n} (tok/s)"),
+            run.prefill_tokens_per_second,
+            other.map(|o| o.prefill_tokens_per_second),
+        ));
+        rows.push((
+            format!("first token {n} (s)"),
+            run.time_to_first_token_seconds,
+            other.map(|o| o.time_to_first_token_seconds),
+        ));
+        if run.decode_tokens > 0 {
+            rows.push((
+                format!("decode after {n} (tok/s)"),
+                run.decode_tokens_per_second,
+                other
+                    .filter(|o| o.decode_tokens > 0)
+                    .map(|o| o.decode_tokens_per_second),
+            ));
+        }
+    }
+    rows.push((
+        "peak RSS (GB)".into(),
+        ours.peak_rss_bytes as f64 / 1e9,
+        theirs.map(|t| t.peak_rss_bytes as f64 / 1e9),
+    ));
+    let mut out = format!(
+        "{:<26}{:>12}{:>12}{:>10}\n",
+        "", "fathom", "mlx-lm", "ratio"
+    );
+    for (name, a, b) in rows {
+        let (b, ratio) = match b {
+            Some(b) => (format!("{b:.3}"), format!("{:.2}", a / b)),
+            None => ("—".into(), "—".into()),
+        };
+        out.push_str(&format!("{name:<26}{a:>12.3}{b:>12}{ratio:>10}\n"));
+    }
+    out
+}
+
+pub fn default_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bench/mlx_lm_bench.py")
+}
