@@ -200,7 +200,8 @@ fn bench_prints_both_sides_and_their_ratios() {
             .to_string()
     };
     // Same prompt length on both sides: a ratio; a length only Fathom ran: none.
-    let cols: Vec<&str> = row("prefill 16 (tok/s)").split_whitespace().collect();
+    let prefill = row("prefill 16 (tok/s)");
+    let cols: Vec<&str> = prefill.split_whitespace().collect();
     assert!(
         cols.last().unwrap().parse::<f64>().unwrap() > 0.0,
         "{stdout}"
