@@ -98,6 +98,8 @@ fn run_bench(args: BenchArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // The model is gone; hand its memory back before mlx-lm loads its own copy.
+    let _ = mlx_rs::memory::clear_cache();
     let theirs = match &args.reference_python {
         None => None,
         Some(python) => {

@@ -2,15 +2,12 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use fathom_engine::{Engine, FinishReason, GenerateOptions, Stats, StreamEvent, TokenStream};
 
 fn fixture() -> (PathBuf, Vec<u32>, Vec<u32>) {
-    let dir = std::env::var_os("FATHOM_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
-        })
-        .join("mxfp4");
+    let dir = common::fixtures().join("mxfp4");
     let reference: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join("reference.json")).expect("run scripts/fixtures.sh"),
     )

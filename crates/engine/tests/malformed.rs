@@ -7,13 +7,10 @@ use std::path::{Path, PathBuf};
 
 use fathom_engine::{Array, EngineError, Model};
 
+mod common;
+
 fn good() -> PathBuf {
-    let dir = std::env::var_os("FATHOM_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
-        })
-        .join("mxfp4");
+    let dir = common::fixtures().join("mxfp4");
     assert!(
         dir.join("model.safetensors").exists(),
         "run `bash scripts/fixtures.sh` first"

@@ -12,13 +12,8 @@ use mlx_rs::ops::{abs, concatenate};
 
 const TOLERANCE: f32 = 1e-3;
 
-fn fixtures() -> PathBuf {
-    std::env::var_os("FATHOM_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
-        })
-}
+mod common;
+use common::fixtures;
 
 fn reference(layout: &str) -> (PathBuf, HashMap<String, Array>) {
     let dir = fixtures().join(layout);
