@@ -120,10 +120,8 @@ pub fn set_quick_shortcut<R: Runtime>(
     let mut next = lock(&state.settings).clone();
     next.quick_shortcut = shortcut;
     if let Err(e) = state.settings_doc.save(&next) {
-        // Keep what is registered and what is saved in step.
-        if let Ok(old_parsed) = shortcut::parse(&old) {
-            let _ = shortcut::replace(&app, &next.quick_shortcut, old_parsed, &old);
-        }
+        // Keep what is registered and what is saved in step: drop the new one, bring back the old.
+        shortcut::restore(&app, parsed, &old);
         return Err(e.into());
     }
     *lock(&state.settings) = next;

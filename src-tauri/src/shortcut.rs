@@ -58,3 +58,12 @@ pub fn replace<R: Runtime>(
         }
     })
 }
+
+/// Undoes a [`replace`] whose save failed: `new` goes, `old` comes back if the system allows.
+pub fn restore<R: Runtime>(app: &AppHandle<R>, new: Shortcut, old: &str) {
+    let shortcuts = app.global_shortcut();
+    let _ = shortcuts.unregister(new);
+    if let Ok(old) = parse(old) {
+        let _ = shortcuts.register(old);
+    }
+}

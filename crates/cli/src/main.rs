@@ -211,7 +211,15 @@ async fn generate(args: GenerateArgs) -> ExitCode {
                     let _ = stdout.flush();
                 }
             }
-            Some(StreamEvent::Finished(stats)) => break stats,
+            Some(StreamEvent::Finished(stats)) => {
+                if let Some(rest) = detok.as_mut().and_then(|d| d.finish().ok()) {
+                    if !args.json {
+                        let _ = write!(stdout, "{rest}");
+                    }
+                    text.push_str(&rest);
+                }
+                break stats;
+            }
             Some(StreamEvent::Failed(e)) => return fail(e),
             None => return fail("the engine stopped unexpectedly"),
         }

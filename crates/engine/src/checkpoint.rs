@@ -34,7 +34,8 @@ impl Checkpoint {
                 file: file.clone(),
                 message: format!("cannot load: {e}"),
             })?;
-            // Read the weights now, as mlx-lm does: loading takes the time, not the first token.
+            // Read the weights now, as mlx-lm does: loading takes the time, not the first token
+            // (what the model derives from them is evaluated as each module is built).
             mlx_rs::transforms::eval(arrays.values()).map_err(|e| EngineError::Checkpoint {
                 file: file.clone(),
                 message: format!("cannot read: {e}"),
@@ -194,8 +195,16 @@ impl Checkpoint {
         let file = self.file_of(name);
         let array = self.take(name, Some(shape))?;
         match array.dtype() {
-            Dtype::Float32 => Ok(array),
-            Dtype::Float16 | Dtype::Bfloat16 => Ok(array.as_dtype(Dtype::Float32)?),
+            Dtype::Float32 => {
+                array.eval()?;
+                Ok(array)
+            }
+            Dtype::Float16 | Dtype::Bfloat16 => {
+                // Evaluated now, so the 16-bit original is freed at once.
+                let wide = array.as_dtype(Dtype::Float32)?;
+                wide.eval()?;
+                Ok(wide)
+            }
             other => Err(EngineError::Tensor {
                 file,
                 tensor: name.to_string(),

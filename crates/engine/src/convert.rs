@@ -76,8 +76,16 @@ pub fn convert(src: &Path, dst: &Path) -> Result<ConvertReport, EngineError> {
     let mut out: Vec<(String, Array)> = Vec::new();
     let mut overrides = serde_json::Map::new();
     let mut quantized_modules = 0;
-    for (name, array) in ck.drain() {
-        let module = name.strip_suffix(".weight");
+    let tensors = ck.drain();
+    // Modules the checkpoint already holds quantized (OpenAI's MXFP4 experts) pass through as is.
+    let already: std::collections::HashSet<String> = tensors
+        .iter()
+        .filter_map(|(n, _)| n.strip_suffix(".scales").map(str::to_string))
+        .collect();
+    for (name, array) in tensors {
+        let module = name
+            .strip_suffix(".weight")
+            .filter(|m| !already.contains(*m));
         match module.and_then(|m| spec_for(m).map(|s| (m, s))) {
             // mlx-lm leaves a layer whose width is not a multiple of the group unquantized.
             Some((module, spec))
@@ -112,8 +120,16 @@ pub fn convert(src: &Path, dst: &Path) -> Result<ConvertReport, EngineError> {
     config["quantization"] = quantization.clone();
     config["quantization_config"] = quantization;
 
-    let staging = dst.with_extension("partial");
-    let _ = fs::remove_dir_all(&staging);
+    // Beside the destination, under a name of its own: never someone else's directory.
+    let mut staging_name = dst.file_name().unwrap_or_default().to_os_string();
+    staging_name.push(".partial");
+    let staging = dst.with_file_name(staging_name);
+    if staging.exists() {
+        return Err(EngineError::Checkpoint {
+            file: staging,
+            message: "exists (an interrupted conversion?); remove it and try again".into(),
+        });
+    }
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let result = write_checkpoint(src, &staging, &config, out).and_then(|report| {
         fs::rename(&staging, dst).map_err(|e| io(dst, e))?;

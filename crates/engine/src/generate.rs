@@ -76,6 +76,9 @@ impl Model {
             return Err(EngineError::Input("the prompt is empty".into()));
         }
         options.sampling.validate().map_err(EngineError::Input)?;
+        if options.max_tokens == 0 {
+            return Err(EngineError::Input("max_tokens must be at least 1".into()));
+        }
         let vocab = self.config.vocab_size as u32;
         if let Some(bad) = prompt.iter().find(|&&t| t >= vocab) {
             return Err(EngineError::Input(format!(

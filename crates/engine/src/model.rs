@@ -66,6 +66,8 @@ fn load_weight(
         }
         crate::quant::Mode::Mxfp4 => None,
     };
+    // Layout conversions (OpenAI's blocks) happen now, not at the first token.
+    mlx_rs::transforms::eval([&weight, &scales])?;
     let q = Quantized::new(weight, scales, biases, spec).map_err(|e| EngineError::Tensor {
         file: ck.dir.clone(),
         tensor: format!("{path}.weight"),
@@ -273,14 +275,24 @@ impl Attention {
         let v = split(self.v_proj.forward(x)?, self.kv_heads)?;
         let window = cache.window();
         let seen = cache.update(k, v)?;
-        let mask = attention_mask(offset, l, seen.first_key, seen.keys.shape()[2], window);
+        // Full layers see every earlier position: MLX's own causal mask (aligned to the last key)
+        // says that without building a queries × context array. Sliding layers need the window.
+        let mask = match window {
+            None if l > 1 => Some(Mask::Causal),
+            None => None,
+            Some(_) => attention_mask(offset, l, seen.first_key, seen.keys.shape()[2], window)
+                .map(Mask::Array),
+        };
         let scale = 1.0 / (self.head_dim as f32).sqrt();
         let o = scaled_dot_product_attention(
             &q,
             &seen.keys,
             &seen.values,
             scale,
-            mask.as_ref().map(ScaledDotProductAttentionMask::Array),
+            mask.as_ref().map(|m| match m {
+                Mask::Causal => ScaledDotProductAttentionMask::Causal,
+                Mask::Array(a) => ScaledDotProductAttentionMask::Array(a),
+            }),
             &self.sinks,
         )?;
         self.o_proj.forward(
@@ -288,6 +300,11 @@ impl Attention {
                 .reshape(&[b, l, self.heads * self.head_dim])?,
         )
     }
+}
+
+enum Mask {
+    Causal,
+    Array(Array),
 }
 
 /// Which keys each query may see: causal, and within the window on sliding layers. `None` when

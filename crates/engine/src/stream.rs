@@ -28,6 +28,8 @@ struct Job {
 
 pub struct Engine {
     jobs: Option<mpsc::Sender<Job>>,
+    /// Set when the engine is dropped: queued and running generations stop at the next token.
+    shutdown: Arc<AtomicBool>,
     worker: Option<JoinHandle<()>>,
     pub vocab_size: u32,
 }
@@ -38,6 +40,8 @@ impl Engine {
         let dir = dir.into();
         let (ready_tx, ready_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stopping = shutdown.clone();
         let worker = std::thread::Builder::new()
             .name("fathom-engine".into())
             .spawn(move || {
@@ -57,7 +61,7 @@ impl Engine {
                     let outcome = model.generate(
                         &job.prompt,
                         &job.options,
-                        &|| cancel.load(Ordering::SeqCst),
+                        &|| cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),
                         &mut |t| {
                             let _ = events.send(StreamEvent::Token(t));
                         },
@@ -74,6 +78,7 @@ impl Engine {
             .map_err(|_| EngineError::Input("the engine thread stopped while loading".into()))??;
         Ok(Engine {
             jobs: Some(jobs_tx),
+            shutdown,
             worker: Some(worker),
             vocab_size,
         })
@@ -102,6 +107,7 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
         self.jobs.take();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();

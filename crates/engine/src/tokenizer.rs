@@ -76,4 +76,12 @@ impl<'a> Detokenizer<'a> {
         self.shown = text.len();
         Ok(new)
     }
+
+    /// What is still held back when the stream ends (an incomplete character shows as U+FFFD).
+    pub fn finish(&mut self) -> Result<String, EngineError> {
+        let text = self.tokenizer.decode(&self.ids)?;
+        let rest = text.get(self.shown..).unwrap_or_default().to_string();
+        self.shown = text.len();
+        Ok(rest)
+    }
 }

@@ -131,6 +131,13 @@ fn bad_requests_fail_with_a_reason_not_a_crash() {
     assert!(outcome.unwrap_err().contains("empty"));
     let (_, outcome) = drain(&mut engine.generate(vec![1, 99_999], GenerateOptions::default()));
     assert!(outcome.unwrap_err().contains("outside the vocabulary"));
+    let none = GenerateOptions {
+        max_tokens: 0,
+        ..Default::default()
+    };
+    let (tokens, outcome) = drain(&mut engine.generate(prompt.clone(), none));
+    assert!(tokens.is_empty());
+    assert!(outcome.unwrap_err().contains("at least 1"));
     let mut bad = GenerateOptions::default();
     bad.sampling.top_p = 0.0;
     let (_, outcome) = drain(&mut engine.generate(prompt, bad));

@@ -179,3 +179,45 @@ fn converting_the_dense_layout_gives_mlx_lms_mxfp4_model() {
         .unwrap();
     assert!(over.to_string().contains("already exists"), "{over}");
 }
+
+#[test]
+fn converting_keeps_already_quantized_experts_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A sibling that only looks like a staging directory must survive.
+    let bystander = tmp.path().join("out.partial");
+    std::fs::create_dir_all(&bystander).unwrap();
+    std::fs::write(bystander.join("keep"), "mine").unwrap();
+    let dst = tmp.path().join("out.v2");
+    let src = fixtures().join("openai-mxfp4");
+    fathom_engine::convert::convert(&src, &dst).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(bystander.join("keep")).unwrap(),
+        "mine"
+    );
+
+    let mut original = fathom_engine::checkpoint::Checkpoint::open(&src).unwrap();
+    let converted = Array::load_safetensors(dst.join("model.safetensors")).unwrap();
+    for name in [
+        "model.layers.1.mlp.experts.up_proj.weight",
+        "model.layers.1.mlp.experts.up_proj.scales",
+    ] {
+        let before = original.take(name, None).unwrap();
+        let after = &converted[name];
+        assert!(before.eq_exact(after).unwrap(), "{name} changed");
+    }
+    // The rest was quantized, and the result runs.
+    assert!(converted.contains_key("model.layers.1.self_attn.q_proj.scales"));
+    let model = Model::load(&dst).unwrap();
+    let mut cache = model.new_cache();
+    let logits = model
+        .forward(&Array::from_slice(&[1, 2, 3], &[1, 3]), &mut cache, false)
+        .unwrap();
+    assert_eq!(logits.shape(), &[1, 1, 320]);
+
+    // An interrupted conversion's staging directory is reported, not deleted.
+    std::fs::create_dir_all(tmp.path().join("again.partial")).unwrap();
+    let err = fathom_engine::convert::convert(&src, &tmp.path().join("again"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("interrupted"), "{err}");
+}
