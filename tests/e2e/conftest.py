@@ -73,6 +73,8 @@ def screenshot(artifacts, request):
     counter = iter(range(100))
 
     def take(step):
+        # WebKit paints a moment after the DOM changes: let the last change reach the screen.
+        time.sleep(0.6)
         name = f"{request.node.name}-{next(counter):02d}-{step}.png"
         subprocess.run(["import", "-window", "root", str(artifacts / name)], check=True)
         return artifacts / name

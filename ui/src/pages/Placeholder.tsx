@@ -3,7 +3,7 @@ export function Placeholder({ what, needs }: { what: string; needs: string }) {
   return (
     <section className="placeholder" data-testid="not-available">
       <p className="lead">{what} is not available in this version of Fathom yet.</p>
-      <p className="muted">It needs {needs}, which are still being built.</p>
+      <p className="muted">It arrives with {needs}.</p>
     </section>
   );
 }
