@@ -5,7 +5,9 @@
 
 use mlx_rs::fast::{rms_norm, rope, scaled_dot_product_attention, ScaledDotProductAttentionMask};
 use mlx_rs::ops::indexing::{take_along_axis, IndexOp};
-use mlx_rs::ops::{arange, argpartition_axis, clip, gather_mm, minimum, sigmoid, softmax_axis};
+use mlx_rs::ops::{
+    arange, argpartition_axis, argsort_axis, clip, gather_mm, minimum, sigmoid, softmax_axis,
+};
 use mlx_rs::{Array, Dtype};
 
 use crate::cache::KvCache;
@@ -137,10 +139,11 @@ impl SwitchLinear {
     }
 
     /// `x`: `[..., 1, 1, in]` (or `[..., k, 1, in]`), `indices`: `[..., k]` → `[..., k, 1, out]`.
-    fn forward(&self, x: &Array, indices: &Array) -> Result<Array> {
+    /// `sorted` promises ascending indices, which lets the kernels read each expert once.
+    fn forward(&self, x: &Array, indices: &Array, sorted: bool) -> Result<Array> {
         let y = match &self.weight {
-            Ok(w) => gather_mm(x, w.swap_axes(-1, -2)?, None, indices, false)?,
-            Err(q) => q.gather_matmul(x, indices, false)?,
+            Ok(w) => gather_mm(x, w.swap_axes(-1, -2)?, None, indices, sorted)?,
+            Err(q) => q.gather_matmul(x, indices, sorted)?,
         };
         Ok(y.add(self.bias.take_axis(indices, 0)?.expand_dims(-2)?)?)
     }
@@ -369,13 +372,33 @@ impl Mlp {
             argpartition_axis(&logits, -self.top_k, -1)?.index((.., .., experts - self.top_k..));
         let weights = softmax_axis(take_along_axis(&logits, &indices, -1)?, -1, true)?;
         let x = x.expand_dims_axes(&[-2, -3])?;
-        let up = self.up_proj.forward(&x, &indices)?;
-        let gate = self.gate_proj.forward(&x, &indices)?;
-        let y = self
-            .down_proj
-            .forward(&swiglu(&up, &gate)?, &indices)?
-            .squeeze_axes(&[-2])?;
-        Ok(y.multiply(weights.expand_dims(-1)?)?.sum_axis(-2, false)?)
+        // With many tokens, group them by expert (as mlx-lm's SwitchGLU does), so each expert's
+        // weights are read once per step rather than once per token.
+        let y = if indices.size() >= 64 {
+            let k = self.top_k;
+            let flat = indices.flatten(None, None)?;
+            let order = argsort_axis(&flat, 0)?;
+            let unsort = argsort_axis(&order, 0)?;
+            let rows = x
+                .flatten(0, -3)?
+                .take_axis(order.floor_divide(Array::from_int(k))?, 0)?;
+            let idx = flat.take_axis(&order, 0)?;
+            let y = self.experts(&rows, &idx, true)?.take_axis(&unsort, 0)?;
+            let s = indices.shape();
+            y.reshape(&[s[0], s[1], k, 1, y.shape()[y.ndim() - 1]])?
+        } else {
+            self.experts(&x, &indices, false)?
+        };
+        Ok(y.squeeze_axes(&[-2])?
+            .multiply(weights.expand_dims(-1)?)?
+            .sum_axis(-2, false)?)
+    }
+
+    fn experts(&self, x: &Array, indices: &Array, sorted: bool) -> Result<Array> {
+        let up = self.up_proj.forward(x, indices, sorted)?;
+        let gate = self.gate_proj.forward(x, indices, sorted)?;
+        self.down_proj
+            .forward(&swiglu(&up, &gate)?, indices, sorted)
     }
 }
 

@@ -133,7 +133,7 @@ fn dense_context1_layout_matches_mlx_lm_on_the_same_weights() {
 
 #[test]
 fn chunked_prefill_matches_one_pass() {
-    // Chunks of 7 straddle the sliding window (8) and the prompt's end (20).
+    // Chunks of 7 straddle the sliding window (8) and the prompt's end (40).
     check("mxfp4", 7);
     check("f32", 3);
 }
@@ -150,7 +150,7 @@ fn decode_logits_are_for_the_last_position_only() {
     assert!(diff <= TOLERANCE);
     // Sliding layers hold at most window - 1 positions; full layers hold them all.
     let lens: Vec<i32> = cache.iter().map(|c| c.len()).collect();
-    assert_eq!(lens, vec![7, 20, 7, 20]);
+    assert_eq!(lens, vec![7, 40, 7, 40]);
 }
 
 #[test]
