@@ -50,10 +50,22 @@ def main():
                        decodeTokensPerSecond=(args.decode_tokens - 1) / decode)
         runs.append(run)
 
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_bytes = rss if sys.platform == "darwin" else rss * 1024
     print(json.dumps({"implementation": "mlx-lm", "loadSeconds": load_seconds, "runs": runs,
-                      "peakRssBytes": rss_bytes, "peakMlxBytes": mx.get_peak_memory()}))
+                      "peakRssBytes": peak_rss_bytes(), "peakMlxBytes": mx.get_peak_memory()}))
+
+
+def peak_rss_bytes():
+    """This process's peak resident set. On Linux from VmHWM: ru_maxrss would include the peak of
+    the process that started this one (fork copies its high-water mark, exec keeps it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
 
 
 if __name__ == "__main__":

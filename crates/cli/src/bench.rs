@@ -34,8 +34,18 @@ pub struct Report {
     pub peak_mlx_bytes: u64,
 }
 
-/// The process's peak resident set size.
+/// The process's peak resident set size: VmHWM on Linux (ru_maxrss there includes a parent's
+/// peak inherited through fork and exec), ru_maxrss elsewhere.
 pub fn peak_rss_bytes() -> u64 {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            return kb * 1024;
+        }
+    }
     // SAFETY: getrusage fills the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {

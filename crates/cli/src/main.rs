@@ -94,12 +94,8 @@ struct BenchArgs {
 }
 
 fn run_bench(args: BenchArgs) -> ExitCode {
-    let ours = match bench::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    // The model is gone; hand its memory back before mlx-lm loads its own copy.
-    let _ = mlx_rs::memory::clear_cache();
+    // mlx-lm first, from a process that has not yet loaded a model of its own: both sides then
+    // start from the same small footprint.
     let theirs = match &args.reference_python {
         None => None,
         Some(python) => {
@@ -117,6 +113,10 @@ fn run_bench(args: BenchArgs) -> ExitCode {
                 Err(e) => return fail(e),
             }
         }
+    };
+    let ours = match bench::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     if args.json {
         println!(
