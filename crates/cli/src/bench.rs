@@ -200,3 +200,66 @@ pub fn table(ours: &Report, theirs: Option<&Report>) -> String {
 pub fn default_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bench/mlx_lm_bench.py")
 }
+
+/// What one memory probe measured: the peak with the KV cache at `context` positions after the
+/// last prefill chunk and one decoded token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryProbe {
+    pub context: usize,
+    pub prefill_chunk: usize,
+    pub peak_rss_bytes: u64,
+    pub peak_mlx_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Measures the engine's peak memory at `context` tokens without computing them all: the cache is
+/// preloaded with `context - chunk` positions of zeros (memory does not depend on the values), then
+/// the last chunk is prefilled for real and one token decoded. Run it in a fresh process: the peak
+/// resident set is the process's.
+pub fn probe_memory(model_dir: &Path, context: usize, chunk: usize) -> Result<MemoryProbe, String> {
+    use fathom_engine::Array;
+    let start = Instant::now();
+    let model = Model::load(model_dir).map_err(|e| e.to_string())?;
+    let err = |e: fathom_engine::EngineError| e.to_string();
+    let chunk = chunk.clamp(1, context.max(1));
+    let vocab = model.config.vocab_size as u32;
+    // One real token on a scratch cache gives the keys' shape and dtype.
+    let mut scratch = model.new_cache();
+    let one = Array::from_slice(&[1i32], &[1, 1]);
+    model.forward(&one, &mut scratch, false).map_err(err)?;
+    let like = scratch
+        .iter()
+        .find_map(|c| c.arrays().next().cloned())
+        .ok_or("the model has no attention layers")?;
+    drop(scratch);
+    let mut cache = model.new_cache();
+    let before = (context - chunk) as i32;
+    for c in cache.iter_mut() {
+        c.preload(before, &like).map_err(err)?;
+    }
+    let arrays: Vec<&Array> = cache.iter().flat_map(|c| c.arrays()).collect();
+    mlx_rs::transforms::eval(arrays).map_err(|e| e.to_string())?;
+    let ids: Vec<i32> = prompt(chunk, vocab, 1).iter().map(|&t| t as i32).collect();
+    let out = model
+        .forward(
+            &Array::from_slice(&ids, &[1, chunk as i32]),
+            &mut cache,
+            false,
+        )
+        .map_err(err)?;
+    let mut arrays: Vec<&Array> = cache.iter().flat_map(|c| c.arrays()).collect();
+    arrays.push(&out);
+    mlx_rs::transforms::eval(arrays).map_err(|e| e.to_string())?;
+    let next = model
+        .forward(&Array::from_slice(&[2i32], &[1, 1]), &mut cache, false)
+        .map_err(err)?;
+    next.eval().map_err(|e| e.to_string())?;
+    Ok(MemoryProbe {
+        context,
+        prefill_chunk: chunk,
+        peak_rss_bytes: peak_rss_bytes(),
+        peak_mlx_bytes: mlx_rs::memory::peak_memory().unwrap_or(0) as u64,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

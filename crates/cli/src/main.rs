@@ -91,9 +91,26 @@ struct BenchArgs {
     /// Print both reports as JSON.
     #[arg(long)]
     json: bool,
+    /// Instead of speed: measure peak memory at these context lengths (each in a fresh process)
+    /// and print it next to `fathom fit`'s prediction.
+    #[arg(long, value_delimiter = ',')]
+    memory_at: Option<Vec<usize>>,
+    /// One memory measurement in this process (what `--memory-at` runs), printed as JSON.
+    #[arg(long, hide = true)]
+    memory_probe: Option<usize>,
 }
 
 fn run_bench(args: BenchArgs) -> ExitCode {
+    let chunk = GenerateOptions::default().prefill_chunk;
+    if let Some(context) = args.memory_probe {
+        return match bench::probe_memory(&args.model, context, chunk) {
+            Ok(probe) => {
+                println!("{}", serde_json::to_string(&probe).expect("serializable"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
     // mlx-lm first, from a process that has not yet loaded a model of its own: both sides then
     // start from the same small footprint.
     let theirs = match &args.reference_python {

@@ -115,6 +115,21 @@ impl KvCache {
         })
     }
 
+    /// Makes the cache look as if `positions` tokens had been seen, holding zeros shaped like
+    /// `like` (`[B, heads, _, D]`). For memory benchmarks only: the last chunk of a long prompt
+    /// allocates what the whole prompt would, without computing the positions before it.
+    pub fn preload(&mut self, positions: i32, like: &Array) -> Result<(), EngineError> {
+        let s = like.shape();
+        let held = match self.window {
+            None => (positions + STEP - 1) / STEP * STEP,
+            Some(w) => (w - 1).min(positions),
+        };
+        self.keys = Some(zeros_dtype(&[s[0], s[1], held, s[3]], like.dtype())?);
+        self.values = Some(zeros_dtype(&[s[0], s[1], held, s[3]], like.dtype())?);
+        self.offset = positions;
+        Ok(())
+    }
+
     /// The arrays held, to evaluate them together with a forward pass's output.
     pub fn arrays(&self) -> impl Iterator<Item = &Array> {
         self.keys.iter().chain(self.values.iter())

@@ -1,0 +1,218 @@
+//! Will a model run on this machine? From `config.json` and the safetensors headers (local, or
+//! fetched with HTTP Range requests before any download) this crate works out the exact weight
+//! bytes, the KV cache a context needs (only full-attention layers grow; sliding layers hold their
+//! window) and the runtime's working memory, and sets the sum against the memory the machine can
+//! give a model: fits, fits with a shorter context, or does not fit, with the numbers behind it.
+
+mod memory;
+pub mod shape;
+
+pub use memory::{Memory, MemorySource};
+pub use shape::{header_length, parse_header, read_local_headers, ModelShape, TensorInfo};
+
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("{file}: {reason}")]
+    Header { file: String, reason: String },
+    #[error("config.json: {0}")]
+    Config(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How the runtime computes attention for a prompt chunk, which decides whether the
+/// queries × keys score matrix exists in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// MLX's CPU backend (Linux): attention is computed unfused, scores materialized.
+    Cpu,
+    /// MLX on Metal: fused attention kernels; scores never materialized.
+    Metal,
+}
+
+impl Backend {
+    pub fn current() -> Self {
+        if cfg!(target_os = "macos") {
+            Backend::Metal
+        } else {
+            Backend::Cpu
+        }
+    }
+}
+
+/// The runtime's working memory, measured with `fathom bench --memory-at` on the full-size
+/// gpt-oss-20b checkpoint (see `Runtime::measured`), not guessed.
+#[derive(Debug, Clone, Copy)]
+pub struct Runtime {
+    /// Bytes the process holds whatever the prompt: libmlx, tokenizer, allocator slack.
+    pub base_bytes: u64,
+    /// Bytes per prompt token in a prefill chunk (hidden states, expert activations), per unit of
+    /// hidden size × active experts.
+    pub per_chunk_token_bytes: f64,
+    /// Bytes per element of one layer's attention scores (heads × chunk × keys) while they are
+    /// materialized (CPU backend only).
+    pub score_element_bytes: f64,
+    /// Prompt tokens per prefill forward pass (the engine's `GenerateOptions::prefill_chunk`).
+    pub prefill_chunk: u64,
+    pub backend: Backend,
+}
+
+impl Runtime {
+    /// Constants from the engine's measured peaks (see README, "Memory fit"): two probes at 512 and
+    /// 8192 tokens on the full-size checkpoint; 2048 and 16384 are held out to check them.
+    pub fn measured(backend: Backend) -> Self {
+        Runtime {
+            base_bytes: 300_000_000,
+            per_chunk_token_bytes: 40.0,
+            score_element_bytes: 8.0,
+            prefill_chunk: 512,
+            backend,
+        }
+    }
+}
+
+/// What a model needs at one context length.
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Estimate {
+    pub context: u64,
+    #[ts(type = "number")]
+    pub weights_bytes: u64,
+    #[ts(type = "number")]
+    pub kv_cache_bytes: u64,
+    /// Transient memory of the largest prefill chunk, plus the runtime's base.
+    #[ts(type = "number")]
+    pub runtime_bytes: u64,
+    #[ts(type = "number")]
+    pub total_bytes: u64,
+}
+
+pub fn estimate(shape: &ModelShape, runtime: &Runtime, context: u64) -> Estimate {
+    let context = context.max(1);
+    let chunk = runtime.prefill_chunk.min(context);
+    let kv = shape.kv_cache_bytes(context, chunk);
+    let activations = runtime.per_chunk_token_bytes
+        * (chunk * shape.hidden_size * shape.experts_per_token.max(1)) as f64;
+    let scores = match runtime.backend {
+        Backend::Cpu => {
+            runtime.score_element_bytes
+                * (shape.attention_heads * chunk * shape.widest_keys(context, chunk)) as f64
+        }
+        Backend::Metal => 0.0,
+    };
+    let runtime_bytes = runtime.base_bytes + (activations + scores) as u64;
+    Estimate {
+        context,
+        weights_bytes: shape.weight_bytes,
+        kv_cache_bytes: kv,
+        runtime_bytes,
+        total_bytes: shape.weight_bytes + kv + runtime_bytes,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Verdict {
+    Fits,
+    /// Runs, but not at the requested context; `max_context` says how far it goes.
+    FitsShorterContext,
+    DoesNotFit,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FitReport {
+    pub verdict: Verdict,
+    pub requested: Estimate,
+    /// The longest context whose peak fits the budget (0 when none does).
+    pub max_context: u64,
+    /// The model's own limit on context.
+    pub model_max_context: u64,
+    /// Memory a model may use here; see `memory.source`.
+    #[ts(type = "number")]
+    pub budget_bytes: u64,
+    pub memory: Memory,
+    /// One sentence a person can act on.
+    pub summary: String,
+}
+
+/// The smallest context worth offering: a chat turn with a short search result.
+pub const MIN_USEFUL_CONTEXT: u64 = 2048;
+
+pub fn check(shape: &ModelShape, runtime: &Runtime, memory: &Memory, context: u64) -> FitReport {
+    let context = context.clamp(1, shape.max_context.max(1));
+    let requested = estimate(shape, runtime, context);
+    let budget = memory.budget_bytes();
+    let fits = |c: u64| estimate(shape, runtime, c).total_bytes <= budget;
+    // The peak grows with context, so the longest context that fits is found by bisection.
+    let max_context = if !fits(1) {
+        0
+    } else if fits(shape.max_context) {
+        shape.max_context
+    } else {
+        let (mut lo, mut hi) = (1, shape.max_context);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(mid) {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        lo
+    };
+    let gb = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
+    let (verdict, summary) = if requested.total_bytes <= budget {
+        (
+            Verdict::Fits,
+            format!(
+                "Fits: needs {} at {} tokens of context; {} available to models here.",
+                gb(requested.total_bytes),
+                context,
+                gb(budget)
+            ),
+        )
+    } else if max_context >= MIN_USEFUL_CONTEXT.min(context) {
+        (
+            Verdict::FitsShorterContext,
+            format!(
+                "Fits with a shorter context: up to {max_context} tokens ({} needed for {context}; {} available).",
+                gb(requested.total_bytes),
+                gb(budget)
+            ),
+        )
+    } else {
+        let floor = estimate(shape, runtime, MIN_USEFUL_CONTEXT.min(context));
+        (
+            Verdict::DoesNotFit,
+            format!(
+                "Does not fit: needs at least {} ({} of weights); {} available to models here.",
+                gb(floor.total_bytes),
+                gb(shape.weight_bytes),
+                gb(budget)
+            ),
+        )
+    };
+    FitReport {
+        verdict,
+        requested,
+        max_context,
+        model_max_context: shape.max_context,
+        budget_bytes: budget,
+        memory: memory.clone(),
+        summary,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! How much memory a model may use on this machine, and where that figure comes from.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Where the budget comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum MemorySource {
+    /// Linux: `MemAvailable` from /proc/meminfo, what can be allocated without swapping
+    /// (free memory plus reclaimable caches).
+    Available,
+    /// macOS: Metal's `recommendedMaxWorkingSetSize` for the GPU, as MLX reports it. Past it
+    /// the GPU pages and generation slows to a crawl, so it bounds the model, not total RAM.
+    GpuWorkingSet,
+    /// macOS when Metal does not say: two thirds of RAM, Apple's default working-set limit on
+    /// machines with little memory.
+    TotalFraction,
+    /// Set by the caller (tests, or a user override).
+    Given,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Memory {
+    #[ts(type = "number")]
+    pub total_bytes: u64,
+    #[ts(type = "number")]
+    pub available_bytes: u64,
+    #[ts(type = "number | null")]
+    pub gpu_working_set_bytes: Option<u64>,
+    pub source: MemorySource,
+}
+
+impl Memory {
+    /// Reads this machine. `gpu_working_set` comes from the engine (MLX's device info), which
+    /// this crate does not link.
+    pub fn read(gpu_working_set: Option<u64>) -> Self {
+        // An unreadable system reports zero memory, which the verdict treats as "does not fit"
+        // rather than guessing.
+        let (total, available) = match sysinfo::System::new() {
+            Ok(mut sys) => {
+                sys.refresh_memory();
+                (sys.total_memory(), sys.available_memory())
+            }
+            Err(_) => (0, 0),
+        };
+        let source = if cfg!(target_os = "macos") {
+            if gpu_working_set.is_some() {
+                MemorySource::GpuWorkingSet
+            } else {
+                MemorySource::TotalFraction
+            }
+        } else {
+            MemorySource::Available
+        };
+        Memory {
+            total_bytes: total,
+            available_bytes: available,
+            gpu_working_set_bytes: gpu_working_set,
+            source,
+        }
+    }
+
+    /// A fixed budget, for tests and for a user who knows better.
+    pub fn given(bytes: u64) -> Self {
+        Memory {
+            total_bytes: bytes,
+            available_bytes: bytes,
+            gpu_working_set_bytes: None,
+            source: MemorySource::Given,
+        }
+    }
+
+    /// The bytes a model may take, per `source`.
+    pub fn budget_bytes(&self) -> u64 {
+        match self.source {
+            MemorySource::Available | MemorySource::Given => self.available_bytes,
+            MemorySource::GpuWorkingSet => self
+                .gpu_working_set_bytes
+                .unwrap_or(self.total_bytes / 3 * 2)
+                .min(self.total_bytes),
+            MemorySource::TotalFraction => self.total_bytes / 3 * 2,
+        }
+    }
+}
