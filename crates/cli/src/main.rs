@@ -1,6 +1,7 @@
 //! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
 
 mod bench;
+mod models;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +39,41 @@ enum Command {
         /// A new directory for the result.
         dst: PathBuf,
     },
+    /// The catalogue, installed models and partial downloads.
+    Models {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model from Hugging Face (HF_ENDPOINT, HF_TOKEN honoured) into the Hugging Face
+    /// cache; an interrupted download resumes. Checks first that it fits in memory.
+    Pull {
+        /// Repository id; the catalogue's default when omitted.
+        repo: Option<String>,
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Access token for gated or private repositories (else the app's, else HF_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Context length the memory check assumes.
+        #[arg(long)]
+        context: Option<u64>,
+        /// Download even if the memory check says it cannot run here.
+        #[arg(long)]
+        anyway: bool,
+    },
+    /// Delete a downloaded model (and its converted copy).
+    Rm { repo: String },
+    /// Will a model run here? REPO (read from Hugging Face before downloading) or a local DIR.
+    Fit {
+        target: String,
+        /// Context length to check, in tokens.
+        #[arg(long)]
+        context: Option<u64>,
+        #[arg(long, default_value = "main")]
+        revision: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -68,6 +104,9 @@ struct GenerateArgs {
     /// Print one JSON object (token ids, text, statistics) instead of streaming text.
     #[arg(long)]
     json: bool,
+    /// Load the model even if the memory check says it will not fit.
+    #[arg(long)]
+    ignore_fit: bool,
 }
 
 #[derive(Args)]
@@ -102,6 +141,9 @@ struct BenchArgs {
 
 fn run_bench(args: BenchArgs) -> ExitCode {
     let chunk = GenerateOptions::default().prefill_chunk;
+    if let Some(contexts) = &args.memory_at {
+        return memory_table(&args.model, contexts, chunk, args.json);
+    }
     if let Some(context) = args.memory_probe {
         return match bench::probe_memory(&args.model, context, chunk) {
             Ok(probe) => {
@@ -142,6 +184,53 @@ fn run_bench(args: BenchArgs) -> ExitCode {
         );
     } else {
         print!("{}", bench::table(&ours, theirs.as_ref()));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Peak memory measured at each context (a fresh process each) next to `fathom fit`'s prediction.
+fn memory_table(model: &std::path::Path, contexts: &[usize], chunk: usize, json: bool) -> ExitCode {
+    let mut rows = Vec::new();
+    for &context in contexts {
+        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args(["bench", "--model"])
+            .arg(model)
+            .args(["--memory-probe", &context.to_string()])
+            .output();
+        let probe: bench::MemoryProbe = match out {
+            Ok(o) if o.status.success() => match serde_json::from_slice(&o.stdout) {
+                Ok(p) => p,
+                Err(e) => return fail(format!("unreadable probe output: {e}")),
+            },
+            Ok(o) => return fail(String::from_utf8_lossy(&o.stderr)),
+            Err(e) => return fail(e),
+        };
+        let predicted = match models::fit_local(model, context as u64) {
+            Ok(r) => r.requested,
+            Err(e) => return fail(e),
+        };
+        rows.push((probe, predicted));
+    }
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(p, e)| serde_json::json!({"measured": p, "predicted": e}))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:>8}{:>16}{:>16}{:>10}   (prefill chunk {chunk})",
+        "context", "predicted (GB)", "measured (GB)", "ratio"
+    );
+    for (p, e) in &rows {
+        println!(
+            "{:>8}{:>16.3}{:>16.3}{:>10.3}",
+            p.context,
+            e.total_bytes as f64 / 1e9,
+            p.peak_rss_bytes as f64 / 1e9,
+            e.total_bytes as f64 / p.peak_rss_bytes as f64
+        );
     }
     ExitCode::SUCCESS
 }
@@ -191,6 +280,20 @@ async fn generate(args: GenerateArgs) -> ExitCode {
             .unwrap_or_default(),
         ..GenerateOptions::default()
     };
+    // Refuse what cannot fit before loading 11 GB into memory that is not there.
+    if !args.ignore_fit {
+        let context = (prompt.len() + args.max_tokens) as u64;
+        match models::fit_local(&args.model, context) {
+            Ok(r) if r.verdict != fathom_fit::Verdict::Fits => {
+                return fail(format!(
+                    "{} (at {context} tokens; --ignore-fit loads it anyway)",
+                    r.summary
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+    }
     let engine = match Engine::load(&args.model) {
         Ok(engine) => engine,
         Err(e) => return fail(e),
@@ -268,6 +371,30 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Generate(args) => generate(args).await,
         Command::Bench(args) => run_bench(args),
+        Command::Models { json } => models::list(json),
+        Command::Pull {
+            repo,
+            revision,
+            token,
+            context,
+            anyway,
+        } => {
+            models::pull_cmd(models::PullArgs {
+                repo,
+                revision,
+                token,
+                context,
+                anyway,
+            })
+            .await
+        }
+        Command::Rm { repo } => models::rm(&repo),
+        Command::Fit {
+            target,
+            context,
+            revision,
+            json,
+        } => models::fit(&target, context, &revision, json).await,
         Command::Convert { src, dst } => match fathom_engine::convert::convert(&src, &dst) {
             Ok(report) => {
                 eprintln!(

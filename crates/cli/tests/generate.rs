@@ -214,3 +214,68 @@ fn bench_prints_both_sides_and_their_ratios() {
         .parse::<f64>()
         .is_ok());
 }
+
+#[test]
+fn a_model_that_does_not_fit_is_refused_unless_overridden() {
+    let (dir, _) = fixture();
+    let model = dir.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--model",
+            model,
+            "--tokens",
+            "1,2,3",
+            "--max-tokens",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(&args)
+            .env("FATHOM_MEMORY_LIMIT", "100000")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("Does not fit: needs at least"), "{err}");
+    assert!(err.contains("--ignore-fit loads it anyway"), "{err}");
+    let out = run(&["--ignore-fit"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bench_memory_prints_the_measured_peak_next_to_the_prediction() {
+    let (dir, _) = fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args([
+            "bench",
+            "--model",
+            dir.to_str().unwrap(),
+            "--memory-at",
+            "16,600",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, context) in rows.iter().zip([16, 600]) {
+        assert_eq!(row["measured"]["context"], context);
+        assert_eq!(row["predicted"]["context"], context);
+        // A real process: at least the runtime's own footprint.
+        assert!(row["measured"]["peakRssBytes"].as_u64().unwrap() > 10_000_000);
+        assert!(row["predicted"]["totalBytes"].as_u64().unwrap() > 0);
+    }
+}

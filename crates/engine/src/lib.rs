@@ -9,6 +9,7 @@ pub mod cache;
 pub mod checkpoint;
 pub mod config;
 pub mod convert;
+pub mod device;
 pub mod generate;
 pub mod model;
 pub mod quant;

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+pub const MEMORY_LIMIT_ENV: &str = "FATHOM_MEMORY_LIMIT";
+
 /// Where the budget comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -36,8 +38,15 @@ pub struct Memory {
 
 impl Memory {
     /// Reads this machine. `gpu_working_set` comes from the engine (MLX's device info), which
-    /// this crate does not link.
+    /// this crate does not link. `FATHOM_MEMORY_LIMIT` (bytes) replaces the reading, for a user
+    /// who wants to hold models to less, and for tests.
     pub fn read(gpu_working_set: Option<u64>) -> Self {
+        if let Some(limit) = std::env::var(MEMORY_LIMIT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Memory::given(limit);
+        }
         // An unreadable system reports zero memory, which the verdict treats as "does not fit"
         // rather than guessing.
         let (total, available) = match sysinfo::System::new() {

@@ -7,11 +7,13 @@ pub mod cache;
 pub mod catalogue;
 pub mod download;
 pub mod hub;
+pub mod store;
 
 pub use cache::{HubCache, InstalledModel};
 pub use catalogue::{catalogue, CatalogueEntry, ModelKind};
 pub use download::{pull, FileProgress, PullOptions, PullPhase, PullProgress};
 pub use hub::{Hub, RemoteFile, RepoInfo};
+pub use store::ModelStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {

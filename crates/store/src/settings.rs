@@ -11,12 +11,21 @@ pub const DEFAULT_QUICK_SHORTCUT: &str = "CommandOrControl+Shift+Space";
 pub struct Settings {
     /// Accelerator that toggles the quick-query window, in Tauri's syntax.
     pub quick_shortcut: String,
+    /// Hugging Face access token for gated or private repos; used before `HF_TOKEN`.
+    pub hf_token: Option<String>,
+    /// The model chats and searches use: a Hugging Face repo id among the installed models.
+    pub active_model: Option<String>,
+    /// Load a model even when the memory check says it will not fit.
+    pub ignore_fit: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             quick_shortcut: DEFAULT_QUICK_SHORTCUT.to_string(),
+            hf_token: None,
+            active_model: None,
+            ignore_fit: false,
         }
     }
 }

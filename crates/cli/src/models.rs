@@ -1,0 +1,284 @@
+//! `fathom models`, `pull`, `rm` and `fit`: the catalogue, downloads with a progress bar, and the
+//! memory check, over the same crates the app uses.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use fathom_fit::{
+    check, read_local_headers, Backend, FitReport, Memory, ModelShape, Runtime, Verdict,
+};
+use fathom_models::{
+    catalogue, pull, Hub, HubCache, ModelKind, ModelStore, PullOptions, PullProgress,
+};
+use fathom_store::{AppDirs, JsonDoc, Settings};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::fail;
+
+/// Context the memory check assumes when none is given: a long search session.
+pub const DEFAULT_CONTEXT: u64 = 16_384;
+
+fn settings() -> Settings {
+    AppDirs::resolve()
+        .ok()
+        .and_then(|d| JsonDoc::<Settings>::new(d.settings_file()).load().ok())
+        .map(|l| l.value)
+        .unwrap_or_default()
+}
+
+fn store() -> Result<ModelStore, String> {
+    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
+    let cache = HubCache::from_env().map_err(|e| e.to_string())?;
+    Ok(ModelStore::new(cache, dirs.data()))
+}
+
+fn hub(token: Option<String>) -> Result<Hub, String> {
+    Hub::from_env(token.or(settings().hf_token)).map_err(|e| e.to_string())
+}
+
+pub fn this_machine() -> Memory {
+    Memory::read(fathom_engine::device::gpu_working_set_bytes())
+}
+
+pub fn runtime() -> Runtime {
+    Runtime::measured(Backend::current())
+}
+
+/// The memory check of a model directory on disk.
+pub fn fit_local(dir: &Path, context: u64) -> Result<FitReport, String> {
+    let config = std::fs::read(dir.join("config.json"))
+        .map_err(|e| format!("{}: {e}", dir.join("config.json").display()))?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&config).map_err(|e| format!("config.json: {e}"))?;
+    let tensors = read_local_headers(dir).map_err(|e| e.to_string())?;
+    let shape = ModelShape::new(&config, &tensors).map_err(|e| e.to_string())?;
+    Ok(check(&shape, &runtime(), &this_machine(), context))
+}
+
+async fn fit_remote(
+    hub: &Hub,
+    repo: &str,
+    revision: &str,
+    context: u64,
+) -> Result<FitReport, String> {
+    let info = hub
+        .repo_info(repo, revision)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shape = hub.remote_shape(&info).await.map_err(|e| e.to_string())?;
+    Ok(check(&shape, &runtime(), &this_machine(), context))
+}
+
+fn gb(b: u64) -> String {
+    format!("{:.2} GB", b as f64 / 1e9)
+}
+
+pub fn print_fit(r: &FitReport) {
+    println!("{}", r.summary);
+    let e = &r.requested;
+    println!("  weights        {}", gb(e.weights_bytes));
+    println!(
+        "  KV cache       {}  ({} tokens)",
+        gb(e.kv_cache_bytes),
+        e.context
+    );
+    println!("  runtime        {}", gb(e.runtime_bytes));
+    println!("  peak           {}", gb(e.total_bytes));
+    println!(
+        "  budget         {}  ({:?}; total memory {})",
+        gb(r.budget_bytes),
+        r.memory.source,
+        gb(r.memory.total_bytes)
+    );
+    println!(
+        "  longest context that fits: {} of {}",
+        r.max_context, r.model_max_context
+    );
+}
+
+pub async fn fit(target: &str, context: Option<u64>, revision: &str, json: bool) -> ExitCode {
+    let context = context.unwrap_or(DEFAULT_CONTEXT);
+    let report = if Path::new(target).is_dir() {
+        fit_local(Path::new(target), context)
+    } else {
+        match hub(None) {
+            Ok(h) => fit_remote(&h, target, revision, context).await,
+            Err(e) => Err(e),
+        }
+    };
+    match report {
+        Ok(r) => {
+            if json {
+                println!("{}", serde_json::to_string(&r).expect("serializable"));
+            } else {
+                print_fit(&r);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn list(json: bool) -> ExitCode {
+    let store = match store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let installed = store.installed();
+    let partial = store.partial_downloads();
+    let active = settings().active_model;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "catalogue": catalogue(),
+                "installed": installed,
+                "partial": partial.iter().map(|(r, b)| serde_json::json!({"repo": r, "bytes": b})).collect::<Vec<_>>(),
+                "active": active,
+            })
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!("Catalogue:");
+    for e in catalogue() {
+        let state = if installed.iter().any(|m| m.repo == e.repo) {
+            "installed"
+        } else if partial.iter().any(|(r, _)| *r == e.repo) {
+            "partly downloaded (fathom pull resumes)"
+        } else {
+            "not downloaded"
+        };
+        let default = if e.default { " (default)" } else { "" };
+        println!("  {}{default}: {} — {state}", e.repo, e.name);
+    }
+    println!("Installed:");
+    if installed.is_empty() {
+        println!("  none (fathom pull downloads the default)");
+    }
+    for m in &installed {
+        let mark = if active.as_deref() == Some(m.repo.as_str()) {
+            " (active)"
+        } else {
+            ""
+        };
+        println!("  {}{mark}  {}  {}", m.repo, gb(m.disk_bytes), m.path);
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn rm(repo: &str) -> ExitCode {
+    match store().and_then(|s| s.remove(repo).map_err(|e| e.to_string())) {
+        Ok(freed) => {
+            eprintln!("removed {repo} ({} freed)", gb(freed));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub struct PullArgs {
+    pub repo: Option<String>,
+    pub revision: String,
+    pub token: Option<String>,
+    pub context: Option<u64>,
+    pub anyway: bool,
+}
+
+pub async fn pull_cmd(args: PullArgs) -> ExitCode {
+    let repo = args.repo.unwrap_or_else(|| {
+        catalogue()
+            .into_iter()
+            .find(|e| e.default)
+            .map(|e| e.repo)
+            .unwrap_or_default()
+    });
+    let (store, hub) = match (store(), hub(args.token)) {
+        (Ok(s), Ok(h)) => (s, h),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    // Whether it will run, before a byte of weights moves.
+    let info = match hub.repo_info(&repo, &args.revision).await {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let shape = match hub.remote_shape(&info).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let report = check(
+        &shape,
+        &runtime(),
+        &this_machine(),
+        args.context.unwrap_or(DEFAULT_CONTEXT),
+    );
+    eprintln!("{}", report.summary);
+    if report.verdict == Verdict::DoesNotFit && !args.anyway {
+        return fail(
+            "not downloading a model that cannot run here (--anyway downloads it regardless)",
+        );
+    }
+    let bar = ProgressBar::new(info.total_bytes());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(repo.clone());
+    let cancel = CancellationToken::new();
+    let on_progress = |p: &PullProgress| {
+        bar.set_position(p.done_bytes);
+        if let Some(note) = p.files.iter().find_map(|f| f.note.as_ref()) {
+            bar.set_message(format!("{repo} ({note})"));
+        } else {
+            bar.set_message(repo.clone());
+        }
+    };
+    let options = PullOptions {
+        revision: args.revision.clone(),
+        ..PullOptions::default()
+    };
+    let work = pull(&hub, &store.cache, &repo, &options, &cancel, &on_progress);
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tokio::signal::ctrl_c() => cancel.cancel(),
+        }
+    };
+    bar.finish_and_clear();
+    let model = match result {
+        Ok(m) => m,
+        Err(fathom_models::ModelsError::Cancelled) => {
+            eprintln!("paused: {repo} is partly downloaded; run `fathom pull {repo}` to resume");
+            return ExitCode::from(130);
+        }
+        Err(e) => return fail(e),
+    };
+    let dense = shape.converted
+        || catalogue()
+            .iter()
+            .any(|e| e.repo == repo && e.kind == ModelKind::DenseNeedsConversion);
+    let path = if dense {
+        let dst = store.converted_dir(&repo);
+        eprintln!(
+            "converting the dense checkpoint to MXFP4 (once) into {}",
+            dst.display()
+        );
+        let _ = std::fs::remove_dir_all(&dst);
+        if let Err(e) = fathom_engine::convert::convert(Path::new(&model.path), &dst) {
+            return fail(e);
+        }
+        if let Err(e) = store.mark_converted(&repo, &model.commit, &dst) {
+            return fail(e);
+        }
+        dst.display().to_string()
+    } else {
+        model.path.clone()
+    };
+    eprintln!("installed {repo} ({})", gb(model.disk_bytes));
+    println!("{path}");
+    ExitCode::SUCCESS
+}
