@@ -8,7 +8,7 @@ use fathom_fit::{
     check, read_local_headers, Backend, FitReport, Memory, ModelShape, Runtime, Verdict,
 };
 use fathom_models::{
-    catalogue, pull, Hub, HubCache, ModelKind, ModelStore, PullOptions, PullProgress,
+    catalogue, Hub, HubCache, ModelManager, ModelStore, PullOptions, PullProgress,
 };
 use fathom_store::{AppDirs, JsonDoc, Settings};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -240,7 +240,21 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
         revision: args.revision.clone(),
         ..PullOptions::default()
     };
-    let work = pull(&hub, &store.cache, &repo, &options, &cancel, &on_progress);
+    let dirs = match AppDirs::resolve() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let manager = ModelManager::new(store, dirs.data());
+    let convert = |src: &Path, dst: &Path| {
+        eprintln!(
+            "converting the dense checkpoint to MXFP4 (once) into {}",
+            dst.display()
+        );
+        fathom_engine::convert::convert(src, dst)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let work = manager.install(&hub, &repo, &options, &cancel, &on_progress, convert);
     tokio::pin!(work);
     let result = loop {
         tokio::select! {
@@ -257,27 +271,7 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
-    let dense = shape.converted
-        || catalogue()
-            .iter()
-            .any(|e| e.repo == repo && e.kind == ModelKind::DenseNeedsConversion);
-    let path = if dense {
-        let dst = store.converted_dir(&repo);
-        eprintln!(
-            "converting the dense checkpoint to MXFP4 (once) into {}",
-            dst.display()
-        );
-        let _ = std::fs::remove_dir_all(&dst);
-        if let Err(e) = fathom_engine::convert::convert(Path::new(&model.path), &dst) {
-            return fail(e);
-        }
-        if let Err(e) = store.mark_converted(&repo, &model.commit, &dst) {
-            return fail(e);
-        }
-        dst.display().to_string()
-    } else {
-        model.path.clone()
-    };
+    let path = model.path.clone();
     eprintln!("installed {repo} ({})", gb(model.disk_bytes));
     println!("{path}");
     ExitCode::SUCCESS

@@ -7,12 +7,14 @@ pub mod cache;
 pub mod catalogue;
 pub mod download;
 pub mod hub;
+pub mod manager;
 pub mod store;
 
 pub use cache::{HubCache, InstalledModel};
 pub use catalogue::{catalogue, CatalogueEntry, ModelKind};
 pub use download::{pull, FileProgress, PullOptions, PullPhase, PullProgress};
 pub use hub::{Hub, RemoteFile, RepoInfo};
+pub use manager::{local_shape, FitCheck, ModelManager, ModelRow, PendingDownload};
 pub use store::ModelStore;
 
 #[derive(Debug, thiserror::Error)]
