@@ -11,6 +11,15 @@ const COMMANDS: &[&str] = &[
     "set_quick_shortcut",
     "hide_quick_window",
     "open_main_window",
+    "memory_info",
+    "list_models",
+    "check_fit",
+    "pull_model",
+    "discard_download",
+    "delete_model",
+    "reveal_model",
+    "set_active_model",
+    "set_hf_token",
 ];
 
 fn main() {

@@ -24,6 +24,12 @@ pub enum CommandError {
     ShortcutUnavailable { shortcut: String, message: String },
     #[error("cancelled")]
     Cancelled,
+    /// A download, model or Hub problem, in a sentence that says what to do.
+    #[error("{message}")]
+    Model { message: String },
+    /// The memory check says the model cannot run here.
+    #[error("{summary}")]
+    DoesNotFit { summary: String },
     #[error("{message}")]
     Window { message: String },
 }

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod models;
 mod shortcut;
 pub mod state;
 pub mod streams;
@@ -31,6 +32,15 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::set_quick_shortcut,
             commands::hide_quick_window,
             commands::open_main_window,
+            models::memory_info,
+            models::list_models,
+            models::check_fit,
+            models::pull_model,
+            models::discard_download,
+            models::delete_model,
+            models::reveal_model,
+            models::set_active_model,
+            models::set_hf_token,
         ])
 }
 
@@ -54,6 +64,8 @@ pub fn run() {
                 .with_denylist(&[windows::QUICK])
                 .build(),
         )
+        // Rust-side only (reveal a model's folder); the UI is granted none of its commands.
+        .plugin(tauri_plugin_opener::init())
         .plugin(
             tauri_plugin_global_shortcut::Builder::new()
                 .with_handler(|app, _shortcut, event| {

@@ -1,6 +1,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use fathom_library::Library;
+use fathom_models::{HubCache, ModelManager, ModelStore};
 use fathom_store::{AppDirs, JsonDoc, Settings, StoreError};
 
 use crate::streams::Streams;
@@ -14,6 +15,7 @@ pub struct AppState {
     /// Why the saved shortcut is not active, if it is not.
     pub shortcut_error: Mutex<Option<String>>,
     pub streams: Streams,
+    pub models: ModelManager,
 }
 
 impl AppState {
@@ -32,7 +34,12 @@ impl AppState {
         if let Some(aside) = &settings.quarantined {
             log::warn!("settings file was unreadable; moved to {}", aside.display());
         }
+        // The Hugging Face cache (HF_HUB_CACHE, HF_HOME or ~/.cache/huggingface/hub); without a
+        // home directory, a cache inside Fathom's own data.
+        let cache = HubCache::from_env().unwrap_or_else(|_| HubCache::at(dirs.data().join("hub")));
+        let models = ModelManager::new(ModelStore::new(cache, dirs.data()), dirs.data());
         Ok(Self {
+            models,
             dirs,
             library: Mutex::new(library),
             settings: Mutex::new(settings.value),

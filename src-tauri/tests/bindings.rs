@@ -21,6 +21,10 @@ fn generate(dir: &Path) {
     ScanProgress::export_all(&cfg).unwrap();
     CommandError::export_all(&cfg).unwrap();
     StreamId::export_all(&cfg).unwrap();
+    fathom_models::ModelRow::export_all(&cfg).unwrap();
+    fathom_models::FitCheck::export_all(&cfg).unwrap();
+    fathom_models::PullProgress::export_all(&cfg).unwrap();
+    fathom_fit::Memory::export_all(&cfg).unwrap();
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {

@@ -16,8 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fail;
 
-/// Context the memory check assumes when none is given: a long search session.
-pub const DEFAULT_CONTEXT: u64 = 16_384;
+use fathom_fit::DEFAULT_CONTEXT;
 
 fn settings() -> Settings {
     AppDirs::resolve()

@@ -81,7 +81,6 @@ impl Runtime {
 /// What a model needs at one context length.
 #[derive(Debug, Clone, Copy, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Estimate {
     pub context: u64,
     #[ts(type = "number")]
@@ -120,7 +119,6 @@ pub fn estimate(shape: &ModelShape, runtime: &Runtime, context: u64) -> Estimate
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum Verdict {
     Fits,
     /// Runs, but not at the requested context; `max_context` says how far it goes.
@@ -130,7 +128,6 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct FitReport {
     pub verdict: Verdict,
     pub requested: Estimate,
@@ -145,6 +142,9 @@ pub struct FitReport {
     /// One sentence a person can act on.
     pub summary: String,
 }
+
+/// The context a check assumes when none is asked for: a long search session.
+pub const DEFAULT_CONTEXT: u64 = 16_384;
 
 /// The smallest context worth offering: a chat turn with a short search result.
 pub const MIN_USEFUL_CONTEXT: u64 = 2048;

@@ -8,7 +8,6 @@ pub const MEMORY_LIMIT_ENV: &str = "FATHOM_MEMORY_LIMIT";
 /// Where the budget comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum MemorySource {
     /// Linux: `MemAvailable` from /proc/meminfo, what can be allocated without swapping
     /// (free memory plus reclaimable caches).
@@ -25,7 +24,6 @@ pub enum MemorySource {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Memory {
     #[ts(type = "number")]
     pub total_bytes: u64,

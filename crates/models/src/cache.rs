@@ -37,7 +37,6 @@ pub struct HubCache {
 /// A model whose every file is present in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct InstalledModel {
     pub repo: String,
     pub commit: String,

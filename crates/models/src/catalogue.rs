@@ -6,7 +6,6 @@ use ts_rs::TS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum ModelKind {
     /// MLX MXFP4: loads as downloaded.
     Mlx,
@@ -16,7 +15,6 @@ pub enum ModelKind {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct CatalogueEntry {
     pub repo: String,
     pub name: String,

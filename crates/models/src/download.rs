@@ -52,7 +52,6 @@ impl Default for PullOptions {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum FileState {
     Waiting,
     Downloading,
@@ -63,7 +62,6 @@ pub enum FileState {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct FileProgress {
     pub path: String,
     #[ts(type = "number")]
@@ -77,7 +75,6 @@ pub struct FileProgress {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum PullPhase {
     Downloading,
     Done,
@@ -85,7 +82,6 @@ pub enum PullPhase {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct PullProgress {
     pub repo: String,
     pub commit: String,

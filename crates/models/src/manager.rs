@@ -21,7 +21,6 @@ use crate::ModelsError;
 /// A download that has not finished: paused, interrupted by a restart, or failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct PendingDownload {
     pub repo: String,
     pub revision: String,
@@ -38,7 +37,6 @@ pub struct PendingDownload {
 /// One line of the Models page.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ModelRow {
     pub repo: String,
     pub name: String,
@@ -54,7 +52,6 @@ pub struct ModelRow {
 /// A memory check together with what the download would take.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct FitCheck {
     pub repo: String,
     pub fit: FitReport,

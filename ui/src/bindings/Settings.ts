@@ -8,4 +8,16 @@ export type Settings = {
 /**
  * Accelerator that toggles the quick-query window, in Tauri's syntax.
  */
-quickShortcut: string, };
+quickShortcut: string, 
+/**
+ * Hugging Face access token for gated or private repos; used before `HF_TOKEN`.
+ */
+hfToken: string | null, 
+/**
+ * The model chats and searches use: a Hugging Face repo id among the installed models.
+ */
+activeModel: string | null, 
+/**
+ * Load a model even when the memory check says it will not fit.
+ */
+ignoreFit: boolean, };

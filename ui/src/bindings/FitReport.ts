@@ -7,11 +7,11 @@ export type FitReport = { verdict: Verdict, requested: Estimate,
 /**
  * The longest context whose peak fits the budget (0 when none does).
  */
-maxContext: bigint, 
+maxContext: number, 
 /**
  * The model's own limit on context.
  */
-modelMaxContext: bigint, 
+modelMaxContext: number, 
 /**
  * Memory a model may use here; see `memory.source`.
  */

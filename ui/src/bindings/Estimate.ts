@@ -3,7 +3,7 @@
 /**
  * What a model needs at one context length.
  */
-export type Estimate = { context: bigint, weightsBytes: number, kvCacheBytes: number, 
+export type Estimate = { context: number, weightsBytes: number, kvCacheBytes: number, 
 /**
  * Transient memory of the largest prefill chunk, plus the runtime's base.
  */
