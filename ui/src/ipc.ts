@@ -4,7 +4,12 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AddReport } from "./bindings/AddReport";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { CommandError } from "./bindings/CommandError";
+import type { FitCheck } from "./bindings/FitCheck";
 import type { Folder } from "./bindings/Folder";
+import type { InstalledModel } from "./bindings/InstalledModel";
+import type { Memory } from "./bindings/Memory";
+import type { ModelRow } from "./bindings/ModelRow";
+import type { PullProgress } from "./bindings/PullProgress";
 import type { ScanProgress } from "./bindings/ScanProgress";
 import type { SettingsView } from "./bindings/SettingsView";
 import type { StreamId } from "./bindings/StreamId";
@@ -18,6 +23,14 @@ export const commands = {
   setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),
   hideQuickWindow: () => invoke<null>("hide_quick_window"),
   openMainWindow: () => invoke<null>("open_main_window"),
+  memoryInfo: () => invoke<Memory>("memory_info"),
+  listModels: () => invoke<ModelRow[]>("list_models"),
+  checkFit: (repo: string, context?: number) => invoke<FitCheck>("check_fit", { repo, context: context ?? null }),
+  discardDownload: (repo: string) => invoke<null>("discard_download", { repo }),
+  deleteModel: (repo: string) => invoke<number>("delete_model", { repo }),
+  revealModel: (repo: string) => invoke<null>("reveal_model", { repo }),
+  setActiveModel: (repo: string, ignoreFit: boolean) => invoke<SettingsView>("set_active_model", { repo, ignoreFit }),
+  setHfToken: (token: string | null) => invoke<SettingsView>("set_hf_token", { token }),
 };
 
 /** A running stream: its final result, and a way to stop it early. */
@@ -41,6 +54,8 @@ function stream<E, T>(command: string, args: Record<string, unknown>, onEvent: (
 export const streams = {
   scanFolder: (id: string, onProgress: (p: ScanProgress) => void) =>
     stream<ScanProgress, ScanProgress>("scan_folder", { id }, onProgress),
+  pullModel: (repo: string, onProgress: (p: PullProgress) => void) =>
+    stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
 };
 
 export function isCommandError(e: unknown): e is CommandError {
@@ -67,7 +82,11 @@ export function describeError(e: unknown): string {
       return "Stopped.";
     case "window":
       return e.message;
+    case "model":
+      return e.message;
+    case "doesNotFit":
+      return e.summary;
   }
 }
 
-export type { AddReport, AppInfo, CommandError, Folder, ScanProgress, SettingsView };
+export type { AddReport, AppInfo, CommandError, FitCheck, Folder, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

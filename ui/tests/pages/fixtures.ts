@@ -11,9 +11,38 @@ export const defaultSeed: Seed = {
   dirs: ["/home/test/Notes", "/home/test/Papers"],
   files: ["/home/test/todo.txt"],
   scan: { files: 1234, bytes: 56_700_000, steps: 3, hang: false },
-  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space" }, shortcutError: null },
+  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false }, shortcutError: null },
   takenShortcuts: [],
+  memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available" },
+  models: [
+    { repo: "foadmk/context-1-MLX-MXFP4", name: "Context-1 (MLX MXFP4)", description: "Chroma's agentic-search model, quantized for MLX. About 11 GB. Recommended.", kind: "mlx", default: true, inCatalogue: true, installed: null, pending: null, active: false },
+    { repo: "chromadb/context-1", name: "Context-1 (official, BF16)", description: "Dense weights, converted after download.", kind: "denseNeedsConversion", default: false, inCatalogue: true, installed: null, pending: null, active: false },
+  ],
+  fits: {
+    "foadmk/context-1-MLX-MXFP4": fit("foadmk/context-1-MLX-MXFP4", "fits", 11_122_663_680, 11_200_000_000),
+    "chromadb/context-1": fit("chromadb/context-1", "doesNotFit", 11_122_663_680, 41_000_000_000),
+  },
+  pull: { steps: 3, totalBytes: 11_200_000_000, hangFirst: false, error: null },
 };
+
+/** A memory check as the backend reports it. */
+export function fit(repo: string, verdict: "fits" | "fitsShorterContext" | "doesNotFit", weights: number, download: number) {
+  const total = weights + 1_500_000_000;
+  return {
+    repo,
+    downloadBytes: download,
+    diskBytes: download,
+    fit: {
+      verdict,
+      requested: { context: 16384, weightsBytes: weights, kvCacheBytes: 400_000_000, runtimeBytes: 1_100_000_000, totalBytes: total },
+      maxContext: verdict === "doesNotFit" ? 0 : verdict === "fits" ? 131072 : 6000,
+      modelMaxContext: 131072,
+      budgetBytes: verdict === "fits" ? 20_000_000_000 : 10_000_000_000,
+      memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available" as const },
+      summary: verdict === "fits" ? "Fits: needs 12.6 GB at 16384 tokens of context; 20.0 GB available to models here." : "Does not fit: needs at least 12.2 GB (11.1 GB of weights); 10.0 GB available to models here.",
+    },
+  };
+}
 
 /** Opens a page of the built UI with the mock backend seeded. */
 export async function openWith(page: Page, path: string, seed: Partial<Seed> = {}) {

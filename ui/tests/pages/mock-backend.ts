@@ -6,6 +6,11 @@ import type { AddReport } from "../../src/bindings/AddReport";
 import type { Folder } from "../../src/bindings/Folder";
 import type { ScanProgress } from "../../src/bindings/ScanProgress";
 import type { SettingsView } from "../../src/bindings/SettingsView";
+import type { CommandError } from "../../src/bindings/CommandError";
+import type { FitCheck } from "../../src/bindings/FitCheck";
+import type { Memory } from "../../src/bindings/Memory";
+import type { ModelRow } from "../../src/bindings/ModelRow";
+import type { PullProgress } from "../../src/bindings/PullProgress";
 
 export interface Seed {
   window: string;
@@ -18,6 +23,12 @@ export interface Seed {
   settings: SettingsView;
   /** Shortcuts the pretend system refuses. */
   takenShortcuts: string[];
+  memory: Memory;
+  models: ModelRow[];
+  /** The memory check's answer per repo; a repo not here is "not found". */
+  fits: Record<string, FitCheck | { error: CommandError }>;
+  /** Downloads: progress steps; each repo's first one waits to be paused when `hangFirst`. */
+  pull: { steps: number; totalBytes: number; hangFirst: boolean; error: CommandError | null };
 }
 
 interface Call {
@@ -42,6 +53,8 @@ const calls: Call[] = [];
 window.__FATHOM_CALLS__ = calls;
 let folders = [...seed.folders];
 let settings = seed.settings;
+let models = seed.models.map((m) => ({ ...m }));
+const pulled = new Set<string>();
 const cancels = new Map<string, () => void>();
 let nextId = 1;
 
@@ -49,7 +62,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -67,6 +80,60 @@ async function scan(args: Record<string, unknown>): Promise<ScanProgress> {
     throw { kind: "cancelled" };
   }
   return { files, bytes, unreadable: 0, done: true };
+}
+
+function row(repo: string): ModelRow {
+  let r = models.find((m) => m.repo === repo);
+  if (!r) {
+    r = { repo, name: repo, description: null, kind: "mlx", default: false, inCatalogue: false, installed: null, pending: null, active: false };
+    models.push(r);
+  }
+  return r;
+}
+
+function fitOf(repo: string): FitCheck {
+  const f = seed.fits[repo];
+  if (f === undefined) throw { kind: "model", message: `model ${repo} was not found on https://huggingface.co. Check the spelling of the repository id.` };
+  if ("error" in f) throw f.error;
+  return f;
+}
+
+async function pull(args: Record<string, unknown>) {
+  const channel = args.onProgress as ChannelArg;
+  const stream = args.stream as string;
+  const repo = args.repo as string;
+  const { steps, totalBytes, hangFirst, error } = seed.pull;
+  const first = !pulled.has(repo);
+  pulled.add(repo);
+  const r = row(repo);
+  r.pending = { repo, revision: "main", totalBytes, doneBytes: 0, error: null };
+  // Cancellable from the start, as the real stream is.
+  const run = { cancelled: false, wake: (): void => undefined };
+  cancels.set(stream, () => {
+    run.cancelled = true;
+    run.wake();
+  });
+  for (let i = 1; i <= steps && !run.cancelled; i += 1) {
+    await new Promise((res) => setTimeout(res, 30));
+    const done = Math.round((totalBytes * i) / (steps + 1));
+    r.pending.doneBytes = done;
+    send(channel, i - 1, { repo, commit: "c0ffee", phase: "downloading", doneBytes: done, totalBytes, bytesPerSecond: 25_000_000, etaSeconds: (totalBytes - done) / 25_000_000, files: [{ path: "model.safetensors", size: totalBytes, done, state: "downloading", note: null }] });
+  }
+  if (hangFirst && first && !run.cancelled) {
+    await new Promise<void>((resolve) => {
+      run.wake = resolve;
+    });
+  }
+  cancels.delete(stream);
+  if (run.cancelled) throw { kind: "cancelled" };
+  if (error !== null) {
+    r.pending.error = "message" in error ? error.message : "failed";
+    throw error;
+  }
+  r.pending = null;
+  r.installed = { repo, commit: "c0ffee", path: `/home/test/.cache/huggingface/hub/models--${repo.replace("/", "--")}/snapshots/c0ffee`, diskBytes: totalBytes };
+  if (!models.some((m) => m.active)) r.active = true;
+  return r.installed;
 }
 
 function add(paths: string[]): AddReport {
@@ -88,7 +155,7 @@ mockWindows(seed.window);
 mockIPC(
   async (cmd, rawArgs) => {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: cmd === "scan_folder" ? { id: args.id, stream: args.stream } : args });
+    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : args });
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform };
@@ -114,7 +181,42 @@ mockIPC(
       case "set_quick_shortcut": {
         const shortcut = args.shortcut as string;
         if (seed.takenShortcuts.includes(shortcut)) throw { kind: "shortcutUnavailable", shortcut, message: "already registered" };
-        settings = { settings: { quickShortcut: shortcut }, shortcutError: null };
+        settings = { settings: { ...settings.settings, quickShortcut: shortcut }, shortcutError: null };
+        return settings;
+      }
+      case "memory_info":
+        return seed.memory;
+      case "list_models":
+        return models;
+      case "check_fit":
+        return fitOf(args.repo as string);
+      case "pull_model":
+        return pull(args);
+      case "discard_download": {
+        const r = row(args.repo as string);
+        r.pending = null;
+        if (!r.inCatalogue && r.installed === null) models = models.filter((m) => m !== r);
+        return null;
+      }
+      case "delete_model": {
+        const r = row(args.repo as string);
+        const freed = r.installed?.diskBytes ?? 0;
+        r.installed = null;
+        r.active = false;
+        return freed;
+      }
+      case "reveal_model":
+        return null;
+      case "set_active_model": {
+        const repo = args.repo as string;
+        const f = seed.fits[repo];
+        if (f !== undefined && !("error" in f) && f.fit.verdict === "doesNotFit" && args.ignoreFit !== true) throw { kind: "doesNotFit", summary: f.fit.summary };
+        for (const m of models) m.active = m.repo === repo;
+        settings = { ...settings, settings: { ...settings.settings, activeModel: repo } };
+        return settings;
+      }
+      case "set_hf_token": {
+        settings = { ...settings, settings: { ...settings.settings, hfToken: (args.token as string | null) ?? null } };
         return settings;
       }
       case "hide_quick_window":
