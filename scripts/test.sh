@@ -24,6 +24,6 @@ step "ui unit tests"
 step "ui page tests (headless Chromium)"
 (cd ui && npm run --silent test:pages)
 step "end to end (real app, Xvfb, WebDriver)"
-cargo build -p fathom-app
+cargo build -p fathom-app -p fathom-fakehub
 dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" /usr/bin/python3 -m pytest tests/e2e -v -p no:cacheprovider
 step "all tests passed"

@@ -105,8 +105,9 @@ def home(tmp_path):
 class AppSession:
     """One run of the real app under tauri-driver."""
 
-    def __init__(self, home, artifacts):
+    def __init__(self, home, artifacts, extra_env=None):
         env = dict(os.environ)
+        env.update(extra_env or {})
         env.update(
             HOME=str(home),
             XDG_DATA_HOME=str(home / "data"),
@@ -159,8 +160,8 @@ class AppSession:
 def launch(home, artifacts, tray_host):
     sessions = []
 
-    def start():
-        s = AppSession(home, artifacts)
+    def start(**extra_env):
+        s = AppSession(home, artifacts, extra_env)
         sessions.append(s)
         return s
 
@@ -170,3 +171,25 @@ def launch(home, artifacts, tray_host):
             s.close()
         except Exception:  # noqa: BLE001 - a failed close must not hide the test's own failure
             pass
+
+
+FAKEHUB = Path(os.environ.get("FATHOM_FAKEHUB", TARGET / "debug/fakehub"))
+FIXTURES = Path(os.environ.get("FATHOM_FIXTURES", ROOT / ".tools/fixtures/gpt-oss"))
+
+
+@pytest.fixture
+def fakehub(tmp_path):
+    """A real HTTP server on loopback in the Hugging Face Hub's shape, serving the tiny f32 parity
+    checkpoint as the catalogue's default model, at 100 kB/s per file so progress can be watched."""
+    served = tmp_path / "served" / "foadmk" / "context-1-MLX-MXFP4"
+    served.mkdir(parents=True)
+    for f in (FIXTURES / "f32").iterdir():
+        if not f.name.startswith("reference"):
+            shutil.copy(f, served / f.name)
+    env = dict(os.environ, FAKEHUB_RATE="100000")
+    proc = subprocess.Popen([str(FAKEHUB), str(tmp_path / "served")], env=env, stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    yield url, served
+    proc.terminate()
+    proc.wait(10)

@@ -4,6 +4,7 @@ import time
 
 from conftest import APP, close_window, visible_windows, wait_for, xdotool
 from gi.repository import Gio, GLib
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 MAIN_TITLE = "^Fathom$"
@@ -45,7 +46,7 @@ def test_opens_and_navigates(launch, screenshot):
     for page, title in [("chat", "Chat"), ("ask", "Ask"), ("search", "Search"), ("models", "Models"), ("settings", "Settings"), ("library", "Library")]:
         d.find_element(By.CSS_SELECTOR, f'nav a[data-page="{page}"]').click()
         wait_for(lambda: heading(d) == title, what=f"the {title} page")
-        if page in ("chat", "ask", "search", "models"):
+        if page in ("chat", "ask", "search"):
             assert "not available" in d.find_element(By.CSS_SELECTOR, '[data-testid="not-available"]').text
         screenshot(page)
 
@@ -278,3 +279,76 @@ def test_no_remote_content_and_only_granted_commands(launch):
     assert "not allowed" in out["pluginCommand"], out
     assert "not allowed" in out["otherWindowsCommand"], out
     assert out["ownCommand"] == "allowed"
+
+
+def in_row(d, repo, css=""):
+    """Elements of a model's row, looked up afresh (React re-renders replace nodes)."""
+    return d.find_elements(By.CSS_SELECTOR, f'[data-repo="{repo}"] {css}'.strip())
+
+
+def row_text(d, repo):
+    try:
+        rows = in_row(d, repo)
+        return rows[0].text if rows else ""
+    except StaleElementReferenceException:
+        return ""
+
+
+def click_in_row(d, repo, label):
+    def attempt():
+        try:
+            found = [b for b in in_row(d, repo, "button") if b.text == label]
+            if found:
+                found[0].click()
+                return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    wait_for(attempt, what=f"the {label} button")
+
+
+def attr_in_row(d, repo, css, name):
+    try:
+        found = in_row(d, repo, css)
+        return found[0].get_attribute(name) if found else None
+    except StaleElementReferenceException:
+        return None
+
+
+def test_a_model_downloads_with_progress_pauses_and_resumes_after_a_restart(launch, fakehub, home, screenshot):
+    """The real app against a loopback Hub: fit verdict before download, live progress, Pause, quit,
+    relaunch, Resume, and the files land verified in the Hugging Face cache layout."""
+    url, served = fakehub
+    repo = "foadmk/context-1-MLX-MXFP4"
+    session = launch(HF_ENDPOINT=url)
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="models"]').click()
+    wait_for(lambda: attr_in_row(d, repo, '[data-testid="fit"]', "data-verdict") not in (None, "checking"), what="the fit verdict")
+    assert attr_in_row(d, repo, '[data-testid="fit"]', "data-verdict") == "fits", row_text(d, repo)
+    assert "1.7 MB download" in row_text(d, repo), row_text(d, repo)
+    click_in_row(d, repo, "Download")
+    wait_for(lambda: " of 1.7 MB" in row_text(d, repo) and "/s" in row_text(d, repo), what="download progress")
+    screenshot("model-downloading")
+    assert "KB/s" in row_text(d, repo) or "MB/s" in row_text(d, repo), row_text(d, repo)
+    click_in_row(d, repo, "Pause")
+    wait_for(lambda: in_row(d, repo, '[data-testid="pending"]'), what="the paused download")
+    assert "Paused" in row_text(d, repo), row_text(d, repo)
+    session.close()
+
+    session = launch(HF_ENDPOINT=url)
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load again")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="models"]').click()
+    wait_for(lambda: in_row(d, repo, '[data-testid="pending"]'), what="the download offered to resume after a restart")
+    screenshot("model-paused-after-restart")
+    click_in_row(d, repo, "Resume")
+    wait_for(lambda: "on disk" in row_text(d, repo) and "Active" in row_text(d, repo), timeout=60, what="the model installed and active")
+    screenshot("model-installed")
+    snapshots = list((home / "cache/huggingface/hub/models--foadmk--context-1-MLX-MXFP4/snapshots").iterdir())
+    assert len(snapshots) == 1
+    for f in served.iterdir():
+        assert (snapshots[0] / f.name).read_bytes() == f.read_bytes(), f.name
