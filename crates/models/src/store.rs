@@ -13,6 +13,21 @@ pub struct ModelStore {
     pub cache: HubCache,
     /// `<data>/models`: converted checkpoints.
     pub converted_root: PathBuf,
+    /// Other apps' model folders laid out `<publisher>/<repo>/` (LM Studio's), searched for
+    /// runnable checkpoints so that nothing is downloaded twice.
+    pub external_roots: Vec<PathBuf>,
+}
+
+/// Where LM Studio keeps downloaded models: `~/.lmstudio/models` (and, before 0.3,
+/// `~/.cache/lm-studio/models`), as `<publisher>/<repo>/`.
+pub fn lmstudio_roots() -> Vec<PathBuf> {
+    let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) else {
+        return Vec::new();
+    };
+    vec![
+        home.join(".lmstudio/models"),
+        home.join(".cache/lm-studio/models"),
+    ]
 }
 
 #[derive(Serialize, Deserialize)]
@@ -28,6 +43,7 @@ impl ModelStore {
         ModelStore {
             cache,
             converted_root: data_dir.join("models"),
+            external_roots: lmstudio_roots(),
         }
     }
 
@@ -48,14 +64,46 @@ impl ModelStore {
         std::fs::write(&path, text).map_err(|e| ModelsError::io(&path, e))
     }
 
-    /// Every runnable model: converted copies first (they replace their dense source).
+    /// Every runnable model: converted copies first (they replace their dense source), then the
+    /// Hugging Face cache, then other apps' folders.
     pub fn installed(&self) -> Vec<InstalledModel> {
         let mut out = self.converted();
-        for m in self.cache.installed() {
+        for m in self.cache.installed().into_iter().chain(self.external()) {
             if !out.iter().any(|c| c.repo == m.repo) {
                 out.push(m);
             }
         }
+        out
+    }
+
+    fn external(&self) -> Vec<InstalledModel> {
+        let mut out = Vec::new();
+        for root in &self.external_roots {
+            let Ok(publishers) = std::fs::read_dir(root) else {
+                continue;
+            };
+            for publisher in publishers.flatten() {
+                let Ok(repos) = std::fs::read_dir(publisher.path()) else {
+                    continue;
+                };
+                for repo in repos.flatten() {
+                    let dir = repo.path();
+                    if runnable(&dir) {
+                        out.push(InstalledModel {
+                            repo: format!(
+                                "{}/{}",
+                                publisher.file_name().to_string_lossy(),
+                                repo.file_name().to_string_lossy()
+                            ),
+                            commit: String::new(),
+                            disk_bytes: dir_bytes(&dir),
+                            path: dir.display().to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.repo.cmp(&b.repo));
         out
     }
 

@@ -220,3 +220,62 @@ async fn a_dense_checkpoint_is_converted_once_after_download() {
         1
     );
 }
+
+#[tokio::test]
+async fn models_in_lm_studio_and_other_hugging_face_tools_are_found_without_a_download() {
+    let s = Setup::new().await;
+    let data = tempfile::tempdir().unwrap();
+    let lmstudio = tempfile::tempdir().unwrap();
+    let dir = lmstudio.path().join("lmstudio-community/gpt-oss-20b-MLX");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in FILES {
+        std::fs::copy(fixture().join(f), dir.join(f)).unwrap();
+    }
+    // A folder that is not a complete checkpoint is not offered.
+    std::fs::create_dir_all(lmstudio.path().join("someone/half")).unwrap();
+    std::fs::copy(
+        fixture().join("config.json"),
+        lmstudio.path().join("someone/half/config.json"),
+    )
+    .unwrap();
+    let mut store = ModelStore::new(s.cache(), data.path());
+    store.external_roots = vec![lmstudio.path().to_path_buf()];
+    let m = ModelManager::new(store, data.path());
+    let found = m.store.find("lmstudio-community/gpt-oss-20b-MLX").unwrap();
+    assert_eq!(Path::new(&found.path), dir);
+    assert!(m.store.find("someone/half").is_none());
+    let rows = m.rows(None);
+    assert!(rows
+        .iter()
+        .any(|r| r.repo == "lmstudio-community/gpt-oss-20b-MLX" && r.installed.is_some()));
+
+    // A snapshot written by huggingface_hub (blobs + relative links + refs/main) is found as is.
+    let cache = s.cache();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    for f in FILES {
+        let bytes = std::fs::read(fixture().join(f)).unwrap();
+        let blob = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        std::fs::create_dir_all(cache.blobs("mlx-community/gpt-oss-20b-MXFP4-Q8")).unwrap();
+        std::fs::write(
+            cache
+                .blobs("mlx-community/gpt-oss-20b-MXFP4-Q8")
+                .join(&blob),
+            bytes,
+        )
+        .unwrap();
+        cache
+            .link("mlx-community/gpt-oss-20b-MXFP4-Q8", commit, f, &blob)
+            .unwrap();
+    }
+    cache
+        .write_ref("mlx-community/gpt-oss-20b-MXFP4-Q8", "main", commit)
+        .unwrap();
+    let row = m
+        .rows(None)
+        .into_iter()
+        .find(|r| r.repo == "mlx-community/gpt-oss-20b-MXFP4-Q8")
+        .unwrap();
+    assert!(row.in_catalogue);
+    assert_eq!(row.installed.unwrap().commit, commit);
+    assert!(s.hub.log().is_empty(), "nothing was fetched");
+}
