@@ -1,0 +1,341 @@
+//! The BM25 index over chunks (tantivy), with the document state beside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use ts_rs::TS;
+
+use crate::chunk::Chunk;
+use crate::state::State;
+use crate::IndexError;
+
+const ANALYZER: &str = "fathom_en";
+/// Bump when the schema or analyzer changes: an index of another version is rebuilt.
+const SCHEMA_VERSION: &str = "1";
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    doc_id: Field,
+    folder: Field,
+    path: Field,
+    title: Field,
+    text: Field,
+    chunk: Field,
+    line: Field,
+    page: Field,
+}
+
+/// A search over the library.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    /// Only chunks of this folder (its id in the library).
+    pub folder: Option<String>,
+    /// Chunk ids to leave out (what the agent has already seen).
+    pub exclude: Vec<String>,
+    pub limit: usize,
+}
+
+/// One matching chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    pub chunk_id: String,
+    pub doc_id: String,
+    pub folder: String,
+    pub path: String,
+    /// The chunk's position in its document.
+    pub chunk: u32,
+    pub score: f32,
+    pub text: String,
+    /// 1-based line where the chunk starts (text formats), for opening the file there.
+    pub line: u32,
+    /// 1-based page where the chunk starts (PDF, slides), 0 when the format has none.
+    pub page: u32,
+}
+
+/// A document ready to index: its chunks and where each starts.
+pub struct DocumentChunks<'a> {
+    pub doc_id: &'a str,
+    pub folder: &'a str,
+    pub path: &'a str,
+    pub title: &'a str,
+    pub chunks: &'a [Chunk],
+    pub lines: &'a [u32],
+    pub pages: &'a [u32],
+}
+
+pub struct SearchIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    pub(crate) state: Mutex<State>,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_opts = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        chunk_id: b.add_text_field("chunk_id", STRING | STORED),
+        doc_id: b.add_text_field("doc_id", STRING | STORED),
+        folder: b.add_text_field("folder", STRING | STORED),
+        path: b.add_text_field("path", STRING | STORED),
+        title: b.add_text_field("title", text_opts.clone()),
+        text: b.add_text_field("text", text_opts),
+        chunk: b.add_u64_field("chunk", STORED | INDEXED | FAST),
+        line: b.add_u64_field("line", STORED),
+        page: b.add_u64_field("page", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// Words, ASCII-folded, lowercased, English stop words out, Porter-stemmed: what BM25 baselines
+/// such as Anserini's (the BEIR figures) use.
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(AsciiFoldingFilter)
+        .filter(LowerCaser)
+        .filter(StopWordFilter::new(Language::English).expect("English stop words are built in"))
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` (creating it). An index written by another schema version, or one
+    /// that cannot be opened, is set aside and rebuilt: the files are the source of truth.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let io = |path: &Path, source| IndexError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let tdir = dir.join("tantivy");
+        let version_file = dir.join("schema-version");
+        let version = std::fs::read_to_string(&version_file).unwrap_or_default();
+        let (schema, fields) = schema();
+        let fresh = |tdir: &Path| -> Result<Index, IndexError> {
+            let _ = std::fs::remove_dir_all(tdir);
+            let _ = std::fs::remove_file(dir.join("state.sqlite"));
+            let _ = std::fs::remove_file(dir.join("state.sqlite-wal"));
+            let _ = std::fs::remove_file(dir.join("state.sqlite-shm"));
+            std::fs::create_dir_all(tdir).map_err(|e| io(tdir, e))?;
+            std::fs::write(&version_file, SCHEMA_VERSION).map_err(|e| io(&version_file, e))?;
+            Ok(Index::create_in_dir(tdir, schema.clone())?)
+        };
+        let index = if version.trim() != SCHEMA_VERSION || !tdir.join("meta.json").exists() {
+            fresh(&tdir)?
+        } else {
+            match Index::open_in_dir(&tdir) {
+                Ok(i) => i,
+                Err(_) => fresh(&tdir)?,
+            }
+        };
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = index.writer(64_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let state = State::open(&dir.join("state.sqlite"))?;
+        Ok(SearchIndex {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            state: Mutex::new(state),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Replaces a document's chunks (not visible until `commit`).
+    pub fn put_document(&self, d: &DocumentChunks<'_>) -> Result<(), IndexError> {
+        let f = self.fields;
+        let writer = lock(&self.writer);
+        writer.delete_term(Term::from_field_text(f.doc_id, d.doc_id));
+        for (i, c) in d.chunks.iter().enumerate() {
+            writer.add_document(doc!(
+                f.chunk_id => format!("{}:{}", d.doc_id, c.index),
+                f.doc_id => d.doc_id,
+                f.folder => d.folder,
+                f.path => d.path,
+                f.title => d.title,
+                f.text => c.text.as_str(),
+                f.chunk => c.index as u64,
+                f.line => d.lines.get(i).copied().unwrap_or(1) as u64,
+                f.page => d.pages.get(i).copied().unwrap_or(0) as u64,
+            ))?;
+        }
+        Ok(())
+    }
+
+    pub fn delete_document(&self, doc_id: &str) {
+        lock(&self.writer).delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+    }
+
+    /// Makes everything written so far durable and searchable.
+    pub fn commit(&self) -> Result<(), IndexError> {
+        lock(&self.writer).commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn chunk_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
+        let f = self.fields;
+        let s = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let n = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        Hit {
+            chunk_id: s(f.chunk_id),
+            doc_id: s(f.doc_id),
+            folder: s(f.folder),
+            path: s(f.path),
+            chunk: n(f.chunk),
+            score,
+            text: s(f.text),
+            line: n(f.line),
+            page: n(f.page),
+        }
+    }
+
+    /// BM25 over chunk text and file names.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.title]);
+        parser.set_field_boost(f.title, 0.5);
+        // A person's query is words, not query syntax: punctuation (colons, quotes, brackets) and
+        // operators (AND, NOT, which the parser knows only in capitals) are taken as plain text.
+        let words: String = q
+            .text
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() {
+                    c.to_lowercase().next().unwrap_or(c)
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        let (text_query, _) = parser.parse_query_lenient(&words);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query)];
+        if let Some(folder) = &q.folder {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.folder, folder),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        for id in &q.exclude {
+            clauses.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.chunk_id, id),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(q.limit.max(1)).order_by_score(),
+        )?;
+        top.into_iter()
+            .map(|(score, addr)| Ok(self.hit(&searcher.doc(addr)?, score)))
+            .collect()
+    }
+
+    /// A whole document, chunk by chunk in order.
+    pub fn read_document(&self, doc_id: &str) -> Result<Vec<Hit>, IndexError> {
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.doc_id, doc_id),
+            IndexRecordOption::Basic,
+        );
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(100_000).order_by_score())?;
+        let mut hits: Vec<Hit> = top
+            .into_iter()
+            .map(|(_, addr)| Ok(self.hit(&searcher.doc(addr)?, 0.0)))
+            .collect::<Result<_, IndexError>>()?;
+        hits.sort_by_key(|h| h.chunk);
+        Ok(hits)
+    }
+
+    /// Chunks whose text matches a regular expression, in index order, up to `limit`.
+    pub fn grep(
+        &self,
+        pattern: &str,
+        folder: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| IndexError::Query(format!("bad pattern: {e}")))?;
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(64).map_err(|e| IndexError::Io {
+                path: self.dir.display().to_string(),
+                source: e,
+            })?;
+            let alive = segment.alive_bitset();
+            for id in 0..segment.max_doc() {
+                if alive.is_some_and(|a| !a.is_alive(id)) {
+                    continue;
+                }
+                let doc: TantivyDocument = store.get(id)?;
+                let hit = self.hit(&doc, 0.0);
+                if folder.is_some_and(|f| f != hit.folder) {
+                    continue;
+                }
+                if re.is_match(&hit.text) {
+                    out.push(hit);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

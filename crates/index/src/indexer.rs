@@ -1,0 +1,305 @@
+//! Bringing a folder's documents into the index: walk (honouring .gitignore/.ignore, skipping
+//! hidden files unless asked, never following symlinks into loops), skip what has not changed
+//! since it was indexed, extract and chunk the rest, drop what is gone, and commit in batches so
+//! an interrupted run keeps what it finished.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fathom_extract::{extract, Format, Limits};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::chunk::Chunker;
+use crate::index::{DocumentChunks, SearchIndex};
+use crate::state::{DocState, DocStatus};
+use crate::{document_id, IndexError};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexProgress {
+    pub folder: String,
+    pub files_total: u32,
+    pub files_done: u32,
+    #[ts(type = "number")]
+    pub bytes_total: u64,
+    #[ts(type = "number")]
+    pub bytes_done: u64,
+    pub failed: u32,
+    pub eta_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexReport {
+    pub folder: String,
+    /// Files (re)indexed in this run.
+    pub indexed: u32,
+    /// Files already indexed at their current version.
+    pub unchanged: u32,
+    pub failed: u32,
+    /// Documents whose files are gone.
+    pub removed: u32,
+    #[ts(type = "number")]
+    pub chunks: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    pub limits: Limits,
+    /// Include hidden files and folders.
+    pub hidden: bool,
+    /// Commit at least this often, so a crash loses little.
+    pub commit_every: Duration,
+    pub commit_docs: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            limits: Limits::default(),
+            hidden: false,
+            commit_every: Duration::from_secs(2),
+            commit_docs: 500,
+        }
+    }
+}
+
+struct Found {
+    path: String,
+    size: u64,
+    mtime_ns: i64,
+}
+
+fn walk(root: &Path, hidden: bool) -> Vec<Found> {
+    let mut out = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(!hidden)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(true)
+        .ignore(true)
+        .require_git(false)
+        .follow_links(false)
+        .build();
+    for entry in walker.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_some_and(|t| t.is_file()) || Format::of(path).is_none() {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        out.push(Found {
+            path: path.display().to_string(),
+            size: meta.len(),
+            mtime_ns,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// 1-based line and page at each chunk's start.
+fn anchors(text: &str, starts: &[usize], pages: &[usize]) -> (Vec<u32>, Vec<u32>) {
+    let mut lines = Vec::with_capacity(starts.len());
+    let mut line = 1u32;
+    let mut pos = 0usize;
+    for &s in starts {
+        line += text.as_bytes()[pos..s]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u32;
+        pos = s;
+        lines.push(line);
+    }
+    let page_of = |s: usize| {
+        if pages.is_empty() {
+            0
+        } else {
+            pages.partition_point(|&p| p <= s) as u32
+        }
+    };
+    (lines, starts.iter().map(|&s| page_of(s)).collect())
+}
+
+/// Indexes `root` as library folder `folder`.
+pub fn index_folder(
+    index: &SearchIndex,
+    folder: &str,
+    root: &Path,
+    chunker: &Chunker,
+    options: &IndexOptions,
+    cancelled: &dyn Fn() -> bool,
+    on_progress: &mut dyn FnMut(&IndexProgress),
+) -> Result<IndexReport, IndexError> {
+    let started = Instant::now();
+    let files = walk(root, options.hidden);
+    let known: HashMap<String, DocState> = index
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .folder_docs(folder)?
+        .into_iter()
+        .map(|d| (d.doc_id.clone(), d))
+        .collect();
+    let mut report = IndexReport {
+        folder: folder.to_string(),
+        ..IndexReport::default()
+    };
+    // Gone since last time.
+    let present: HashSet<String> = files
+        .iter()
+        .map(|f| document_id(Path::new(&f.path)))
+        .collect();
+    let gone: Vec<String> = known
+        .keys()
+        .filter(|id| !present.contains(*id))
+        .cloned()
+        .collect();
+    for id in &gone {
+        index.delete_document(id);
+    }
+    if !gone.is_empty() {
+        index.commit()?;
+        index
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_all(&gone)?;
+        report.removed = gone.len() as u32;
+    }
+    let todo: Vec<&Found> = files
+        .iter()
+        .filter(|f| {
+            let same = known
+                .get(&document_id(Path::new(&f.path)))
+                .is_some_and(|d| d.size == f.size && d.mtime_ns == f.mtime_ns);
+            if same {
+                report.unchanged += 1;
+            }
+            !same
+        })
+        .collect();
+    let mut progress = IndexProgress {
+        folder: folder.to_string(),
+        files_total: todo.len() as u32,
+        bytes_total: todo.iter().map(|f| f.size).sum(),
+        ..IndexProgress::default()
+    };
+    on_progress(&progress);
+    let mut batch: Vec<DocState> = Vec::new();
+    let mut last_commit = Instant::now();
+    let run_start = Instant::now();
+    let flush = |batch: &mut Vec<DocState>| -> Result<(), IndexError> {
+        // The index first: a document is marked done only once its chunks are durable.
+        index.commit()?;
+        index
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put_all(batch)?;
+        batch.clear();
+        Ok(())
+    };
+    for f in todo {
+        if cancelled() {
+            flush(&mut batch)?;
+            return Err(IndexError::Cancelled);
+        }
+        let path = Path::new(&f.path);
+        let doc_id = document_id(path);
+        let mut state = DocState {
+            doc_id: doc_id.clone(),
+            folder: folder.to_string(),
+            path: f.path.clone(),
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            chunks: 0,
+            status: DocStatus::Indexed,
+            error: None,
+            pages_without_text: Vec::new(),
+        };
+        match extract(path, &options.limits) {
+            Ok(doc) => {
+                let chunks = chunker.chunk(&doc.text);
+                let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
+                let (lines, pages) = anchors(&doc.text, &starts, &doc.pages);
+                let title = path.file_name().unwrap_or_default().to_string_lossy();
+                index.put_document(&DocumentChunks {
+                    doc_id: &doc_id,
+                    folder,
+                    path: &f.path,
+                    title: &title,
+                    chunks: &chunks,
+                    lines: &lines,
+                    pages: &pages,
+                })?;
+                state.chunks = chunks.len() as u32;
+                state.pages_without_text =
+                    doc.pages_without_text.iter().map(|&p| p as u32).collect();
+                report.indexed += 1;
+                report.chunks += chunks.len() as u64;
+            }
+            Err(e) => {
+                // One bad file never stops the run; its old chunks (if any) go.
+                index.delete_document(&doc_id);
+                state.status = DocStatus::Failed;
+                state.error = Some(e.to_string());
+                report.failed += 1;
+                progress.failed += 1;
+            }
+        }
+        batch.push(state);
+        progress.files_done += 1;
+        progress.bytes_done += f.size;
+        let elapsed = run_start.elapsed().as_secs_f64();
+        if progress.bytes_done > 0 && elapsed > 0.5 {
+            let rate = progress.bytes_done as f64 / elapsed;
+            progress.eta_seconds = Some((progress.bytes_total - progress.bytes_done) as f64 / rate);
+        }
+        if batch.len() >= options.commit_docs || last_commit.elapsed() >= options.commit_every {
+            flush(&mut batch)?;
+            last_commit = Instant::now();
+            on_progress(&progress);
+        }
+    }
+    flush(&mut batch)?;
+    on_progress(&progress);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Drops every document of a folder.
+pub fn remove_folder(index: &SearchIndex, folder: &str) -> Result<u32, IndexError> {
+    let docs = index
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .folder_docs(folder)?;
+    for d in &docs {
+        index.delete_document(&d.doc_id);
+    }
+    index.commit()?;
+    let ids: Vec<String> = docs.iter().map(|d| d.doc_id.clone()).collect();
+    index
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove_all(&ids)?;
+    Ok(ids.len() as u32)
+}
+
+/// Every document the index knows, with its status.
+pub fn documents(index: &SearchIndex) -> Result<Vec<DocState>, IndexError> {
+    Ok(index
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .all()?)
+}

@@ -1,0 +1,40 @@
+//! The library's search index. Files become documents (stable ids from their paths), documents
+//! become chunks (stable ids `document:index`, sized in the model's tokens), chunks go into a BM25
+//! index (tantivy); a SQLite table remembers what was indexed from which file version, so a
+//! restart (or a kill mid-run) continues without redoing finished files.
+
+pub mod chunk;
+pub mod index;
+pub mod indexer;
+mod state;
+
+pub use chunk::{Chunk, Chunker};
+pub use index::{DocumentChunks, Hit, SearchIndex, SearchQuery};
+pub use indexer::{IndexProgress, IndexReport};
+pub use state::{DocState, DocStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("index state: {0}")]
+    State(#[from] rusqlite::Error),
+    #[error("query: {0}")]
+    Query(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// A document's id: the first 16 hex digits of the sha256 of its absolute path, so it stays the
+/// same across restarts and re-indexing (a renamed file is a new document).
+pub fn document_id(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..8])
+}

@@ -1,0 +1,132 @@
+//! What was indexed from which file version, in SQLite (WAL): a document counts as indexed only
+//! after its chunks are committed to the search index, so a crash at any point leaves at worst a
+//! document to redo, never one marked done that is not searchable.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum DocStatus {
+    Indexed,
+    /// Could not be read; `error` says why.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DocState {
+    pub doc_id: String,
+    pub folder: String,
+    pub path: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    #[ts(type = "number")]
+    pub mtime_ns: i64,
+    pub chunks: u32,
+    pub status: DocStatus,
+    pub error: Option<String>,
+    /// Pages with no text layer (PDF), which need OCR.
+    pub pages_without_text: Vec<u32>,
+}
+
+pub struct State {
+    db: Connection,
+}
+
+impl State {
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        let db = Connection::open(path)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS documents (
+                doc_id TEXT PRIMARY KEY,
+                folder TEXT NOT NULL,
+                path TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                chunks INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                error TEXT,
+                pages_without_text TEXT NOT NULL DEFAULT '[]'
+            );
+            CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder);",
+        )?;
+        Ok(State { db })
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocState> {
+        let status: String = r.get(6)?;
+        let pages: String = r.get(8)?;
+        Ok(DocState {
+            doc_id: r.get(0)?,
+            folder: r.get(1)?,
+            path: r.get(2)?,
+            size: r.get::<_, i64>(3)? as u64,
+            mtime_ns: r.get(4)?,
+            chunks: r.get(5)?,
+            status: if status == "indexed" {
+                DocStatus::Indexed
+            } else {
+                DocStatus::Failed
+            },
+            error: r.get(7)?,
+            pages_without_text: serde_json::from_str(&pages).unwrap_or_default(),
+        })
+    }
+
+    const COLUMNS: &'static str =
+        "doc_id, folder, path, size, mtime_ns, chunks, status, error, pages_without_text";
+
+    pub fn folder_docs(&self, folder: &str) -> rusqlite::Result<Vec<DocState>> {
+        let mut stmt = self.db.prepare(&format!(
+            "SELECT {} FROM documents WHERE folder = ?1 ORDER BY path",
+            Self::COLUMNS
+        ))?;
+        let rows = stmt.query_map([folder], Self::row)?;
+        rows.collect()
+    }
+
+    pub fn all(&self) -> rusqlite::Result<Vec<DocState>> {
+        let mut stmt = self.db.prepare(&format!(
+            "SELECT {} FROM documents ORDER BY path",
+            Self::COLUMNS
+        ))?;
+        let rows = stmt.query_map([], Self::row)?;
+        rows.collect()
+    }
+
+    /// Records a batch in one transaction.
+    pub fn put_all(&mut self, docs: &[DocState]) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        for d in docs {
+            tx.execute(
+                &format!("INSERT OR REPLACE INTO documents ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", Self::COLUMNS),
+                params![
+                    d.doc_id,
+                    d.folder,
+                    d.path,
+                    d.size as i64,
+                    d.mtime_ns,
+                    d.chunks,
+                    if d.status == DocStatus::Indexed { "indexed" } else { "failed" },
+                    d.error,
+                    serde_json::to_string(&d.pages_without_text).unwrap_or_else(|_| "[]".into()),
+                ],
+            )?;
+        }
+        tx.commit()
+    }
+
+    pub fn remove_all(&mut self, doc_ids: &[String]) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        for id in doc_ids {
+            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [id])?;
+        }
+        tx.commit()
+    }
+}

@@ -1,0 +1,259 @@
+//! A real folder indexed, searched, changed, re-indexed, interrupted and resumed.
+
+use std::cell::Cell;
+use std::path::Path;
+
+use fathom_index::indexer::{documents, index_folder, remove_folder, IndexOptions};
+use fathom_index::{document_id, Chunker, DocStatus, IndexError, SearchIndex, SearchQuery};
+
+fn write(root: &Path, rel: &str, body: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, body).unwrap();
+}
+
+fn corpus(root: &Path) {
+    write(root, "notes/whales.md", b"# Whales\n\nThe blue whale is the largest animal known to have lived.\nIt feeds on krill.\n");
+    write(
+        root,
+        "notes/bees.txt",
+        b"Honey bees communicate with a waggle dance that encodes distance and direction.",
+    );
+    write(root, "web/page.html", b"<html><body><h1>Volcanoes</h1><p>Magma rises through the crust.</p><script>ignored()</script></body></html>");
+    write(root, "broken.pdf", b"%PDF-1.4 this is not really a pdf");
+    write(root, "blob.txt", b"\x00\x01\x02binary");
+    write(root, ".hidden/secret.md", b"hidden krill notes");
+    write(root, "build/out.txt", b"generated krill output");
+    write(root, ".gitignore", b"build/\n");
+    write(root, "photo.jpg", b"\xff\xd8\xff");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root, root.join("notes/loop")).unwrap();
+}
+
+fn search(index: &SearchIndex, text: &str) -> Vec<String> {
+    index
+        .search(&SearchQuery {
+            text: text.into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|h| {
+            Path::new(&h.path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+fn run(index: &SearchIndex, root: &Path) -> fathom_index::IndexReport {
+    index_folder(
+        index,
+        "f1",
+        root,
+        &Chunker::new(256, 32),
+        &IndexOptions::default(),
+        &|| false,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_folder_is_indexed_searched_and_its_bad_files_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    corpus(&root);
+    let index = SearchIndex::open(&tmp.path().join("index")).unwrap();
+    let report = run(&index, &root);
+    assert_eq!((report.indexed, report.failed), (3, 2), "{report:?}");
+    assert_eq!(
+        search(&index, "krill"),
+        vec!["whales.md"],
+        "hidden and ignored files stay out"
+    );
+    assert_eq!(search(&index, "dancing bees"), vec!["bees.txt"], "stemmed");
+    assert_eq!(search(&index, "magma"), vec!["page.html"]);
+    assert!(search(&index, "ignored").is_empty(), "scripts are not text");
+    // Stray query syntax is words, not an error.
+    assert_eq!(search(&index, "whale: \"krill"), vec!["whales.md"]);
+
+    let docs = documents(&index).unwrap();
+    let failed: Vec<(String, String)> = docs
+        .iter()
+        .filter(|d| d.status == DocStatus::Failed)
+        .map(|d| {
+            (
+                Path::new(&d.path)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                d.error.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed
+            .iter()
+            .any(|(f, e)| f == "blob.txt" && e == "binary content, not text"),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|(f, e)| f == "broken.pdf" && e.starts_with("malformed Pdf")),
+        "{failed:?}"
+    );
+
+    // Chunk ids are `document:index`, the document id a hash of the path.
+    let whales = root.join("notes/whales.md");
+    let hits = index
+        .search(&SearchQuery {
+            text: "whale".into(),
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits[0].chunk_id, format!("{}:0", document_id(&whales)));
+    assert_eq!(hits[0].line, 1);
+    // Excluded chunks are left out; the folder filter keeps to one folder.
+    let excluded = index
+        .search(&SearchQuery {
+            text: "whale".into(),
+            exclude: vec![hits[0].chunk_id.clone()],
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(excluded.is_empty());
+    let other = index
+        .search(&SearchQuery {
+            text: "whale".into(),
+            folder: Some("f2".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(other.is_empty());
+    // Grep and whole-document reads.
+    let grep = index.grep(r"waggle\s+dance", None, 10).unwrap();
+    assert_eq!(grep.len(), 1);
+    assert!(index.grep("(unclosed", None, 10).is_err());
+    let doc = index.read_document(&document_id(&whales)).unwrap();
+    assert_eq!(
+        doc.iter().map(|h| h.chunk).collect::<Vec<_>>(),
+        (0..doc.len() as u32).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn changes_are_picked_up_and_unchanged_files_are_not_redone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    corpus(&root);
+    let dir = tmp.path().join("index");
+    let index = SearchIndex::open(&dir).unwrap();
+    run(&index, &root);
+    let again = run(&index, &root);
+    assert_eq!(
+        (again.indexed, again.unchanged, again.removed),
+        (0, 5, 0),
+        "{again:?}"
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(
+        &root,
+        "notes/bees.txt",
+        b"Bumblebees buzz-pollinate tomatoes.",
+    );
+    std::fs::rename(root.join("web/page.html"), root.join("web/volcano.html")).unwrap();
+    std::fs::remove_file(root.join("notes/whales.md")).unwrap();
+    let changed = run(&index, &root);
+    assert_eq!((changed.indexed, changed.removed), (2, 2), "{changed:?}");
+    assert_eq!(search(&index, "tomatoes"), vec!["bees.txt"]);
+    assert!(
+        search(&index, "waggle").is_empty(),
+        "the old version is gone"
+    );
+    assert!(
+        search(&index, "krill").is_empty(),
+        "the deleted file is gone"
+    );
+    assert_eq!(search(&index, "magma"), vec!["volcano.html"]);
+    // Reopened (a restart): same state, same ids.
+    drop(index);
+    let index = SearchIndex::open(&dir).unwrap();
+    assert_eq!(run(&index, &root).indexed, 0);
+    assert_eq!(remove_folder(&index, "f1").unwrap(), 4);
+    assert!(search(&index, "magma").is_empty());
+    assert!(documents(&index).unwrap().is_empty());
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_redoing_finished_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    for i in 0..40 {
+        write(
+            &root,
+            &format!("doc{i:02}.txt"),
+            format!("document {i} about subject{i}").as_bytes(),
+        );
+    }
+    let dir = tmp.path().join("index");
+    let index = SearchIndex::open(&dir).unwrap();
+    let seen = Cell::new(0);
+    let options = IndexOptions {
+        commit_docs: 5,
+        ..IndexOptions::default()
+    };
+    let err = index_folder(
+        &index,
+        "f",
+        &root,
+        &Chunker::new(256, 0),
+        &options,
+        &|| {
+            seen.set(seen.get() + 1);
+            seen.get() > 17
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, IndexError::Cancelled));
+    drop(index);
+    let index = SearchIndex::open(&dir).unwrap();
+    assert_eq!(documents(&index).unwrap().len(), 17);
+    assert_eq!(search(&index, "subject3"), vec!["doc03.txt"]);
+    let rest = index_folder(
+        &index,
+        "f",
+        &root,
+        &Chunker::new(256, 0),
+        &options,
+        &|| false,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!((rest.unchanged, rest.indexed), (17, 23));
+    assert_eq!(index.chunk_count(), 40);
+}
+
+#[test]
+fn an_index_from_another_schema_version_is_rebuilt_not_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    corpus(&root);
+    let dir = tmp.path().join("index");
+    run(&SearchIndex::open(&dir).unwrap(), &root);
+    std::fs::write(dir.join("schema-version"), "0").unwrap();
+    let index = SearchIndex::open(&dir).unwrap();
+    assert_eq!(index.chunk_count(), 0);
+    assert_eq!(run(&index, &root).indexed, 3);
+}
