@@ -1,6 +1,7 @@
 //! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
 
 mod bench;
+mod library;
 mod models;
 
 use std::io::Write;
@@ -63,6 +64,31 @@ enum Command {
     },
     /// Delete a downloaded model (and its converted copy).
     Rm { repo: String },
+    /// The library's folders and their index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Search the library (BM25).
+    Search {
+        query: String,
+        /// Only this library folder (its path).
+        #[arg(long)]
+        folder: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieval quality and speed on a BEIR-layout test set (corpus.jsonl.gz, queries.jsonl,
+    /// qrels.tsv), e.g. ../shared/data/scifact: nDCG@10, recall@100, indexing rate, latency.
+    SearchBench {
+        data: PathBuf,
+        #[arg(long, default_value_t = library::CHUNK_TOKENS)]
+        chunk_tokens: usize,
+        #[arg(long, default_value_t = library::OVERLAP_TOKENS)]
+        overlap_tokens: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Will a model run here? REPO (read from Hugging Face before downloading) or a local DIR.
     Fit {
         target: String,
@@ -74,6 +100,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Add folders to the library and index them.
+    Add { paths: Vec<PathBuf> },
+    /// Folders, document and chunk counts, files that failed and why, pages needing OCR.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a folder and its documents from the library.
+    Rm { path: PathBuf },
+    /// Bring every folder's index up to date (only changed files are redone).
+    Update,
 }
 
 #[derive(Args)]
@@ -389,6 +430,22 @@ async fn main() -> ExitCode {
             .await
         }
         Command::Rm { repo } => models::rm(&repo),
+        Command::Index(IndexCommand::Add { paths }) => library::add(&paths),
+        Command::Index(IndexCommand::Status { json }) => library::status(json),
+        Command::Index(IndexCommand::Rm { path }) => library::rm(&path),
+        Command::Index(IndexCommand::Update) => library::update(),
+        Command::Search {
+            query,
+            folder,
+            limit,
+            json,
+        } => library::search(&query, folder.as_deref(), limit, json),
+        Command::SearchBench {
+            data,
+            chunk_tokens,
+            overlap_tokens,
+            json,
+        } => library::search_bench(&data, chunk_tokens, overlap_tokens, json),
         Command::Fit {
             target,
             context,

@@ -82,7 +82,9 @@ pub struct SearchIndex {
     dir: PathBuf,
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Taken on the first write: readers (search, status) never hold tantivy's writer lock, so
+    /// they work while another process indexes.
+    writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
     pub(crate) state: Mutex<State>,
 }
@@ -157,7 +159,6 @@ impl SearchIndex {
             }
         };
         index.tokenizers().register(ANALYZER, analyzer());
-        let writer = index.writer(64_000_000)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -167,7 +168,7 @@ impl SearchIndex {
             dir: dir.to_path_buf(),
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
             fields,
             state: Mutex::new(state),
         })
@@ -177,34 +178,49 @@ impl SearchIndex {
         &self.dir
     }
 
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let mut slot = lock(&self.writer);
+        if slot.is_none() {
+            *slot = Some(self.index.writer(64_000_000)?);
+        }
+        f(slot.as_mut().expect("just set"))
+    }
+
     /// Replaces a document's chunks (not visible until `commit`).
     pub fn put_document(&self, d: &DocumentChunks<'_>) -> Result<(), IndexError> {
         let f = self.fields;
-        let writer = lock(&self.writer);
-        writer.delete_term(Term::from_field_text(f.doc_id, d.doc_id));
-        for (i, c) in d.chunks.iter().enumerate() {
-            writer.add_document(doc!(
-                f.chunk_id => format!("{}:{}", d.doc_id, c.index),
-                f.doc_id => d.doc_id,
-                f.folder => d.folder,
-                f.path => d.path,
-                f.title => d.title,
-                f.text => c.text.as_str(),
-                f.chunk => c.index as u64,
-                f.line => d.lines.get(i).copied().unwrap_or(1) as u64,
-                f.page => d.pages.get(i).copied().unwrap_or(0) as u64,
-            ))?;
-        }
-        Ok(())
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(f.doc_id, d.doc_id));
+            for (i, c) in d.chunks.iter().enumerate() {
+                writer.add_document(doc!(
+                    f.chunk_id => format!("{}:{}", d.doc_id, c.index),
+                    f.doc_id => d.doc_id,
+                    f.folder => d.folder,
+                    f.path => d.path,
+                    f.title => d.title,
+                    f.text => c.text.as_str(),
+                    f.chunk => c.index as u64,
+                    f.line => d.lines.get(i).copied().unwrap_or(1) as u64,
+                    f.page => d.pages.get(i).copied().unwrap_or(0) as u64,
+                ))?;
+            }
+            Ok(())
+        })
     }
 
-    pub fn delete_document(&self, doc_id: &str) {
-        lock(&self.writer).delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+    pub fn delete_document(&self, doc_id: &str) -> Result<(), IndexError> {
+        self.with_writer(|w| {
+            w.delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+            Ok(())
+        })
     }
 
     /// Makes everything written so far durable and searchable.
     pub fn commit(&self) -> Result<(), IndexError> {
-        lock(&self.writer).commit()?;
+        self.with_writer(|w| Ok(w.commit()?))?;
         self.reader.reload()?;
         Ok(())
     }

@@ -163,7 +163,7 @@ pub fn index_folder(
         .cloned()
         .collect();
     for id in &gone {
-        index.delete_document(id);
+        index.delete_document(id)?;
     }
     if !gone.is_empty() {
         index.commit()?;
@@ -248,7 +248,7 @@ pub fn index_folder(
             }
             Err(e) => {
                 // One bad file never stops the run; its old chunks (if any) go.
-                index.delete_document(&doc_id);
+                index.delete_document(&doc_id)?;
                 state.status = DocStatus::Failed;
                 state.error = Some(e.to_string());
                 report.failed += 1;
@@ -283,7 +283,7 @@ pub fn remove_folder(index: &SearchIndex, folder: &str) -> Result<u32, IndexErro
         .unwrap_or_else(|p| p.into_inner())
         .folder_docs(folder)?;
     for d in &docs {
-        index.delete_document(&d.doc_id);
+        index.delete_document(&d.doc_id)?;
     }
     index.commit()?;
     let ids: Vec<String> = docs.iter().map(|d| d.doc_id.clone()).collect();

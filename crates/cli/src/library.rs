@@ -1,0 +1,441 @@
+//! `fathom index` (add, status, rm, update), `fathom search`, and `fathom search-bench`: the
+//! library and its index from the command line, over the same crates the app uses.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use fathom_index::indexer::{documents, index_folder, remove_folder, IndexOptions};
+use fathom_index::{Chunk, Chunker, DocStatus, DocumentChunks, SearchIndex, SearchQuery};
+use fathom_library::Library;
+use fathom_store::AppDirs;
+
+use crate::fail;
+
+/// Chunk size and overlap, in o200k tokens (chosen with `fathom search-bench`).
+pub const CHUNK_TOKENS: usize = 256;
+pub const OVERLAP_TOKENS: usize = 32;
+
+fn open() -> Result<(Library, SearchIndex), String> {
+    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
+    let library = Library::open(dirs.library_file()).map_err(|e| e.to_string())?;
+    let index = SearchIndex::open(&dirs.data().join("index")).map_err(|e| e.to_string())?;
+    Ok((library, index))
+}
+
+fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(path.to_string());
+    let report = index_folder(
+        index,
+        id,
+        Path::new(path),
+        &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+        &IndexOptions::default(),
+        &|| false,
+        &mut |p| {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_done);
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{path}: {} indexed, {} unchanged, {} failed, {} removed, {} chunks ({:.1} s)",
+        report.indexed,
+        report.unchanged,
+        report.failed,
+        report.removed,
+        report.chunks,
+        report.seconds
+    );
+    Ok(())
+}
+
+pub fn add(paths: &[PathBuf]) -> ExitCode {
+    let (mut library, index) = match open() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let report = match library.add(paths) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    for r in &report.rejected {
+        // Already in the library is fine: it is brought up to date below.
+        if !matches!(r.reason, fathom_library::RejectionReason::AlreadyInLibrary) {
+            eprintln!("not added: {}: {:?}", r.path, r.reason);
+        }
+    }
+    let wanted: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    let folders: Vec<(String, String)> = library
+        .folders()
+        .iter()
+        .filter(|f| wanted.contains(&f.path) || report.added.iter().any(|a| a.id == f.id))
+        .map(|f| (f.id.clone(), f.path.clone()))
+        .collect();
+    let mut ok = true;
+    for (id, path) in folders {
+        if let Err(e) = index_one(&index, &id, &path) {
+            eprintln!("fathom: {path}: {e}");
+            ok = false;
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Re-indexes every folder (only what changed).
+pub fn update() -> ExitCode {
+    let (library, index) = match open() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    for f in library.folders() {
+        if let Err(e) = index_one(&index, &f.id, &f.path) {
+            return fail(format!("{}: {e}", f.path));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn rm(path: &Path) -> ExitCode {
+    let (mut library, index) = match open() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let wanted = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
+    let Some(folder) = library
+        .folders()
+        .iter()
+        .find(|f| f.path == wanted || f.id == wanted)
+        .cloned()
+    else {
+        return fail(format!("{} is not a library folder", path.display()));
+    };
+    match remove_folder(&index, &folder.id)
+        .map_err(|e| e.to_string())
+        .and_then(|n| {
+            library
+                .remove(&folder.id)
+                .map(|_| n)
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(n) => {
+            eprintln!("removed {} ({n} documents)", folder.path);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn status(json: bool) -> ExitCode {
+    let (library, index) = match open() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let docs = match documents(&index) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if json {
+        let folders: Vec<serde_json::Value> = library
+            .folders()
+            .iter()
+            .map(|f| {
+                let mine: Vec<_> = docs.iter().filter(|d| d.folder == f.id).collect();
+                serde_json::json!({
+                    "id": f.id,
+                    "path": f.path,
+                    "indexed": mine.iter().filter(|d| d.status == DocStatus::Indexed).count(),
+                    "chunks": mine.iter().map(|d| d.chunks as u64).sum::<u64>(),
+                    "failed": mine.iter().filter(|d| d.status == DocStatus::Failed).map(|d| serde_json::json!({"path": d.path, "error": d.error})).collect::<Vec<_>>(),
+                    "needsOcr": mine.iter().filter(|d| !d.pages_without_text.is_empty()).map(|d| serde_json::json!({"path": d.path, "pages": d.pages_without_text})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "folders": folders, "chunks": index.chunk_count() })
+        );
+        return ExitCode::SUCCESS;
+    }
+    if library.folders().is_empty() {
+        println!("The library is empty: fathom index add PATH");
+    }
+    for f in library.folders() {
+        let mine: Vec<_> = docs.iter().filter(|d| d.folder == f.id).collect();
+        let indexed = mine
+            .iter()
+            .filter(|d| d.status == DocStatus::Indexed)
+            .count();
+        let chunks: u64 = mine.iter().map(|d| d.chunks as u64).sum();
+        println!("{}: {indexed} documents, {chunks} chunks", f.path);
+        for d in mine.iter().filter(|d| d.status == DocStatus::Failed) {
+            println!(
+                "  failed: {}: {}",
+                d.path,
+                d.error.as_deref().unwrap_or("unknown")
+            );
+        }
+        for d in mine.iter().filter(|d| !d.pages_without_text.is_empty()) {
+            println!("  needs OCR: {} (pages {:?})", d.path, d.pages_without_text);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> ExitCode {
+    let (library, index) = match open() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let folder = match folder {
+        None => None,
+        Some(f) => {
+            let wanted = std::fs::canonicalize(f)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| f.to_string());
+            match library
+                .folders()
+                .iter()
+                .find(|x| x.path == wanted || x.id == f)
+            {
+                Some(x) => Some(x.id.clone()),
+                None => return fail(format!("{f} is not a library folder")),
+            }
+        }
+    };
+    let hits = match index.search(&SearchQuery {
+        text: query.to_string(),
+        folder,
+        exclude: Vec::new(),
+        limit,
+    }) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string(&hits).expect("serializable"));
+        return ExitCode::SUCCESS;
+    }
+    if hits.is_empty() {
+        eprintln!("no matches");
+    }
+    for h in hits {
+        let place = if h.page > 0 {
+            format!("page {}", h.page)
+        } else {
+            format!("line {}", h.line)
+        };
+        let snippet: String = h
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(160)
+            .collect();
+        println!("{:.2}  {} ({place})\n      {snippet}", h.score, h.path);
+    }
+    ExitCode::SUCCESS
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retrieval quality on the public IR sets (BEIR layout), not a test: figures to compare with the
+// published baselines in each set's README.
+
+fn read_lines(path: &Path) -> Result<Vec<String>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(file)))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    reader
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// nDCG@k with linear gains (trec_eval's ndcg_cut), for one query.
+pub fn ndcg_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f64 {
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, d)| qrels.get(d).copied().unwrap_or(0.0).max(0.0) / ((i + 2) as f64).log2())
+        .sum();
+    let mut ideal: Vec<f64> = qrels.values().copied().filter(|g| *g > 0.0).collect();
+    ideal.sort_by(|a, b| b.total_cmp(a));
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, g)| g / ((i + 2) as f64).log2())
+        .sum();
+    if idcg == 0.0 {
+        0.0
+    } else {
+        dcg / idcg
+    }
+}
+
+pub fn recall_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f64 {
+    let relevant: Vec<&String> = qrels
+        .iter()
+        .filter(|(_, g)| **g > 0.0)
+        .map(|(d, _)| d)
+        .collect();
+    if relevant.is_empty() {
+        return 0.0;
+    }
+    let top: Vec<&String> = ranked.iter().take(k).collect();
+    relevant.iter().filter(|d| top.contains(d)).count() as f64 / relevant.len() as f64
+}
+
+pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, json: bool) -> ExitCode {
+    match run_search_bench(data, chunk_tokens, overlap) {
+        Ok(r) => {
+            if json {
+                println!("{r}");
+            } else {
+                println!(
+                    "{}: {} documents, {} chunks, {} queries\n  BM25 nDCG@10 {:.4}  recall@100 {:.4}\n  indexing {:.1} docs/s ({:.2} MB/s), search p50 {:.2} ms p95 {:.2} ms",
+                    r["set"].as_str().unwrap_or(""),
+                    r["documents"],
+                    r["chunks"],
+                    r["queries"],
+                    r["bm25"]["ndcg10"].as_f64().unwrap_or(0.0),
+                    r["bm25"]["recall100"].as_f64().unwrap_or(0.0),
+                    r["indexing"]["docsPerSecond"].as_f64().unwrap_or(0.0),
+                    r["indexing"]["mbPerSecond"].as_f64().unwrap_or(0.0),
+                    r["latencyMs"]["p50"].as_f64().unwrap_or(0.0),
+                    r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn run_search_bench(
+    data: &Path,
+    chunk_tokens: usize,
+    overlap: usize,
+) -> Result<serde_json::Value, String> {
+    let corpus = read_lines(&data.join("corpus.jsonl.gz"))?;
+    let queries = read_lines(&data.join("queries.jsonl"))?;
+    let mut qrels: BTreeMap<String, HashMap<String, f64>> = BTreeMap::new();
+    for line in read_lines(&data.join("qrels.tsv"))?.into_iter().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if let [q, d, g] = cols[..] {
+            qrels
+                .entry(q.into())
+                .or_default()
+                .insert(d.into(), g.trim().parse().unwrap_or(0.0));
+        }
+    }
+    let tmp = tempfile_dir()?;
+    let index = SearchIndex::open(&tmp).map_err(|e| e.to_string())?;
+    let chunker = Chunker::new(chunk_tokens, overlap);
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    let mut chunks_total = 0usize;
+    for line in &corpus {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let id = v["_id"].as_str().unwrap_or_default();
+        let title = v["title"].as_str().unwrap_or_default();
+        let text = v["text"].as_str().unwrap_or_default();
+        bytes += title.len() + text.len();
+        let chunks: Vec<Chunk> = chunker.chunk(text);
+        chunks_total += chunks.len();
+        index
+            .put_document(&DocumentChunks {
+                doc_id: id,
+                folder: "bench",
+                path: id,
+                title,
+                chunks: &chunks,
+                lines: &[],
+                pages: &[],
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    index.commit().map_err(|e| e.to_string())?;
+    let index_seconds = start.elapsed().as_secs_f64();
+    let (mut ndcg, mut recall, mut n) = (0.0, 0.0, 0usize);
+    let mut latencies = Vec::new();
+    for line in &queries {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let qid = v["_id"].as_str().unwrap_or_default();
+        let Some(rel) = qrels.get(qid) else { continue };
+        let t = Instant::now();
+        let hits = index
+            .search(&SearchQuery {
+                text: v["text"].as_str().unwrap_or_default().to_string(),
+                limit: 300,
+                ..SearchQuery::default()
+            })
+            .map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        // Chunks to documents: a document ranks where its best chunk does.
+        let mut ranked: Vec<String> = Vec::new();
+        for h in hits {
+            if !ranked.contains(&h.doc_id) {
+                ranked.push(h.doc_id);
+            }
+        }
+        ndcg += ndcg_at(&ranked, rel, 10);
+        recall += recall_at(&ranked, rel, 100);
+        n += 1;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(serde_json::json!({
+        "set": data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        "documents": corpus.len(),
+        "chunks": chunks_total,
+        "queries": n,
+        "chunkTokens": chunk_tokens,
+        "overlapTokens": overlap,
+        "bm25": { "ndcg10": ndcg / n.max(1) as f64, "recall100": recall / n.max(1) as f64 },
+        "indexing": { "seconds": index_seconds, "docsPerSecond": corpus.len() as f64 / index_seconds, "mbPerSecond": bytes as f64 / 1e6 / index_seconds },
+        "latencyMs": { "p50": pct(0.5), "p95": pct(0.95) },
+    }))
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("fathom-search-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
