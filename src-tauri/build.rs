@@ -20,6 +20,10 @@ const COMMANDS: &[&str] = &[
     "reveal_model",
     "set_active_model",
     "set_hf_token",
+    "index_folder_cmd",
+    "library_status",
+    "search_library",
+    "open_document",
 ];
 
 fn main() {

@@ -60,7 +60,12 @@ pub fn add_folders(
 
 #[tauri::command]
 pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, CommandError> {
-    Ok(lock(&state.library).remove(&id)?)
+    let folder = lock(&state.library).remove(&id)?;
+    // Its documents leave the index with it.
+    if let Ok(index) = &state.index {
+        fathom_index::indexer::remove_folder(index, &id)?;
+    }
+    Ok(folder)
 }
 
 /// Counts a library folder's files and bytes, streaming progress; cancel with `cancel_stream`.

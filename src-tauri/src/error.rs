@@ -27,6 +27,9 @@ pub enum CommandError {
     /// A download, model or Hub problem, in a sentence that says what to do.
     #[error("{message}")]
     Model { message: String },
+    /// The library's index could not be read or written.
+    #[error("{message}")]
+    Index { message: String },
     /// The memory check says the model cannot run here.
     #[error("{summary}")]
     DoesNotFit { summary: String },

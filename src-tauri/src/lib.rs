@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod error;
 pub mod models;
+pub mod search;
 mod shortcut;
 pub mod state;
 pub mod streams;
@@ -41,6 +42,10 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             models::reveal_model,
             models::set_active_model,
             models::set_hf_token,
+            search::index_folder_cmd,
+            search::library_status,
+            search::search_library,
+            search::open_document,
         ])
 }
 

@@ -16,6 +16,8 @@ pub struct AppState {
     pub shortcut_error: Mutex<Option<String>>,
     pub streams: Streams,
     pub models: ModelManager,
+    /// The library's search index; the reason when it could not be opened.
+    pub index: Result<std::sync::Arc<fathom_index::SearchIndex>, String>,
 }
 
 impl AppState {
@@ -38,7 +40,14 @@ impl AppState {
         // home directory, a cache inside Fathom's own data.
         let cache = HubCache::from_env().unwrap_or_else(|_| HubCache::at(dirs.data().join("hub")));
         let models = ModelManager::new(ModelStore::new(cache, dirs.data()), dirs.data());
+        let index = fathom_index::SearchIndex::open(&dirs.data().join("index"))
+            .map(std::sync::Arc::new)
+            .map_err(|e| {
+                log::error!("the search index could not be opened: {e}");
+                e.to_string()
+            });
         Ok(Self {
+            index,
             models,
             dirs,
             library: Mutex::new(library),

@@ -25,6 +25,10 @@ fn generate(dir: &Path) {
     fathom_models::FitCheck::export_all(&cfg).unwrap();
     fathom_models::PullProgress::export_all(&cfg).unwrap();
     fathom_fit::Memory::export_all(&cfg).unwrap();
+    fathom_index::Hit::export_all(&cfg).unwrap();
+    fathom_index::IndexProgress::export_all(&cfg).unwrap();
+    fathom_index::IndexReport::export_all(&cfg).unwrap();
+    fathom_index::indexer::FolderStatus::export_all(&cfg).unwrap();
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {

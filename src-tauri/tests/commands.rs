@@ -210,3 +210,54 @@ fn scanning_an_unknown_folder_is_a_typed_error() {
         }
     );
 }
+
+#[test]
+fn a_folder_is_indexed_with_progress_searched_and_forgotten_when_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    fs::write(docs.join("tides.md"), "The moon drives the tides.").unwrap();
+    fs::write(docs.join("bad.pdf"), "not a pdf").unwrap();
+    let (app, w) = app(&tmp.path().join("state"));
+    let report = invoke(&w, "add_folders", json!({ "paths": [docs] })).unwrap();
+    let id = report["added"][0]["id"].as_str().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    let channel = Channel::new(move |body: InvokeResponseBody| {
+        tx.send(body.deserialize::<Value>().unwrap()).unwrap();
+        Ok(())
+    });
+    let report = tauri::async_runtime::block_on(fathom_app::search::index_folder_cmd(
+        app.state::<AppState>(),
+        id.clone(),
+        StreamId("ix".into()),
+        channel,
+    ))
+    .unwrap();
+    assert_eq!((report.indexed, report.failed), (1, 1));
+    let last = rx.try_iter().last().unwrap();
+    assert_eq!(last["filesDone"], 2);
+    let hits = invoke(
+        &w,
+        "search_library",
+        json!({ "query": "moon", "folder": null, "limit": null }),
+    )
+    .unwrap();
+    assert!(hits[0]["path"].as_str().unwrap().ends_with("tides.md"));
+    let status = invoke(&w, "library_status", json!({})).unwrap();
+    assert_eq!(status[0]["documents"], 1);
+    assert!(status[0]["failed"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("malformed Pdf"));
+    // Opening is limited to library files.
+    let err = invoke(&w, "open_document", json!({ "path": "/etc/passwd" })).unwrap_err();
+    assert_eq!(err["kind"], "notAFolder");
+    invoke(&w, "remove_folder", json!({ "id": id })).unwrap();
+    let hits = invoke(
+        &w,
+        "search_library",
+        json!({ "query": "moon", "folder": null, "limit": null }),
+    )
+    .unwrap();
+    assert_eq!(hits, json!([]));
+}

@@ -5,6 +5,7 @@ import { Placeholder } from "./pages/Placeholder";
 import { LibraryPage } from "./pages/Library";
 import { SettingsPage } from "./pages/Settings";
 import { ModelsPage } from "./pages/Models";
+import { SearchPage } from "./pages/Search";
 
 export const PAGES = ["chat", "ask", "search", "library", "models", "settings"] as const;
 export type Page = (typeof PAGES)[number];
@@ -130,7 +131,7 @@ export function App() {
         {page === "settings" && <SettingsPage />}
         {page === "chat" && <Placeholder what="Chat with Context-1" needs="the on-device engine and a downloaded model" />}
         {page === "ask" && <Placeholder what="Ask — questions answered from your library with cited sources" needs="the engine, a model and the library index" />}
-        {page === "search" && <Placeholder what="Search across your library" needs="the library index" />}
+        {page === "search" && <SearchPage folders={folders} />}
         {page === "models" && <ModelsPage />}
       </main>
       {dragging && (

@@ -6,6 +6,10 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { CommandError } from "./bindings/CommandError";
 import type { FitCheck } from "./bindings/FitCheck";
 import type { Folder } from "./bindings/Folder";
+import type { FolderStatus } from "./bindings/FolderStatus";
+import type { Hit } from "./bindings/Hit";
+import type { IndexProgress } from "./bindings/IndexProgress";
+import type { IndexReport } from "./bindings/IndexReport";
 import type { InstalledModel } from "./bindings/InstalledModel";
 import type { Memory } from "./bindings/Memory";
 import type { ModelRow } from "./bindings/ModelRow";
@@ -31,6 +35,9 @@ export const commands = {
   revealModel: (repo: string) => invoke<null>("reveal_model", { repo }),
   setActiveModel: (repo: string, ignoreFit: boolean) => invoke<SettingsView>("set_active_model", { repo, ignoreFit }),
   setHfToken: (token: string | null) => invoke<SettingsView>("set_hf_token", { token }),
+  libraryStatus: () => invoke<FolderStatus[]>("library_status"),
+  searchLibrary: (query: string, folder: string | null, limit?: number) => invoke<Hit[]>("search_library", { query, folder, limit: limit ?? null }),
+  openDocument: (path: string) => invoke<null>("open_document", { path }),
 };
 
 /** A running stream: its final result, and a way to stop it early. */
@@ -54,6 +61,8 @@ function stream<E, T>(command: string, args: Record<string, unknown>, onEvent: (
 export const streams = {
   scanFolder: (id: string, onProgress: (p: ScanProgress) => void) =>
     stream<ScanProgress, ScanProgress>("scan_folder", { id }, onProgress),
+  indexFolder: (id: string, onProgress: (p: IndexProgress) => void) =>
+    stream<IndexProgress, IndexReport>("index_folder_cmd", { id }, onProgress),
   pullModel: (repo: string, onProgress: (p: PullProgress) => void) =>
     stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
 };
@@ -86,7 +95,9 @@ export function describeError(e: unknown): string {
       return e.message;
     case "doesNotFit":
       return e.summary;
+    case "index":
+      return `The search index: ${e.message}`;
   }
 }
 
-export type { AddReport, AppInfo, CommandError, FitCheck, Folder, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };
+export type { AddReport, AppInfo, CommandError, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

@@ -303,3 +303,57 @@ pub fn documents(index: &SearchIndex) -> Result<Vec<DocState>, IndexError> {
         .unwrap_or_else(|p| p.into_inner())
         .all()?)
 }
+
+/// One file that could not be indexed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileProblem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What the index holds for one library folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderStatus {
+    pub folder: String,
+    pub documents: u32,
+    #[ts(type = "number")]
+    pub chunks: u64,
+    pub failed: Vec<FileProblem>,
+    /// Documents with pages that have no text layer.
+    pub needs_ocr: Vec<FileProblem>,
+}
+
+pub fn folder_status(index: &SearchIndex, folder: &str) -> Result<FolderStatus, IndexError> {
+    let docs = index
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .folder_docs(folder)?;
+    let mut s = FolderStatus {
+        folder: folder.to_string(),
+        ..FolderStatus::default()
+    };
+    for d in docs {
+        match d.status {
+            DocStatus::Indexed => {
+                s.documents += 1;
+                s.chunks += d.chunks as u64;
+                if !d.pages_without_text.is_empty() {
+                    let pages: Vec<String> =
+                        d.pages_without_text.iter().map(|p| p.to_string()).collect();
+                    s.needs_ocr.push(FileProblem {
+                        path: d.path,
+                        reason: format!("no text on page {} (needs OCR)", pages.join(", ")),
+                    });
+                }
+            }
+            DocStatus::Failed => s.failed.push(FileProblem {
+                reason: d.error.unwrap_or_else(|| "unknown".into()),
+                path: d.path,
+            }),
+        }
+    }
+    Ok(s)
+}

@@ -1,6 +1,8 @@
-import { useEffect, useRef, useState } from "react";
-import { commands, describeError, isCommandError, streams, type AddReport, type Folder, type ScanProgress, type Stream } from "../ipc";
+import { useCallback, useEffect, useState } from "react";
+import { commands, describeError, type AddReport, type Folder, type FolderStatus } from "../ipc";
 import { baseName, describeRejection, formatBytes, formatCount } from "../format";
+import { forgetIndexing, pauseIndexing, startIndexing, useIndexing, type Indexing } from "../indexing";
+import { formatDuration } from "./Models";
 
 interface Props {
   folders: Folder[] | null;
@@ -11,6 +13,15 @@ interface Props {
 }
 
 export function LibraryPage({ folders, report, onChanged, onDismissReport, onError }: Props) {
+  const [statuses, setStatuses] = useState<FolderStatus[]>([]);
+  const refreshStatus = useCallback(() => {
+    commands.libraryStatus().then(setStatuses, (e: unknown) => {
+      onError(describeError(e));
+    });
+  }, [onError]);
+  useEffect(() => {
+    refreshStatus();
+  }, [refreshStatus, folders]);
   return (
     <section className="library">
       <div className="dropzone" data-testid="dropzone">
@@ -26,7 +37,7 @@ export function LibraryPage({ folders, report, onChanged, onDismissReport, onErr
       ) : (
         <ul className="folders" data-testid="folders">
           {folders.map((f) => (
-            <FolderRow key={f.id} folder={f} onRemoved={onChanged} onError={onError} />
+            <FolderRow key={f.id} folder={f} status={statuses.find((s) => s.folder === f.id)} onRemoved={onChanged} onError={onError} onIndexed={refreshStatus} />
           ))}
         </ul>
       )}
@@ -51,15 +62,21 @@ function ReportView({ report, onDismiss }: { report: AddReport; onDismiss: () =>
   );
 }
 
-type ScanState = { state: "counting"; progress: ScanProgress | null } | { state: "done"; progress: ScanProgress } | { state: "stopped" } | { state: "failed"; message: string };
+function FolderRow({ folder, status, onRemoved, onError, onIndexed }: { folder: Folder; status: FolderStatus | undefined; onRemoved: () => Promise<void>; onError: (m: string) => void; onIndexed: () => void }) {
+  const runs = useIndexing();
+  const run = runs.get(folder.id);
 
-function FolderRow({ folder, onRemoved, onError }: { folder: Folder; onRemoved: () => Promise<void>; onError: (m: string) => void }) {
-  // A new key starts a fresh count.
-  const [attempt, setAttempt] = useState(0);
+  // Every folder is brought up to date when the library is shown (only changed files are redone).
+  useEffect(() => {
+    if (runs.get(folder.id) === undefined) startIndexing(folder.id, onIndexed);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per folder, not on every progress event
+  }, [folder.id]);
 
   const remove = async () => {
     try {
+      await pauseIndexing(folder.id);
       await commands.removeFolder(folder.id);
+      forgetIndexing(folder.id);
       await onRemoved();
     } catch (e) {
       onError(describeError(e));
@@ -71,14 +88,9 @@ function FolderRow({ folder, onRemoved, onError }: { folder: Folder; onRemoved: 
       <div className="folder-main">
         <div className="folder-name">{baseName(folder.path)}</div>
         <div className="folder-path muted">{folder.path}</div>
+        {status && <Problems status={status} />}
       </div>
-      <FolderCount
-        key={attempt}
-        folderId={folder.id}
-        onRetry={() => {
-          setAttempt((n) => n + 1);
-        }}
-      />
+      <FolderIndex run={run} status={status} onResume={() => { startIndexing(folder.id, onIndexed); }} onPause={() => void pauseIndexing(folder.id)} />
       <button type="button" className="remove" onClick={() => void remove()} aria-label={`Remove ${baseName(folder.path)} from the library`}>
         Remove
       </button>
@@ -86,57 +98,66 @@ function FolderRow({ folder, onRemoved, onError }: { folder: Folder; onRemoved: 
   );
 }
 
-/** Streams the folder's file count; Stop cancels the stream. */
-function FolderCount({ folderId, onRetry }: { folderId: string; onRetry: () => void }) {
-  const [scan, setScan] = useState<ScanState>({ state: "counting", progress: null });
-  const running = useRef<Stream<ScanProgress> | null>(null);
-
-  useEffect(() => {
-    const s = streams.scanFolder(folderId, (progress) => {
-      setScan({ state: "counting", progress });
-    });
-    running.current = s;
-    let live = true;
-    s.result.then(
-      (progress) => {
-        if (live) setScan({ state: "done", progress });
-      },
-      (e: unknown) => {
-        if (!live) return;
-        setScan(isCommandError(e) && e.kind === "cancelled" ? { state: "stopped" } : { state: "failed", message: describeError(e) });
-      },
-    );
-    return () => {
-      live = false;
-      void s.cancel();
-    };
-  }, [folderId]);
-
+function Problems({ status }: { status: FolderStatus }) {
+  if (status.failed.length === 0 && status.needsOcr.length === 0) return null;
   return (
-    <div className="folder-scan" data-testid="scan" data-state={scan.state}>
-      {scan.state === "counting" && (
-        <>
-          <span>Counting… {scan.progress ? `${formatCount(scan.progress.files, "file", "files")}, ${formatBytes(scan.progress.bytes)}` : ""}</span>
-          <button type="button" onClick={() => void running.current?.cancel()}>
-            Stop
-          </button>
-        </>
-      )}
-      {scan.state === "done" && (
+    <details className="problems" data-testid="problems">
+      <summary className="warning">
+        {status.failed.length > 0 && `${formatCount(status.failed.length, "file", "files")} could not be read`}
+        {status.failed.length > 0 && status.needsOcr.length > 0 && " · "}
+        {status.needsOcr.length > 0 && `${formatCount(status.needsOcr.length, "file has", "files have")} pages without text`}
+      </summary>
+      <ul>
+        {[...status.failed, ...status.needsOcr].map((p) => (
+          <li key={p.path}>
+            {baseName(p.path)}: {p.reason}
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+/** The folder's index: progress while indexing, counts when done. */
+function FolderIndex({ run, status, onPause, onResume }: { run: Indexing | undefined; status: FolderStatus | undefined; onPause: () => void; onResume: () => void }) {
+  const counts = status ? `${formatCount(status.documents, "document", "documents")}, ${formatCount(status.chunks, "chunk", "chunks")}` : "";
+  if (run?.state === "running") {
+    const p = run.progress;
+    return (
+      <div className="folder-scan" data-testid="index" data-state="running">
         <span>
-          {formatCount(scan.progress.files, "file", "files")}, {formatBytes(scan.progress.bytes)}
-          {scan.progress.unreadable > 0 && <span className="warning"> · {formatCount(scan.progress.unreadable, "item", "items")} unreadable</span>}
+          Indexing…{" "}
+          {p && p.filesTotal > 0 ? `${p.filesDone.toLocaleString("en-US")} of ${formatCount(p.filesTotal, "file", "files")} · ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}${p.etaSeconds !== null ? ` · ${formatDuration(p.etaSeconds)} left` : ""}` : ""}
         </span>
-      )}
-      {scan.state === "stopped" && (
-        <>
-          <span className="muted">Count stopped.</span>
-          <button type="button" onClick={onRetry}>
-            Count again
-          </button>
-        </>
-      )}
-      {scan.state === "failed" && <span className="warning">{scan.message}</span>}
+        <button type="button" onClick={onPause}>
+          Pause
+        </button>
+      </div>
+    );
+  }
+  if (run?.state === "paused") {
+    return (
+      <div className="folder-scan" data-testid="index" data-state="paused">
+        <span className="muted">Paused{counts && ` · ${counts} so far`}</span>
+        <button type="button" onClick={onResume}>
+          Resume
+        </button>
+      </div>
+    );
+  }
+  if (run?.state === "failed") {
+    return (
+      <div className="folder-scan" data-testid="index" data-state="failed">
+        <span className="warning">{run.message}</span>
+        <button type="button" onClick={onResume}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="folder-scan" data-testid="index" data-state={run?.state ?? "idle"}>
+      <span>{counts}</span>
     </div>
   );
 }

@@ -5,7 +5,7 @@ const shot = (name: string) => `test-results/screens/${name}.png`;
 test("every section is reachable and unfinished ones say so plainly", async ({ page }) => {
   await openWith(page, "/index.html");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Library");
-  for (const [link, title] of [["Chat", "Chat"], ["Ask", "Ask"], ["Search", "Search"]] as const) {
+  for (const [link, title] of [["Chat", "Chat"], ["Ask", "Ask"]] as const) {
     await page.getByRole("link", { name: link }).click();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
     await expect(page.getByTestId("not-available")).toContainText("not available in this version");
@@ -30,12 +30,20 @@ test("keyboard shortcuts switch sections", async ({ page }) => {
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Settings");
 });
 
-test("library lists folders and streams each folder's count to completion", async ({ page }) => {
-  await openWith(page, "/index.html#/library", { folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }] });
+test("library folders are indexed on sight and show their counts and problem files", async ({ page }) => {
+  await openWith(page, "/index.html#/library", {
+    folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }],
+    statuses: [{ folder: "a", documents: 1234, chunks: 2468, failed: [{ path: "/home/test/Notes/broken.pdf", reason: "malformed Pdf: invalid file trailer" }, { path: "/home/test/Notes/blob.txt", reason: "binary content, not text" }], needsOcr: [{ path: "/home/test/Notes/scan.pdf", reason: "no text on page 1, 2 (needs OCR)" }] }],
+  });
   const row = page.getByTestId("folder");
   await expect(row).toContainText("Notes");
-  await expect(row.getByTestId("scan")).toHaveAttribute("data-state", "done");
-  await expect(row.getByTestId("scan")).toHaveText("1,234 files, 56.7 MB");
+  await expect(row.getByTestId("index")).toHaveAttribute("data-state", "done");
+  await expect(row.getByTestId("index")).toHaveText("1,234 documents, 2,468 chunks");
+  await expect(row.getByTestId("problems")).toContainText("2 files could not be read · 1 file has pages without text");
+  await row.getByTestId("problems").locator("summary").click();
+  await expect(row.getByTestId("problems")).toContainText("broken.pdf: malformed Pdf: invalid file trailer");
+  await expect(row.getByTestId("problems")).toContainText("scan.pdf: no text on page 1, 2 (needs OCR)");
+  expect(await callsOf(page, "index_folder_cmd")).toEqual([expect.objectContaining({ id: "a" })]);
   await page.screenshot({ path: shot("library") });
 });
 
@@ -72,17 +80,18 @@ test("removing a folder takes it off the list", async ({ page }) => {
   expect(await callsOf(page, "remove_folder")).toEqual([{ id: "a" }]);
 });
 
-test("a running count can be stopped, cancelling its own stream", async ({ page }) => {
-  await openWith(page, "/index.html#/library", { folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }], scan: { files: 100, bytes: 1000, steps: 2, hang: true } });
-  const scan = page.getByTestId("scan");
-  await expect(scan).toContainText("Counting… 67 files");
-  await scan.getByRole("button", { name: "Stop" }).click();
-  await expect(scan).toHaveAttribute("data-state", "stopped");
-  const [started] = await callsOf(page, "scan_folder");
+test("indexing shows progress, pauses by cancelling its own stream, and resumes", async ({ page }) => {
+  await openWith(page, "/index.html#/library", { folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }], index: { files: 1234, bytes: 56_700_000, steps: 2, hang: true } });
+  const index = page.getByTestId("index");
+  await expect(index).toContainText("Indexing… 823 of 1,234 files · 37.8 MB of 56.7 MB · 2 min left");
+  await index.getByRole("button", { name: "Pause" }).click();
+  await expect(index).toHaveAttribute("data-state", "paused");
+  const [started] = await callsOf(page, "index_folder_cmd");
   const cancels = await callsOf(page, "cancel_stream");
   expect(cancels).toContainEqual({ stream: started?.stream });
-  await scan.getByRole("button", { name: "Count again" }).click();
-  await expect(scan).toContainText("Counting…");
+  await index.getByRole("button", { name: "Resume" }).click();
+  await expect(index).toHaveAttribute("data-state", "running");
+  expect((await callsOf(page, "index_folder_cmd")).length).toBe(2);
 });
 
 test("the shortcut is recorded from a key press and saved", async ({ page }) => {

@@ -23,6 +23,9 @@ export const defaultSeed: Seed = {
     "chromadb/context-1": fit("chromadb/context-1", "doesNotFit", 11_122_663_680, 41_000_000_000),
   },
   pull: { steps: 3, totalBytes: 11_200_000_000, hangFirst: false, error: null },
+  index: { steps: 3, files: 1234, bytes: 56_700_000, hang: false },
+  statuses: [],
+  hits: [],
 };
 
 /** A memory check as the backend reports it. */

@@ -11,6 +11,9 @@ import type { FitCheck } from "../../src/bindings/FitCheck";
 import type { Memory } from "../../src/bindings/Memory";
 import type { ModelRow } from "../../src/bindings/ModelRow";
 import type { PullProgress } from "../../src/bindings/PullProgress";
+import type { FolderStatus } from "../../src/bindings/FolderStatus";
+import type { Hit } from "../../src/bindings/Hit";
+import type { IndexProgress } from "../../src/bindings/IndexProgress";
 
 export interface Seed {
   window: string;
@@ -29,6 +32,11 @@ export interface Seed {
   fits: Record<string, FitCheck | { error: CommandError }>;
   /** Downloads: progress steps; each repo's first one waits to be paused when `hangFirst`. */
   pull: { steps: number; totalBytes: number; hangFirst: boolean; error: CommandError | null };
+  /** Indexing: progress steps over `files`; waits to be paused when `hang`. */
+  index: { steps: number; files: number; bytes: number; hang: boolean };
+  statuses: FolderStatus[];
+  /** The index's chunks: a search returns those containing a query word. */
+  hits: Hit[];
 }
 
 interface Call {
@@ -62,7 +70,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -80,6 +88,30 @@ async function scan(args: Record<string, unknown>): Promise<ScanProgress> {
     throw { kind: "cancelled" };
   }
   return { files, bytes, unreadable: 0, done: true };
+}
+
+async function indexFolder(args: Record<string, unknown>) {
+  const channel = args.onProgress as ChannelArg;
+  const stream = args.stream as string;
+  const folder = args.id as string;
+  const { steps, files, bytes, hang } = seed.index;
+  const run = { cancelled: false, wake: (): void => undefined };
+  cancels.set(stream, () => {
+    run.cancelled = true;
+    run.wake();
+  });
+  for (let i = 1; i <= steps && !run.cancelled; i += 1) {
+    await new Promise((res) => setTimeout(res, 30));
+    send(channel, i - 1, { folder, filesTotal: files, filesDone: Math.round((files * i) / (steps + 1)), bytesTotal: bytes, bytesDone: Math.round((bytes * i) / (steps + 1)), failed: 0, etaSeconds: 90 });
+  }
+  if (hang && !run.cancelled) {
+    await new Promise<void>((resolve) => {
+      run.wake = resolve;
+    });
+  }
+  cancels.delete(stream);
+  if (run.cancelled) throw { kind: "cancelled" };
+  return { folder, indexed: files, unchanged: 0, failed: 0, removed: 0, chunks: files * 2, seconds: 1 };
 }
 
 function row(repo: string): ModelRow {
@@ -184,6 +216,16 @@ mockIPC(
         settings = { settings: { ...settings.settings, quickShortcut: shortcut }, shortcutError: null };
         return settings;
       }
+      case "index_folder_cmd":
+        return indexFolder(args);
+      case "library_status":
+        return folders.map((f) => seed.statuses.find((st) => st.folder === f.id) ?? { folder: f.id, documents: 0, chunks: 0, failed: [], needsOcr: [] });
+      case "search_library": {
+        const words = (args.query as string).toLowerCase().split(/\W+/).filter((w) => w.length > 0);
+        return seed.hits.filter((h) => (args.folder === null || h.folder === args.folder) && words.some((w) => h.text.toLowerCase().includes(w)));
+      }
+      case "open_document":
+        return null;
       case "memory_info":
         return seed.memory;
       case "list_models":

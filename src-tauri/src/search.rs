@@ -1,0 +1,120 @@
+//! Commands of the Library and Search pages: thin calls into `fathom-index`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fathom_index::indexer::{folder_status, index_folder, FolderStatus, IndexOptions};
+use fathom_index::{Chunker, Hit, IndexProgress, IndexReport, SearchIndex, SearchQuery};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_opener::OpenerExt;
+
+use crate::state::{lock, AppState};
+use crate::streams::StreamId;
+use crate::CommandError;
+
+/// Chunk size and overlap in the model's tokens (see `fathom search-bench`).
+const CHUNK_TOKENS: usize = 256;
+const OVERLAP_TOKENS: usize = 32;
+
+impl From<fathom_index::IndexError> for CommandError {
+    fn from(e: fathom_index::IndexError) -> Self {
+        match e {
+            fathom_index::IndexError::Cancelled => CommandError::Cancelled,
+            e => CommandError::Index {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+pub(crate) fn index(state: &AppState) -> Result<Arc<SearchIndex>, CommandError> {
+    state
+        .index
+        .clone()
+        .map_err(|message| CommandError::Index { message })
+}
+
+/// Brings a library folder's index up to date (only changed files are redone), streaming
+/// progress; `cancel_stream` pauses it, keeping every file finished so far.
+#[tauri::command]
+pub async fn index_folder_cmd(
+    state: State<'_, AppState>,
+    id: String,
+    stream: StreamId,
+    on_progress: Channel<IndexProgress>,
+) -> Result<IndexReport, CommandError> {
+    let path = lock(&state.library)
+        .folders()
+        .iter()
+        .find(|f| f.id == id)
+        .map(|f| PathBuf::from(&f.path))
+        .ok_or(CommandError::UnknownFolder { id: id.clone() })?;
+    let guard = state.streams.open(stream);
+    let index = index(&state)?;
+    // Indexing is CPU and disk work: off the async runtime.
+    let work = tauri::async_runtime::spawn_blocking(move || {
+        index_folder(
+            &index,
+            &id,
+            &path,
+            &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+            &IndexOptions::default(),
+            &|| guard.is_cancelled(),
+            // A closed channel (the page went away) is not an error: indexing goes on.
+            &mut |p| drop(on_progress.send(p.clone())),
+        )
+    });
+    Ok(work.await.map_err(|e| CommandError::Index {
+        message: format!("indexing stopped: {e}"),
+    })??)
+}
+
+/// What the index holds for each library folder.
+#[tauri::command]
+pub fn library_status(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, CommandError> {
+    let index = index(&state)?;
+    let index = &*index;
+    let ids: Vec<String> = lock(&state.library)
+        .folders()
+        .iter()
+        .map(|f| f.id.clone())
+        .collect();
+    ids.iter().map(|id| Ok(folder_status(index, id)?)).collect()
+}
+
+#[tauri::command]
+pub fn search_library(
+    state: State<'_, AppState>,
+    query: String,
+    folder: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<Hit>, CommandError> {
+    Ok(index(&state)?.search(&SearchQuery {
+        text: query,
+        folder,
+        exclude: Vec::new(),
+        limit: limit.unwrap_or(50).min(500),
+    })?)
+}
+
+/// Opens a library document with the system's default app. Only files inside library folders.
+#[tauri::command]
+pub fn open_document<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<(), CommandError> {
+    let inside = lock(&state.library)
+        .folders()
+        .iter()
+        .any(|f| std::path::Path::new(&path).starts_with(&f.path));
+    if !inside {
+        return Err(CommandError::NotAFolder { path });
+    }
+    app.opener()
+        .open_path(&path, None::<&str>)
+        .map_err(|e| CommandError::Window {
+            message: format!("cannot open {path}: {e}"),
+        })
+}

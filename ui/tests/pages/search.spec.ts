@@ -1,0 +1,51 @@
+import { callsOf, expect, openWith, test } from "./fixtures";
+
+const shot = (name: string) => `test-results/screens/${name}.png`;
+const hit = (doc: string, path: string, folder: string, chunk: number, text: string, line = 1, page = 0) => ({ chunkId: `${doc}:${String(chunk)}`, docId: doc, folder, path, chunk, score: 10 - chunk, text, line, page });
+
+const seed = {
+  folders: [
+    { id: "n", path: "/home/test/Notes", addedAt: 1 },
+    { id: "p", path: "/home/test/Papers", addedAt: 2 },
+  ],
+  hits: [
+    hit("d1", "/home/test/Notes/tides.md", "n", 0, "The moon drives the ocean tides twice a day.", 3),
+    hit("d1", "/home/test/Notes/tides.md", "n", 1, "Spring tides follow the full moon.", 9),
+    hit("d2", "/home/test/Papers/orbits.pdf", "p", 0, "Orbital resonance of the moon and tidal locking.", 1, 4),
+  ],
+};
+
+test("results come as documents with highlighted snippets, and open the file", async ({ page }) => {
+  await openWith(page, "/index.html#/search", seed);
+  await page.getByRole("searchbox", { name: "Search the library" }).fill("moon");
+  const results = page.getByTestId("result");
+  await expect(results).toHaveCount(2);
+  await expect(results.nth(0)).toContainText("tides.md");
+  await expect(results.nth(0).locator(".snippet")).toHaveCount(2);
+  await expect(results.nth(0).locator("mark").first()).toHaveText("moon");
+  await expect(results.nth(0)).toContainText("line 3");
+  await expect(results.nth(1)).toContainText("page 4");
+  await page.screenshot({ path: shot("search") });
+  await results.nth(1).getByRole("button", { name: "Open" }).click();
+  expect(await callsOf(page, "open_document")).toEqual([{ path: "/home/test/Papers/orbits.pdf" }]);
+});
+
+test("folder and file-type filters narrow the results", async ({ page }) => {
+  await openWith(page, "/index.html#/search", seed);
+  await page.getByRole("searchbox", { name: "Search the library" }).fill("moon");
+  await expect(page.getByTestId("result")).toHaveCount(2);
+  await page.getByRole("combobox", { name: "File type" }).selectOption("pdf");
+  await expect(page.getByTestId("result")).toHaveCount(1);
+  await expect(page.getByTestId("result")).toContainText("orbits.pdf");
+  await page.getByRole("combobox", { name: "File type" }).selectOption("");
+  await page.getByRole("combobox", { name: "Folder" }).selectOption("n");
+  await expect(page.getByTestId("result")).toHaveCount(1);
+  await expect(page.getByTestId("result")).toContainText("tides.md");
+  expect((await callsOf(page, "search_library")).at(-1)).toEqual({ query: "moon", folder: "n", limit: 100 });
+});
+
+test("no match says so", async ({ page }) => {
+  await openWith(page, "/index.html#/search", seed);
+  await page.getByRole("searchbox", { name: "Search the library" }).fill("volcano");
+  await expect(page.getByTestId("no-results")).toHaveText("Nothing in your library matches “volcano”.");
+});
