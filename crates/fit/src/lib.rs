@@ -65,13 +65,18 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Constants from the engine's measured peaks (see README, "Memory fit"): two probes at 512 and
-    /// 8192 tokens on the full-size checkpoint; 2048 and 16384 are held out to check them.
+    /// Constants from the engine's measured peak RSS (`fathom bench --memory-at`, one fresh
+    /// process per context) on the full-size random gpt-oss-20b checkpoint, Linux CPU backend,
+    /// prefill chunk 512. Weights 11.123 GB; measured peaks: 1 token 11.193 GB, 512: 11.538,
+    /// 2048: 11.938, 8192: 13.867, 16384: 16.424. The base comes from the 1-token probe, the
+    /// per-token term from 512, the score term from 512 and 8192; 2048 and 16384 are held out
+    /// and predicted within 1% (12.004 vs 11.938 GB, 16.350 vs 16.424 GB).
+    /// On Metal the scores are never materialized; the other terms are the same code and sizes.
     pub fn measured(backend: Backend) -> Self {
         Runtime {
-            base_bytes: 300_000_000,
-            per_chunk_token_bytes: 40.0,
-            score_element_bytes: 8.0,
+            base_bytes: 64_100_000,
+            per_chunk_token_bytes: 32.6,
+            score_element_bytes: 8.5,
             prefill_chunk: 512,
             backend,
         }
