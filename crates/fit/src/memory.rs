@@ -12,8 +12,9 @@ pub enum MemorySource {
     /// Linux: `MemAvailable` from /proc/meminfo, what can be allocated without swapping
     /// (free memory plus reclaimable caches).
     Available,
-    /// macOS: Metal's `recommendedMaxWorkingSetSize` for the GPU, as MLX reports it. Past it
-    /// the GPU pages and generation slows to a crawl, so it bounds the model, not total RAM.
+    /// macOS: Metal's `recommendedMaxWorkingSetSize` for the GPU, as MLX reports it (past it
+    /// the GPU pages and generation slows to a crawl), or the memory available now if that is
+    /// less: wired model memory cannot be swapped out to make room.
     GpuWorkingSet,
     /// macOS when Metal does not say: two thirds of RAM, Apple's default working-set limit on
     /// machines with little memory.
@@ -88,8 +89,8 @@ impl Memory {
             MemorySource::GpuWorkingSet => self
                 .gpu_working_set_bytes
                 .unwrap_or(self.total_bytes / 3 * 2)
-                .min(self.total_bytes),
-            MemorySource::TotalFraction => self.total_bytes / 3 * 2,
+                .min(self.available_bytes),
+            MemorySource::TotalFraction => (self.total_bytes / 3 * 2).min(self.available_bytes),
         }
     }
 }

@@ -14,16 +14,30 @@ export function formatDuration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** The bytes a model may use, as the Rust side's `Memory::budget_bytes` computes them. */
+export function budgetOf(memory: Memory): number {
+  const twoThirds = Math.floor((memory.totalBytes * 2) / 3);
+  switch (memory.source) {
+    case "available":
+    case "given":
+      return memory.availableBytes;
+    case "gpuWorkingSet":
+      return Math.min(memory.gpuWorkingSetBytes ?? twoThirds, memory.availableBytes);
+    case "totalFraction":
+      return Math.min(twoThirds, memory.availableBytes);
+  }
+}
+
 export function MemorySummary({ memory }: { memory: Memory }) {
   const source = {
     available: "memory available now",
-    gpuWorkingSet: "the GPU's working-set limit",
-    totalFraction: "two thirds of memory",
+    gpuWorkingSet: "the GPU's working-set limit or the memory available now, whichever is less",
+    totalFraction: "two thirds of memory or the memory available now, whichever is less",
     given: "the limit you set",
   }[memory.source];
   return (
     <p className="muted" data-testid="memory">
-      This computer has {formatBytes(memory.totalBytes)} of memory; models may use {formatBytes(memory.source === "available" || memory.source === "given" ? memory.availableBytes : (memory.gpuWorkingSetBytes ?? Math.floor((memory.totalBytes * 2) / 3)))} ({source}).
+      This computer has {formatBytes(memory.totalBytes)} of memory; models may use {formatBytes(budgetOf(memory))} ({source}).
     </p>
   );
 }
