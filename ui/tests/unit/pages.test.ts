@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { budgetOf, formatDuration } from "../../src/pages/Models";
+import { extensionOf, groupByDocument, highlight } from "../../src/pages/Search";
+
+const hit = (doc: string, chunk: number) => ({ chunkId: `${doc}:${String(chunk)}`, docId: doc, folder: "f", path: `/x/${doc}.md`, chunk, score: 1, text: "t", line: 1, page: 0 });
+
+describe("models page helpers", () => {
+  it("budget follows the memory source, as the Rust side does", () => {
+    const gib = 2 ** 30;
+    expect(budgetOf({ totalBytes: 16 * gib, availableBytes: 8 * gib, gpuWorkingSetBytes: 11 * gib, source: "gpuWorkingSet" })).toBe(8 * gib);
+    expect(budgetOf({ totalBytes: 64 * gib, availableBytes: 60 * gib, gpuWorkingSetBytes: 48 * gib, source: "gpuWorkingSet" })).toBe(48 * gib);
+    expect(budgetOf({ totalBytes: 24 * gib, availableBytes: 20 * gib, gpuWorkingSetBytes: null, source: "available" })).toBe(20 * gib);
+    expect(budgetOf({ totalBytes: 30, availableBytes: 100, gpuWorkingSetBytes: null, source: "totalFraction" })).toBe(20);
+  });
+
+  it("durations read at a glance", () => {
+    expect(formatDuration(0.2)).toBe("1 s");
+    expect(formatDuration(75)).toBe("75 s");
+    expect(formatDuration(600)).toBe("10 min");
+    expect(formatDuration(7200)).toBe("2.0 h");
+  });
+});
+
+describe("search page helpers", () => {
+  it("groups chunks by document in rank order", () => {
+    const groups = groupByDocument([hit("a", 0), hit("b", 3), hit("a", 2)]);
+    expect(groups.map((g) => [g.docId, g.hits.map((h) => h.chunk)])).toEqual([["a", [0, 2]], ["b", [3]]]);
+  });
+
+  it("marks query words and their longer forms, case-insensitively", () => {
+    expect(highlight("Tides follow the Moon; tidal moons.", "moon tide")).toEqual([{ mark: "Tides" }, " follow the ", { mark: "Moon" }, "; tidal ", { mark: "moons" }, "."]);
+    // Query syntax in the box is matched as words, never as a regular expression.
+    expect(highlight("a+b (cat)", "(cat")).toEqual(["a+b (", { mark: "cat" }, ")"]);
+    expect(highlight("text", "")).toEqual(["text"]);
+  });
+
+  it("file types come from extensions", () => {
+    expect(extensionOf("/a/b/Report.PDF")).toBe("pdf");
+    expect(extensionOf("/a/.bashrc")).toBe("");
+    expect(extensionOf("/a/Makefile")).toBe("");
+  });
+});
