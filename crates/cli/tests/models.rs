@@ -309,3 +309,83 @@ async fn fit_reads_the_same_shape_remotely_and_locally() {
         text(&missing.stderr)
     );
 }
+
+/// Serves the tiny dense Context-1 fixture as `chromadb/context-1`.
+fn serve_dense(env: &Env) {
+    let src = fixture().join("../context1-dense");
+    let dir = env.served.path().join("chromadb/context-1");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dense_checkpoint_is_converted_after_download_and_listed_as_its_mxfp4_copy() {
+    let env = Env::new().await;
+    serve_dense(&env);
+    let out = env.run(&["pull", "chromadb/context-1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("converting the dense checkpoint to MXFP4"),
+        "{}",
+        text(&out.stderr)
+    );
+    let path = PathBuf::from(text(&out.stdout).trim());
+    assert!(
+        path.starts_with(env.home.path().join("fathom")),
+        "{}",
+        path.display()
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["quantization"]["mode"], "mxfp4");
+    let models: serde_json::Value =
+        serde_json::from_slice(&env.run(&["models", "--json"]).stdout).unwrap();
+    let listed: Vec<_> = models["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["repo"] == "chromadb/context-1")
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["path"], path.display().to_string());
+    // It generates.
+    let out = env.run(&[
+        "generate",
+        "--model",
+        path.to_str().unwrap(),
+        "--tokens",
+        "1,2,3",
+        "--max-tokens",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dense_checkpoint_without_room_for_its_conversion_is_refused_before_download() {
+    let env = Env::new().await;
+    serve_dense(&env);
+    // Room for the download (about 830 kB) but not for the download and the converted copy.
+    let out = in_small_fs(
+        &env,
+        "950k",
+        "FATHOM_DATA_DIR=\"$SMALL/fathom\" \"$FATHOM\" pull chromadb/context-1",
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("not enough disk space in"), "{err}");
+    assert!(
+        err.contains("/fathom/"),
+        "the converted copy's place: {err}"
+    );
+    assert!(
+        env.hub
+            .log()
+            .iter()
+            .all(|r| !r.path.ends_with("model.safetensors") || r.range.is_some()),
+        "weights were fetched"
+    );
+}

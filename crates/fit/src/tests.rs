@@ -145,14 +145,25 @@ fn a_16_gb_mac_is_told_no_and_a_64_gb_mac_yes() {
     let gib = 1u64 << 30;
     // Metal's recommended working set: about 2/3 of RAM on a 16 GB Mac, 3/4 on a 64 GB one; a
     // 16 GB Mac in use has about half its memory available.
-    let m16 = check(&s, &runtime, &mac(16 * gib, 8 * gib, 10_922 * (1 << 20)), 4096);
+    let m16 = check(
+        &s,
+        &runtime,
+        &mac(16 * gib, 8 * gib, 10_922 * (1 << 20)),
+        4096,
+    );
     assert_eq!(m16.verdict, Verdict::DoesNotFit, "{}", m16.summary);
     assert_eq!(m16.budget_bytes, 8 * gib);
     let m64 = check(&s, &runtime, &mac(64 * gib, 40 * gib, 48 * gib), 32768);
     assert_eq!(m64.verdict, Verdict::Fits, "{}", m64.summary);
     // A 22 GB model on a 64 GB Mac fits too (peers refuse it).
-    let big = ModelShape { weight_bytes: 22_000_000_000, ..s.clone() };
-    assert_eq!(check(&big, &runtime, &mac(64 * gib, 40 * gib, 48 * gib), 32768).verdict, Verdict::Fits);
+    let big = ModelShape {
+        weight_bytes: 22_000_000_000,
+        ..s.clone()
+    };
+    assert_eq!(
+        check(&big, &runtime, &mac(64 * gib, 40 * gib, 48 * gib), 32768).verdict,
+        Verdict::Fits
+    );
 }
 
 #[test]

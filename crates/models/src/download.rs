@@ -155,8 +155,16 @@ fn partial_path(blob: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Bytes of `info`'s files already on disk (whole or partial).
+pub(crate) fn bytes_present(cache: &HubCache, info: &RepoInfo) -> u64 {
+    info.files
+        .iter()
+        .map(|f| present(cache, &info.repo, f))
+        .sum()
+}
+
 /// The free bytes on the filesystem that will hold `dir` (which may not exist yet).
-fn free_space(dir: &Path) -> Result<u64, ModelsError> {
+pub(crate) fn free_space(dir: &Path) -> Result<u64, ModelsError> {
     let mut probe = dir;
     while !probe.exists() {
         probe = probe.parent().unwrap_or(Path::new("/"));
@@ -164,7 +172,7 @@ fn free_space(dir: &Path) -> Result<u64, ModelsError> {
     fs4::available_space(probe).map_err(|e| ModelsError::io(probe, e))
 }
 
-fn no_space(dir: &Path, needed: u64, free: u64) -> ModelsError {
+pub(crate) fn no_space(dir: &Path, needed: u64, free: u64) -> ModelsError {
     ModelsError::NoSpace {
         dir: dir.display().to_string(),
         needed,
