@@ -51,16 +51,24 @@ pub fn list_folders(state: State<'_, AppState>) -> Vec<Folder> {
 
 /// Adds dropped or picked paths; each one is added or rejected with its reason.
 #[tauri::command]
-pub fn add_folders(
+pub fn add_folders<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     paths: Vec<String>,
 ) -> Result<AddReport, CommandError> {
-    Ok(lock(&state.library).add(&paths)?)
+    let report = lock(&state.library).add(&paths)?;
+    crate::search::sync_watched(&app);
+    Ok(report)
 }
 
 #[tauri::command]
-pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, CommandError> {
+pub fn remove_folder<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Folder, CommandError> {
     let folder = lock(&state.library).remove(&id)?;
+    crate::search::sync_watched(&app);
     // Its documents leave the index with it.
     if let Ok(index) = &state.index {
         fathom_index::indexer::remove_folder(index, &id)?;

@@ -81,6 +81,9 @@ pub fn run() {
                 .build(),
         )
         .setup(|app| {
+            if let Err(e) = search::start_watching(app.handle()) {
+                log::warn!("the library will not follow file changes: {e}");
+            }
             tray::install(app.handle())?;
             shortcut::install_saved(app.handle());
             Ok(())

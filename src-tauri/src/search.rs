@@ -118,3 +118,88 @@ pub fn open_document<R: Runtime>(
             message: format!("cannot open {path}: {e}"),
         })
 }
+
+/// The library's watcher and the worker that refreshes changed folders; managed once the app is
+/// set up (absent in mock-runtime tests).
+pub struct Watching {
+    watcher: std::sync::Mutex<fathom_index::watch::Watcher>,
+}
+
+/// Emitted after a folder's index was refreshed in the background: `{ folder, report }`.
+pub const LIBRARY_UPDATED: &str = "library-updated";
+
+#[derive(Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LibraryUpdated {
+    folder: String,
+    report: IndexReport,
+}
+
+/// Starts watching the library's folders; changes are indexed in the background.
+pub fn start_watching<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError> {
+    use tauri::{Emitter, Manager};
+    let handle = app.clone();
+    let refresher = fathom_index::watch::Refresher::start(move |id| {
+        let state = handle.state::<AppState>();
+        let Ok(index) = index(&state) else { return };
+        let Some(path) = lock(&state.library)
+            .folders()
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| PathBuf::from(&f.path))
+        else {
+            return;
+        };
+        match index_folder(
+            &index,
+            id,
+            &path,
+            &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+            &IndexOptions::default(),
+            &|| false,
+            &mut |_| {},
+        ) {
+            Ok(report) => {
+                let _ = handle.emit(
+                    LIBRARY_UPDATED,
+                    LibraryUpdated {
+                        folder: id.to_string(),
+                        report,
+                    },
+                );
+            }
+            Err(e) => log::warn!("refreshing {}: {e}", path.display()),
+        }
+    });
+    let watcher = fathom_index::watch::Watcher::start(
+        std::time::Duration::from_millis(750),
+        move |folders| {
+            for id in folders {
+                refresher.request(&id);
+            }
+        },
+    )?;
+    app.manage(Watching {
+        watcher: std::sync::Mutex::new(watcher),
+    });
+    sync_watched(app);
+    Ok(())
+}
+
+/// Makes the watcher follow the library's folder list (after adds and removes).
+pub fn sync_watched<R: Runtime>(app: &AppHandle<R>) {
+    use tauri::Manager;
+    let (Some(watching), Some(state)) = (app.try_state::<Watching>(), app.try_state::<AppState>())
+    else {
+        return;
+    };
+    let folders: Vec<(String, PathBuf)> = lock(&state.library)
+        .folders()
+        .iter()
+        .map(|f| (f.id.clone(), PathBuf::from(&f.path)))
+        .collect();
+    let result = lock(&watching.watcher).set_folders(&folders);
+    if let Err(e) = result {
+        log::warn!("{e}");
+    }
+}

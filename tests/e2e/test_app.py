@@ -111,6 +111,9 @@ def test_dropped_folders_are_added_and_survive_a_restart(launch, tmp_path, scree
     # Nothing changed: the index is still there and the check is quick.
     wait_for(lambda: index_state(d) == ("done", "2 documents, 2 chunks"), what="the index after a restart")
     screenshot("after-restart")
+    # A file saved into the folder reaches the index by itself (file watching).
+    (folder / "c.txt").write_text("three penguins\n")
+    wait_for(lambda: (index_state(d) or ("", ""))[1] == "3 documents, 3 chunks", what="the new file indexed without being asked")
     d.find_element(By.CSS_SELECTOR, 'nav a[data-page="search"]').click()
     d.find_element(By.CSS_SELECTOR, 'input[type="search"]').send_keys("two")
     wait_for(lambda: [r.text for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="result"] strong')] == ["b.txt"], what="the search result")

@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod index;
 pub mod indexer;
 mod state;
+pub mod watch;
 
 pub use chunk::{Chunk, Chunker};
 pub use index::{DocumentChunks, Hit, SearchIndex, SearchQuery};

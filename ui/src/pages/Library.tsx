@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { listen } from "@tauri-apps/api/event";
 import { commands, describeError, type AddReport, type Folder, type FolderStatus } from "../ipc";
 import { baseName, describeRejection, formatBytes, formatCount } from "../format";
 import { forgetIndexing, pauseIndexing, startIndexing, useIndexing, type Indexing } from "../indexing";
@@ -22,6 +23,17 @@ export function LibraryPage({ folders, report, onChanged, onDismissReport, onErr
   useEffect(() => {
     refreshStatus();
   }, [refreshStatus, folders]);
+  // The app refreshes changed folders in the background (file watching); show the new counts.
+  useEffect(() => {
+    const unlisten = listen("library-updated", () => {
+      refreshStatus();
+    });
+    return () => {
+      void unlisten.then((f) => {
+        f();
+      });
+    };
+  }, [refreshStatus]);
   return (
     <section className="library">
       <div className="dropzone" data-testid="dropzone">

@@ -45,6 +45,10 @@ test("library folders are indexed on sight and show their counts and problem fil
   await expect(row.getByTestId("problems")).toContainText("scan.pdf: no text on page 1, 2 (needs OCR)");
   expect(await callsOf(page, "index_folder_cmd")).toEqual([expect.objectContaining({ id: "a" })]);
   await page.screenshot({ path: shot("library") });
+  // A background refresh (file watching) brings new counts.
+  const before = (await callsOf(page, "library_status")).length;
+  await page.evaluate(() => window.__FATHOM_EMIT__("library-updated", { folder: "a", report: {} }));
+  await expect.poll(async () => (await callsOf(page, "library_status")).length).toBeGreaterThan(before);
 });
 
 test("an empty library says so", async ({ page }) => {
