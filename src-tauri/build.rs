@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "library_status",
     "search_library",
     "open_document",
+    "set_index_hidden",
 ];
 
 fn main() {

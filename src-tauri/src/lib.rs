@@ -46,6 +46,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             search::library_status,
             search::search_library,
             search::open_document,
+            search::set_index_hidden,
         ])
 }
 

@@ -28,6 +28,14 @@ impl From<fathom_index::IndexError> for CommandError {
     }
 }
 
+/// Indexing options from the user's settings.
+fn options(state: &AppState) -> IndexOptions {
+    IndexOptions {
+        hidden: lock(&state.settings).index_hidden,
+        ..IndexOptions::default()
+    }
+}
+
 pub(crate) fn index(state: &AppState) -> Result<Arc<SearchIndex>, CommandError> {
     state
         .index
@@ -52,6 +60,7 @@ pub async fn index_folder_cmd(
         .ok_or(CommandError::UnknownFolder { id: id.clone() })?;
     let guard = state.streams.open(stream);
     let index = index(&state)?;
+    let options = options(&state);
     // Indexing is CPU and disk work: off the async runtime.
     let work = tauri::async_runtime::spawn_blocking(move || {
         index_folder(
@@ -59,7 +68,7 @@ pub async fn index_folder_cmd(
             &id,
             &path,
             &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
-            &IndexOptions::default(),
+            &options,
             &|| guard.is_cancelled(),
             // A closed channel (the page went away) is not an error: indexing goes on.
             &mut |p| drop(on_progress.send(p.clone())),
@@ -155,7 +164,7 @@ pub fn start_watching<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError
             id,
             &path,
             &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
-            &IndexOptions::default(),
+            &options(&state),
             &|| false,
             &mut |_| {},
         ) {
@@ -202,4 +211,17 @@ pub fn sync_watched<R: Runtime>(app: &AppHandle<R>) {
     if let Err(e) = result {
         log::warn!("{e}");
     }
+}
+
+/// Whether hidden files and folders are indexed; the UI re-indexes the folders after a change.
+#[tauri::command]
+pub fn set_index_hidden(
+    state: State<'_, AppState>,
+    hidden: bool,
+) -> Result<crate::commands::SettingsView, CommandError> {
+    let mut settings = lock(&state.settings).clone();
+    settings.index_hidden = hidden;
+    state.settings_doc.save(&settings)?;
+    *lock(&state.settings) = settings;
+    Ok(crate::commands::get_settings(state))
 }

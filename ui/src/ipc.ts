@@ -38,6 +38,7 @@ export const commands = {
   libraryStatus: () => invoke<FolderStatus[]>("library_status"),
   searchLibrary: (query: string, folder: string | null, limit?: number) => invoke<Hit[]>("search_library", { query, folder, limit: limit ?? null }),
   openDocument: (path: string) => invoke<null>("open_document", { path }),
+  setIndexHidden: (hidden: boolean) => invoke<SettingsView>("set_index_hidden", { hidden }),
 };
 
 /** A running stream: its final result, and a way to stop it early. */

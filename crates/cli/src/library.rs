@@ -38,7 +38,10 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
         id,
         Path::new(path),
         &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
-        &IndexOptions::default(),
+        &IndexOptions {
+            hidden: crate::models::settings().index_hidden,
+            ..IndexOptions::default()
+        },
         &|| false,
         &mut |p| {
             bar.set_length(p.bytes_total);

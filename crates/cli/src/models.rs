@@ -18,7 +18,7 @@ use crate::fail;
 
 use fathom_fit::DEFAULT_CONTEXT;
 
-fn settings() -> Settings {
+pub fn settings() -> Settings {
     AppDirs::resolve()
         .ok()
         .and_then(|d| JsonDoc::<Settings>::new(d.settings_file()).load().ok())

@@ -54,6 +54,8 @@ pub struct IndexOptions {
     /// Commit at least this often, so a crash loses little.
     pub commit_every: Duration,
     pub commit_docs: usize,
+    /// Longest one file's text extraction may take before it is given up.
+    pub file_timeout: Duration,
 }
 
 impl Default for IndexOptions {
@@ -63,6 +65,55 @@ impl Default for IndexOptions {
             hidden: false,
             commit_every: Duration::from_secs(2),
             commit_docs: 500,
+            file_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Text extraction on a worker thread with a deadline: a file that takes too long is given up
+/// (its thread is left to finish on its own and a fresh worker takes over) and a panic in a
+/// parser is caught, so one pathological file can neither stall nor end the run.
+struct Extractor {
+    jobs: std::sync::mpsc::Sender<(std::path::PathBuf, Limits)>,
+    results: std::sync::mpsc::Receiver<Result<fathom_extract::Extracted, String>>,
+}
+
+impl Extractor {
+    fn new() -> Self {
+        let (jobs, job_rx) = std::sync::mpsc::channel::<(std::path::PathBuf, Limits)>();
+        let (result_tx, results) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            while let Ok((path, limits)) = job_rx.recv() {
+                let out = std::panic::catch_unwind(|| extract(&path, &limits))
+                    .map_err(|_| "the text extractor crashed on this file".to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                if result_tx.send(out).is_err() {
+                    return;
+                }
+            }
+        });
+        Extractor { jobs, results }
+    }
+
+    fn run(
+        &mut self,
+        path: &Path,
+        limits: &Limits,
+        timeout: Duration,
+    ) -> Result<fathom_extract::Extracted, String> {
+        if self.jobs.send((path.to_path_buf(), *limits)).is_err() {
+            *self = Extractor::new();
+            return Err("the text extractor stopped".into());
+        }
+        match self.results.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(_) => {
+                *self = Extractor::new();
+                Err(format!(
+                    "reading it took longer than {} s; skipped",
+                    timeout.as_secs_f64()
+                ))
+            }
         }
     }
 }
@@ -194,6 +245,7 @@ pub fn index_folder(
     };
     on_progress(&progress);
     let mut batch: Vec<DocState> = Vec::new();
+    let mut extractor = Extractor::new();
     let mut last_commit = Instant::now();
     let run_start = Instant::now();
     let flush = |batch: &mut Vec<DocState>| -> Result<(), IndexError> {
@@ -225,7 +277,7 @@ pub fn index_folder(
             error: None,
             pages_without_text: Vec::new(),
         };
-        match extract(path, &options.limits) {
+        match extractor.run(path, &options.limits, options.file_timeout) {
             Ok(doc) => {
                 let chunks = chunker.chunk(&doc.text);
                 let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
@@ -250,7 +302,7 @@ pub fn index_folder(
                 // One bad file never stops the run; its old chunks (if any) go.
                 index.delete_document(&doc_id)?;
                 state.status = DocStatus::Failed;
-                state.error = Some(e.to_string());
+                state.error = Some(e);
                 report.failed += 1;
                 progress.failed += 1;
             }

@@ -257,3 +257,63 @@ fn an_index_from_another_schema_version_is_rebuilt_not_trusted() {
     assert_eq!(index.chunk_count(), 0);
     assert_eq!(run(&index, &root).indexed, 3);
 }
+
+#[test]
+fn a_file_that_takes_too_long_is_skipped_with_the_reason_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    // Reading and decoding 80 MB takes far more than a millisecond.
+    write(&root, "huge.log", &b"0123456789abcdef".repeat(5_000_000));
+    write(&root, "small.txt", b"a small note");
+    let index = SearchIndex::open(&tmp.path().join("index")).unwrap();
+    let options = IndexOptions {
+        file_timeout: std::time::Duration::from_millis(1),
+        ..IndexOptions::default()
+    };
+    index_folder(
+        &index,
+        "f1",
+        &root,
+        &Chunker::new(256, 32),
+        &options,
+        &|| false,
+        &mut |_| {},
+    )
+    .unwrap();
+    let docs = documents(&index).unwrap();
+    let huge = docs.iter().find(|d| d.path.ends_with("huge.log")).unwrap();
+    assert_eq!(
+        huge.error.as_deref(),
+        Some("reading it took longer than 0.001 s; skipped")
+    );
+    assert_eq!(docs.len(), 2, "the run went on to the next file");
+}
+
+#[test]
+fn hidden_files_are_indexed_when_asked_and_ignore_rules_still_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    corpus(&root);
+    let index = SearchIndex::open(&tmp.path().join("index")).unwrap();
+    let options = IndexOptions {
+        hidden: true,
+        ..IndexOptions::default()
+    };
+    index_folder(
+        &index,
+        "f1",
+        &root,
+        &Chunker::new(256, 32),
+        &options,
+        &|| false,
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut found = search(&index, "krill");
+    found.sort();
+    assert_eq!(
+        found,
+        vec!["secret.md", "whales.md"],
+        "hidden in, gitignored build/ still out"
+    );
+}

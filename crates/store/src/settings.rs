@@ -17,6 +17,8 @@ pub struct Settings {
     pub active_model: Option<String>,
     /// Load a model even when the memory check says it will not fit.
     pub ignore_fit: bool,
+    /// Index hidden files and folders (names starting with a dot) too.
+    pub index_hidden: bool,
 }
 
 impl Default for Settings {
@@ -26,6 +28,7 @@ impl Default for Settings {
             hf_token: None,
             active_model: None,
             ignore_fit: false,
+            index_hidden: false,
         }
     }
 }

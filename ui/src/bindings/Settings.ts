@@ -20,4 +20,8 @@ activeModel: string | null,
 /**
  * Load a model even when the memory check says it will not fit.
  */
-ignoreFit: boolean, };
+ignoreFit: boolean, 
+/**
+ * Index hidden files and folders (names starting with a dot) too.
+ */
+indexHidden: boolean, };

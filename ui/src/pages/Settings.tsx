@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { commands, describeError, type AppInfo, type SettingsView } from "../ipc";
 import { acceleratorFromKeyPress, displayAccelerator } from "../shortcut";
+import { startIndexing } from "../indexing";
 
 export function SettingsPage() {
   const [info, setInfo] = useState<AppInfo | null>(null);
@@ -40,6 +41,17 @@ export function SettingsPage() {
     }
   };
 
+  const setHidden = async (hidden: boolean) => {
+    try {
+      setView(await commands.setIndexHidden(hidden));
+      // Bring every folder in line with the new rule.
+      for (const f of await commands.listFolders()) startIndexing(f.id, () => undefined);
+      setMessage({ ok: true, text: hidden ? "Hidden files will be indexed." : "Hidden files will be left out." });
+    } catch (err) {
+      setMessage({ ok: false, text: describeError(err) });
+    }
+  };
+
   return (
     <section className="settings">
       <h2>Quick query</h2>
@@ -66,6 +78,17 @@ export function SettingsPage() {
           {message.text}
         </p>
       )}
+      <h2>Library</h2>
+      <label className="row">
+        <input
+          type="checkbox"
+          data-testid="index-hidden"
+          checked={view?.settings.indexHidden ?? false}
+          disabled={view === null}
+          onChange={(e) => void setHidden(e.target.checked)}
+        />
+        Index hidden files and folders (names starting with a dot)
+      </label>
       <h2>About</h2>
       {info && (
         <dl className="about">

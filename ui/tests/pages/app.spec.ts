@@ -151,3 +151,13 @@ test("the built page loads nothing from outside the app", async ({ page }) => {
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Library");
   expect(external).toEqual([]);
 });
+
+test("hidden files can be included, which re-indexes every folder", async ({ page }) => {
+  await openWith(page, "/index.html#/settings", { folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }] });
+  const box = page.getByTestId("index-hidden");
+  await expect(box).not.toBeChecked();
+  await box.check();
+  await expect(page.getByTestId("settings-message")).toHaveText("Hidden files will be indexed.");
+  expect(await callsOf(page, "set_index_hidden")).toEqual([{ hidden: true }]);
+  await expect.poll(async () => (await callsOf(page, "index_folder_cmd")).length).toBe(1);
+});

@@ -226,6 +226,9 @@ mockIPC(
       }
       case "open_document":
         return null;
+      case "set_index_hidden":
+        settings = { ...settings, settings: { ...settings.settings, indexHidden: args.hidden as boolean } };
+        return settings;
       case "memory_info":
         return seed.memory;
       case "list_models":
