@@ -4,6 +4,7 @@ const COMMANDS: &[&str] = &[
     "app_info",
     "list_folders",
     "add_folders",
+    "pick_folders",
     "remove_folder",
     "scan_folder",
     "cancel_stream",

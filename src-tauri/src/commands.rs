@@ -152,3 +152,33 @@ pub fn open_main_window<R: Runtime>(app: AppHandle<R>) {
     windows::hide_quick(&app);
     windows::show_main(&app);
 }
+
+/// Lets the user pick folders with the system's folder chooser and adds them, as a drop does.
+/// Nothing picked is not an error: the report is empty.
+#[tauri::command]
+pub async fn pick_folders<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<AddReport, CommandError> {
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut chooser = app.dialog().file().set_title("Add folders to the library");
+    // Start at home, not at GTK's "Recent" list, which holds files rather than folders.
+    if let Ok(home) = app.path().home_dir() {
+        chooser = chooser.set_directory(home);
+    }
+    chooser.pick_folders(move |picked| {
+        let _ = tx.send(picked);
+    });
+    let picked = rx.await.ok().flatten().unwrap_or_default();
+    let paths: Vec<String> = picked
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.is_empty() {
+        return Ok(AddReport::default());
+    }
+    add_folders(app.clone(), state, paths)
+}

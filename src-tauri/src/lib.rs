@@ -26,6 +26,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::app_info,
             commands::list_folders,
             commands::add_folders,
+            commands::pick_folders,
             commands::remove_folder,
             commands::scan_folder,
             commands::cancel_stream,
@@ -72,6 +73,8 @@ pub fn run() {
         )
         // Rust-side only (reveal a model's folder); the UI is granted none of its commands.
         .plugin(tauri_plugin_opener::init())
+        // Rust-side only too: the folder chooser behind `pick_folders`.
+        .plugin(tauri_plugin_dialog::init())
         .plugin(
             tauri_plugin_global_shortcut::Builder::new()
                 .with_handler(|app, _shortcut, event| {

@@ -368,3 +368,34 @@ def test_a_model_downloads_with_progress_pauses_and_resumes_after_a_restart(laun
     assert len(snapshots) == 1
     for f in served.iterdir():
         assert (snapshots[0] / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_folders_can_be_chosen_in_the_system_folder_chooser(launch, tmp_path, screenshot):
+    """The real GTK folder chooser: type the folder's path, choose it, and it joins the library."""
+    folder = tmp_path / "Picked Papers"
+    folder.mkdir()
+    (folder / "paper.md").write_text("# Choosing folders\n")
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    d.find_element(By.XPATH, '//button[text()="Choose folders…"]').click()
+    chooser = wait_for(lambda: visible_windows("^Add folders to the library$"), what="the folder chooser")[0]
+    time.sleep(0.5)
+    screenshot("chooser")
+    # Real key presses (XTEST) into the focused chooser: open the location bar, type, choose.
+    xdotool("windowfocus", "--sync", chooser, check=False)
+    xdotool("key", "ctrl+l")
+    time.sleep(0.3)
+    xdotool("type", "--delay", "20", str(folder))
+    time.sleep(0.5)
+    screenshot("chooser-typed")
+    # The first Return opens the folder in the chooser; the second chooses it (the default button).
+    xdotool("key", "Return")
+    time.sleep(0.7)
+    if visible_windows("^Add folders to the library$"):
+        xdotool("key", "Return")
+    wait_for(lambda: not visible_windows("^Add folders to the library$"), what="the chooser to close")
+    rows = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="folder"]'), what="the chosen folder")
+    assert rows[0].get_attribute("data-path") == str(folder.resolve())
+    wait_for(lambda: index_state(d) == ("done", "1 document, 1 chunk"), what="the chosen folder indexed")
+    screenshot("chosen")

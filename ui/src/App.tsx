@@ -70,6 +70,18 @@ export function App() {
     [refresh],
   );
 
+  const pickFolders = useCallback(async () => {
+    try {
+      const result = await commands.pickFolders();
+      if (result.added.length + result.rejected.length + result.absorbed.length === 0) return;
+      setReport(result);
+      setError(null);
+      await refresh();
+    } catch (e) {
+      setError(describeError(e));
+    }
+  }, [refresh]);
+
   // ⌘1…⌘6 (Ctrl elsewhere) switch sections; ⌘, opens Settings, as on every Mac app.
   useEffect(() => {
     const mac = navigator.userAgent.includes("Mac");
@@ -126,7 +138,7 @@ export function App() {
           </div>
         )}
         {page === "library" && (
-          <LibraryPage folders={folders} report={report} onChanged={refresh} onDismissReport={() => { setReport(null); }} onError={setError} />
+          <LibraryPage folders={folders} report={report} onPick={() => void pickFolders()} onChanged={refresh} onDismissReport={() => { setReport(null); }} onError={setError} />
         )}
         {page === "settings" && <SettingsPage />}
         {page === "chat" && <Placeholder what="Chat with Context-1" needs="the on-device engine and a downloaded model" />}

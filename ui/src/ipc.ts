@@ -22,6 +22,7 @@ export const commands = {
   appInfo: () => invoke<AppInfo>("app_info"),
   listFolders: () => invoke<Folder[]>("list_folders"),
   addFolders: (paths: string[]) => invoke<AddReport>("add_folders", { paths }),
+  pickFolders: () => invoke<AddReport>("pick_folders"),
   removeFolder: (id: string) => invoke<Folder>("remove_folder", { id }),
   getSettings: () => invoke<SettingsView>("get_settings"),
   setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),

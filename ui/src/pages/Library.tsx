@@ -7,13 +7,14 @@ import { formatDuration } from "./Models";
 
 interface Props {
   folders: Folder[] | null;
+  onPick: () => void;
   report: AddReport | null;
   onChanged: () => Promise<void>;
   onDismissReport: () => void;
   onError: (message: string) => void;
 }
 
-export function LibraryPage({ folders, report, onChanged, onDismissReport, onError }: Props) {
+export function LibraryPage({ folders, report, onPick, onChanged, onDismissReport, onError }: Props) {
   const [statuses, setStatuses] = useState<FolderStatus[]>([]);
   const refreshStatus = useCallback(() => {
     commands.libraryStatus().then(setStatuses, (e: unknown) => {
@@ -37,7 +38,10 @@ export function LibraryPage({ folders, report, onChanged, onDismissReport, onErr
   return (
     <section className="library">
       <div className="dropzone" data-testid="dropzone">
-        <strong>Drop folders here</strong> (or anywhere in this window) to add them to your library.
+        <strong>Drop folders here</strong> (or anywhere in this window) to add them to your library, or{" "}
+        <button type="button" onClick={onPick}>
+          Choose folders…
+        </button>
       </div>
       {report !== null && <ReportView report={report} onDismiss={onDismissReport} />}
       {folders === null ? (

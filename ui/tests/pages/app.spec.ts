@@ -161,3 +161,17 @@ test("hidden files can be included, which re-indexes every folder", async ({ pag
   expect(await callsOf(page, "set_index_hidden")).toEqual([{ hidden: true }]);
   await expect.poll(async () => (await callsOf(page, "index_folder_cmd")).length).toBe(1);
 });
+
+test("folders can be chosen with the system's folder chooser", async ({ page }) => {
+  await openWith(page, "/index.html#/library", { picked: ["/home/test/Papers"] });
+  await page.getByRole("button", { name: "Choose folders…" }).click();
+  await expect(page.getByTestId("folder")).toHaveCount(1);
+  await expect(page.getByTestId("add-report")).toContainText("Added 1 folder: Papers.");
+});
+
+test("choosing nothing changes nothing", async ({ page }) => {
+  await openWith(page, "/index.html#/library");
+  await page.getByRole("button", { name: "Choose folders…" }).click();
+  await expect(page.getByTestId("library-empty")).toBeVisible();
+  await expect(page.getByTestId("add-report")).toHaveCount(0);
+});

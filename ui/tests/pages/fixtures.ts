@@ -13,6 +13,7 @@ export const defaultSeed: Seed = {
   scan: { files: 1234, bytes: 56_700_000, steps: 3, hang: false },
   settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false }, shortcutError: null },
   takenShortcuts: [],
+  picked: [],
   memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available" },
   models: [
     { repo: "foadmk/context-1-MLX-MXFP4", name: "Context-1 (MLX MXFP4)", description: "Chroma's agentic-search model, quantized for MLX. About 11 GB. Recommended.", kind: "mlx", default: true, inCatalogue: true, installed: null, pending: null, active: false },

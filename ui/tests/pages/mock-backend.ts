@@ -24,6 +24,8 @@ export interface Seed {
   files: string[];
   scan: { files: number; bytes: number; steps: number; hang: boolean };
   settings: SettingsView;
+  /** What the pretend folder chooser returns. */
+  picked: string[];
   /** Shortcuts the pretend system refuses. */
   takenShortcuts: string[];
   memory: Memory;
@@ -195,6 +197,8 @@ mockIPC(
         return folders;
       case "add_folders":
         return add(args.paths as string[]);
+      case "pick_folders":
+        return add(seed.picked);
       case "remove_folder": {
         const found = folders.find((f) => f.id === args.id);
         if (!found) throw { kind: "unknownFolder", id: args.id };
