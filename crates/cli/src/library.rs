@@ -442,3 +442,114 @@ fn tempfile_dir() -> Result<PathBuf, String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     Ok(dir)
 }
+
+/// Indexing throughput and search latency on a generated corpus of at least `chunks` chunks:
+/// real files in a temporary folder (Zipf-distributed words, as natural text is), indexed through
+/// the same walk, extraction and chunking as a library folder.
+pub fn scale_bench(chunks: usize, json: bool) -> ExitCode {
+    match run_scale_bench(chunks) {
+        Ok(r) => {
+            if json {
+                println!("{r}");
+            } else {
+                println!(
+                    "generated: {} files, {:.1} MB, {} chunks\n  indexing {:.1} s: {:.2} MB/s, {:.0} files/s\n  BM25 search over {} queries: p50 {:.2} ms, p95 {:.2} ms",
+                    r["files"], r["megabytes"].as_f64().unwrap_or(0.0), r["chunks"],
+                    r["indexSeconds"].as_f64().unwrap_or(0.0), r["mbPerSecond"].as_f64().unwrap_or(0.0), r["filesPerSecond"].as_f64().unwrap_or(0.0),
+                    r["queries"], r["latencyMs"]["p50"].as_f64().unwrap_or(0.0), r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn run_scale_bench(chunks: usize) -> Result<serde_json::Value, String> {
+    let root = tempfile_dir()?;
+    let docs = root.join("docs");
+    std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
+    // A 20,000-word vocabulary drawn with Zipf's law (rank r with weight 1/r).
+    let vocab: Vec<String> = (0..20_000).map(|i| format!("w{i:x}q")).collect();
+    let weights: Vec<f64> = (1..=vocab.len()).map(|r| 1.0 / r as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let cumulative: Vec<f64> = weights
+        .iter()
+        .scan(0.0, |acc, w| {
+            *acc += w / total;
+            Some(*acc)
+        })
+        .collect();
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let word = |next: &mut dyn FnMut() -> f64| {
+        let x = next();
+        &vocab[cumulative.partition_point(|&c| c < x).min(vocab.len() - 1)]
+    };
+    // Files of about four chunks each: sentences of 8 to 20 words, lines of a few sentences.
+    let per_file = 4;
+    let files = chunks.div_ceil(per_file);
+    let mut bytes = 0usize;
+    for f in 0..files {
+        let mut text = String::new();
+        while text.len() < per_file * 1100 {
+            let n = 8 + (next() * 12.0) as usize;
+            let sentence: Vec<&str> = (0..n).map(|_| word(&mut next).as_str()).collect();
+            text.push_str(&sentence.join(" "));
+            text.push_str(if next() < 0.3 { ".\n" } else { ". " });
+        }
+        bytes += text.len();
+        let dir = docs.join(format!("d{:03}", f / 1000));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("f{f:06}.txt")), text).map_err(|e| e.to_string())?;
+    }
+    let index = SearchIndex::open(&root.join("index")).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let report = index_folder(
+        &index,
+        "bench",
+        &docs,
+        &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+        &IndexOptions::default(),
+        &|| false,
+        &mut |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    let index_seconds = start.elapsed().as_secs_f64();
+    let mut latencies = Vec::new();
+    let queries = 500;
+    for _ in 0..queries {
+        let n = 2 + (next() * 3.0) as usize;
+        // Mid-frequency words, as people search for.
+        let q: Vec<String> = (0..n)
+            .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
+            .collect();
+        let t = Instant::now();
+        index
+            .search(&SearchQuery {
+                text: q.join(" "),
+                limit: 50,
+                ..SearchQuery::default()
+            })
+            .map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    Ok(serde_json::json!({
+        "files": files,
+        "megabytes": bytes as f64 / 1e6,
+        "chunks": report.chunks,
+        "indexSeconds": index_seconds,
+        "mbPerSecond": bytes as f64 / 1e6 / index_seconds,
+        "filesPerSecond": files as f64 / index_seconds,
+        "queries": queries,
+        "latencyMs": { "p50": pct(0.5), "p95": pct(0.95) },
+    }))
+}

@@ -81,7 +81,12 @@ enum Command {
     /// Retrieval quality and speed on a BEIR-layout test set (corpus.jsonl.gz, queries.jsonl,
     /// qrels.tsv), e.g. ../shared/data/scifact: nDCG@10, recall@100, indexing rate, latency.
     SearchBench {
-        data: PathBuf,
+        /// A BEIR-layout folder; omitted with --generated-chunks.
+        #[arg(required_unless_present = "generated_chunks")]
+        data: Option<PathBuf>,
+        /// Instead: index a generated corpus of at least this many chunks and time it.
+        #[arg(long)]
+        generated_chunks: Option<usize>,
         #[arg(long, default_value_t = library::CHUNK_TOKENS)]
         chunk_tokens: usize,
         #[arg(long, default_value_t = library::OVERLAP_TOKENS)]
@@ -442,10 +447,15 @@ async fn main() -> ExitCode {
         } => library::search(&query, folder.as_deref(), limit, json),
         Command::SearchBench {
             data,
+            generated_chunks,
             chunk_tokens,
             overlap_tokens,
             json,
-        } => library::search_bench(&data, chunk_tokens, overlap_tokens, json),
+        } => match (generated_chunks, data) {
+            (Some(n), _) => library::scale_bench(n, json),
+            (None, Some(data)) => library::search_bench(&data, chunk_tokens, overlap_tokens, json),
+            (None, None) => fail("give a data folder or --generated-chunks"),
+        },
         Command::Fit {
             target,
             context,
