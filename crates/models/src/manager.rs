@@ -212,16 +212,18 @@ impl ModelManager {
     ) -> Result<InstalledModel, ModelsError> {
         let info = hub.repo_info(repo, &options.revision).await?;
         // A dense checkpoint also needs room for its converted copy: check for both before a
-        // byte is fetched (the download checks its own part again).
-        let shape = hub.remote_shape(&info).await?;
-        if shape.converted && self.store.find(repo).is_none() {
-            let remaining: u64 = info.files.iter().map(|f| f.size).sum::<u64>()
-                - crate::download::bytes_present(&self.store.cache, &info);
-            let needed = remaining + shape.weight_bytes;
-            let dir = &self.store.converted_root;
-            let free = crate::download::free_space(dir)?;
-            if needed > free {
-                return Err(crate::download::no_space(dir, needed, free));
+        // byte is fetched (the download checks its own part again). When the headers cannot be
+        // read now, the download reports what is wrong.
+        if let Ok(shape) = hub.remote_shape(&info).await {
+            if shape.converted && self.store.find(repo).is_none() {
+                let remaining =
+                    info.total_bytes() - crate::download::bytes_present(&self.store.cache, &info);
+                let needed = remaining + shape.weight_bytes;
+                let dir = &self.store.converted_root;
+                let free = crate::download::free_space(dir)?;
+                if needed > free {
+                    return Err(crate::download::no_space(dir, needed, free));
+                }
             }
         }
         self.update_pending(|all| {
