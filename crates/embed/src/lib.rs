@@ -1,0 +1,308 @@
+//! Sentence embeddings on MLX for the library's dense search: a BERT encoder (all-MiniLM-L6-v2's
+//! shape and weights, as sentence-transformers publishes them) with mean pooling over the real
+//! tokens and L2 normalisation, so a dot product is a cosine. The same code runs on Metal and on
+//! the CPU backend.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use mlx_rs::fast::layer_norm;
+use mlx_rs::ops::indexing::{take_axis, IndexOp};
+use mlx_rs::ops::{erf, matmul, maximum, softmax_axis, sqrt, sum_axis};
+use mlx_rs::{Array, Dtype};
+use serde::Deserialize;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("{file}: {reason}")]
+    Model { file: String, reason: String },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("MLX: {0}")]
+    Mlx(#[from] mlx_rs::error::Exception),
+}
+
+type Result<T> = std::result::Result<T, EmbedError>;
+
+fn s(x: f32) -> Array {
+    Array::from_f32(x)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct BertConfig {
+    hidden_size: i32,
+    num_hidden_layers: usize,
+    num_attention_heads: i32,
+    #[serde(default = "default_eps")]
+    layer_norm_eps: f32,
+    max_position_embeddings: i32,
+    #[serde(default)]
+    model_type: String,
+}
+
+fn default_eps() -> f32 {
+    1e-12
+}
+
+struct Linear {
+    weight_t: Array,
+    bias: Array,
+}
+
+impl Linear {
+    fn forward(&self, x: &Array) -> Result<Array> {
+        Ok(matmul(x, &self.weight_t)?.add(&self.bias)?)
+    }
+}
+
+struct Norm {
+    weight: Array,
+    bias: Array,
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: Norm,
+    intermediate: Linear,
+    output: Linear,
+    out_norm: Norm,
+}
+
+pub struct Embedder {
+    tokenizer: Tokenizer,
+    config: BertConfig,
+    word: Array,
+    position: Array,
+    token_type: Array,
+    embed_norm: Norm,
+    layers: Vec<Layer>,
+    /// Word pieces per text; longer texts are truncated, as sentence-transformers does.
+    pub max_tokens: usize,
+}
+
+struct Weights {
+    file: String,
+    map: HashMap<String, Array>,
+}
+
+impl Weights {
+    fn take(&mut self, name: &str, shape: &[i32]) -> Result<Array> {
+        let a = self.map.remove(name).ok_or_else(|| EmbedError::Model {
+            file: self.file.clone(),
+            reason: format!("missing tensor {name}"),
+        })?;
+        if a.shape() != shape {
+            return Err(EmbedError::Model {
+                file: self.file.clone(),
+                reason: format!(
+                    "tensor {name} has shape {:?}, expected {shape:?}",
+                    a.shape()
+                ),
+            });
+        }
+        Ok(a.as_dtype(Dtype::Float32)?)
+    }
+
+    fn linear(&mut self, p: &str, inp: i32, out: i32) -> Result<Linear> {
+        Ok(Linear {
+            weight_t: self.take(&format!("{p}.weight"), &[out, inp])?.t(),
+            bias: self.take(&format!("{p}.bias"), &[out])?,
+        })
+    }
+
+    fn norm(&mut self, p: &str, dim: i32) -> Result<Norm> {
+        Ok(Norm {
+            weight: self.take(&format!("{p}.weight"), &[dim])?,
+            bias: self.take(&format!("{p}.bias"), &[dim])?,
+        })
+    }
+}
+
+impl Embedder {
+    /// Loads a sentence-transformers model directory: `config.json`, `model.safetensors`,
+    /// `tokenizer.json`, and `sentence_bert_config.json` for the length limit.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| EmbedError::Model {
+                file: dir.join(name).display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let config: BertConfig =
+            serde_json::from_slice(&read("config.json")?).map_err(|e| EmbedError::Model {
+                file: "config.json".into(),
+                reason: e.to_string(),
+            })?;
+        if config.model_type != "bert" {
+            return Err(EmbedError::Model {
+                file: "config.json".into(),
+                reason: format!("model type \"{}\" is not bert", config.model_type),
+            });
+        }
+        let max_tokens = read("sentence_bert_config.json")
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["max_seq_length"].as_u64())
+            .unwrap_or(config.max_position_embeddings as u64) as usize;
+        let weights_path = dir.join("model.safetensors");
+        let map = Array::load_safetensors(&weights_path).map_err(|e| EmbedError::Model {
+            file: weights_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut w = Weights {
+            file: "model.safetensors".into(),
+            map,
+        };
+        let h = config.hidden_size;
+        let vocab = w
+            .map
+            .get("embeddings.word_embeddings.weight")
+            .map(|a| a.shape()[0])
+            .unwrap_or(0);
+        let word = w.take("embeddings.word_embeddings.weight", &[vocab, h])?;
+        let position = w.take(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, h],
+        )?;
+        let types = w
+            .map
+            .get("embeddings.token_type_embeddings.weight")
+            .map(|a| a.shape()[0])
+            .unwrap_or(0);
+        let token_type = w.take("embeddings.token_type_embeddings.weight", &[types, h])?;
+        let embed_norm = w.norm("embeddings.LayerNorm", h)?;
+        let inter = w
+            .map
+            .get("encoder.layer.0.intermediate.dense.bias")
+            .map(|a| a.shape()[0])
+            .unwrap_or(4 * h);
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            layers.push(Layer {
+                query: w.linear(&format!("{p}.attention.self.query"), h, h)?,
+                key: w.linear(&format!("{p}.attention.self.key"), h, h)?,
+                value: w.linear(&format!("{p}.attention.self.value"), h, h)?,
+                attn_out: w.linear(&format!("{p}.attention.output.dense"), h, h)?,
+                attn_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
+                intermediate: w.linear(&format!("{p}.intermediate.dense"), h, inter)?,
+                output: w.linear(&format!("{p}.output.dense"), inter, h)?,
+                out_norm: w.norm(&format!("{p}.output.LayerNorm"), h)?,
+            });
+        }
+        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        Ok(Embedder {
+            tokenizer,
+            config,
+            word,
+            position,
+            token_type,
+            embed_norm,
+            layers,
+            max_tokens,
+        })
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.config.hidden_size as usize
+    }
+
+    fn norm(&self, x: &Array, n: &Norm) -> Result<Array> {
+        Ok(layer_norm(
+            x,
+            Some(&n.weight),
+            Some(&n.bias),
+            self.config.layer_norm_eps,
+        )?)
+    }
+
+    /// Unit-length embeddings of `texts`, one row each (`[texts, dimension]`).
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let b = encodings.len() as i32;
+        let l = encodings[0].get_ids().len() as i32;
+        let ids: Vec<i32> = encodings
+            .iter()
+            .flat_map(|e| e.get_ids().iter().map(|&i| i as i32))
+            .collect();
+        let mask: Vec<f32> = encodings
+            .iter()
+            .flat_map(|e| e.get_attention_mask().iter().map(|&m| m as f32))
+            .collect();
+        let ids = Array::from_slice(&ids, &[b, l]);
+        let mask = Array::from_slice(&mask, &[b, l]);
+        let h = self.config.hidden_size;
+        let heads = self.config.num_attention_heads;
+        let dh = h / heads;
+
+        // Embeddings: word + position + token type 0, then LayerNorm.
+        let positions = self.position.index(..l);
+        let mut x = take_axis(&self.word, &ids, 0)?
+            .add(&positions)?
+            .add(self.token_type.index(0))?;
+        x = self.norm(&x, &self.embed_norm)?;
+        // Padding positions get -inf-like scores so attention ignores them.
+        let bias = mask
+            .subtract(s(1.0))?
+            .multiply(s(1e9))?
+            .reshape(&[b, 1, 1, l])?;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let split = |y: Array| -> Result<Array> {
+            Ok(y.reshape(&[b, l, heads, dh])?
+                .transpose_axes(&[0, 2, 1, 3])?)
+        };
+        for layer in &self.layers {
+            let q = split(layer.query.forward(&x)?)?;
+            let k = split(layer.key.forward(&x)?)?;
+            let v = split(layer.value.forward(&x)?)?;
+            let scores = matmul(&q, &k.transpose_axes(&[0, 1, 3, 2])?)?
+                .multiply(s(scale))?
+                .add(&bias)?;
+            let ctx = matmul(&softmax_axis(&scores, -1, true)?, &v)?
+                .transpose_axes(&[0, 2, 1, 3])?
+                .reshape(&[b, l, h])?;
+            x = self.norm(&x.add(&layer.attn_out.forward(&ctx)?)?, &layer.attn_norm)?;
+            // BERT's GELU is the exact one: x · Φ(x).
+            let u = layer.intermediate.forward(&x)?;
+            let gelu = u
+                .multiply(erf(u.divide(s(std::f32::consts::SQRT_2))?)?.add(s(1.0))?)?
+                .multiply(s(0.5))?;
+            x = self.norm(&x.add(&layer.output.forward(&gelu)?)?, &layer.out_norm)?;
+        }
+        // Mean over the real tokens, then unit length.
+        let m = mask.reshape(&[b, l, 1])?;
+        let summed = sum_axis(&x.multiply(&m)?, 1, false)?;
+        let counts = maximum(sum_axis(&m, 1, false)?, s(1e-9))?;
+        let mean = summed.divide(&counts)?;
+        let norms = maximum(
+            sqrt(&sum_axis(&mean.multiply(&mean)?, -1, true)?)?,
+            s(1e-12),
+        )?;
+        let out = mean.divide(&norms)?;
+        out.eval()?;
+        let flat = out.as_slice::<f32>();
+        Ok(flat.chunks(h as usize).map(|r| r.to_vec()).collect())
+    }
+}
