@@ -104,6 +104,7 @@ pub fn search_library(
         folder,
         exclude: Vec::new(),
         limit: limit.unwrap_or(50).min(500),
+        vector: None,
     })?)
 }
 

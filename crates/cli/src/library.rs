@@ -18,6 +18,33 @@ use crate::fail;
 pub const CHUNK_TOKENS: usize = 256;
 pub const OVERLAP_TOKENS: usize = 32;
 
+/// The embedder for dense search, if its model is here: `FATHOM_EMBEDDER` (a directory), else
+/// all-MiniLM-L6-v2 in the Hugging Face cache (`fathom pull --embedder` puts it there).
+pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
+    let dir = match std::env::var_os("FATHOM_EMBEDDER") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let cache = fathom_models::HubCache::from_env().ok()?;
+            let commit = cache.resolve(fathom_embed::EMBEDDER_REPO, "main")?;
+            cache.snapshot(fathom_embed::EMBEDDER_REPO, &commit)
+        }
+    };
+    if !dir.join("model.safetensors").exists() {
+        return None;
+    }
+    match fathom_embed::Embedder::load(&dir) {
+        Ok(e) => Some(std::sync::Arc::new(fathom_embed::SharedEmbedder::new(e))),
+        Err(e) => {
+            eprintln!("note: the embedder in {} cannot be used ({e}); searching with BM25 only", dir.display());
+            None
+        }
+    }
+}
+
+fn embed_fn(e: std::sync::Arc<fathom_embed::SharedEmbedder>) -> std::sync::Arc<fathom_index::indexer::Embed> {
+    std::sync::Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
+}
+
 fn open() -> Result<(Library, SearchIndex), String> {
     let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
     let library = Library::open(dirs.library_file()).map_err(|e| e.to_string())?;
@@ -40,6 +67,7 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
         &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
         &IndexOptions {
             hidden: crate::models::settings().index_hidden,
+            embedder: embedder().map(embed_fn),
             ..IndexOptions::default()
         },
         &|| false,
@@ -230,11 +258,14 @@ pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> Ex
             }
         }
     };
+    // Hybrid when the embedder is here (and the index holds vectors), BM25 otherwise.
+    let vector = embedder().and_then(|e| e.embed(&[query]).ok()).and_then(|mut v| v.pop());
     let hits = match index.search(&SearchQuery {
         text: query.to_string(),
         folder,
         exclude: Vec::new(),
         limit,
+        vector,
     }) {
         Ok(h) => h,
         Err(e) => return fail(e),
@@ -318,8 +349,15 @@ pub fn recall_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f
     relevant.iter().filter(|d| top.contains(d)).count() as f64 / relevant.len() as f64
 }
 
-pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, json: bool) -> ExitCode {
-    match run_search_bench(data, chunk_tokens, overlap) {
+pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, embedder_dir: Option<&Path>, json: bool) -> ExitCode {
+    let embedder = match embedder_dir {
+        None => None,
+        Some(dir) => match fathom_embed::Embedder::load(dir) {
+            Ok(e) => Some(fathom_embed::SharedEmbedder::new(e)),
+            Err(e) => return fail(e),
+        },
+    };
+    match run_search_bench(data, chunk_tokens, overlap, embedder.as_ref()) {
         Ok(r) => {
             if json {
                 println!("{r}");
@@ -337,6 +375,20 @@ pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, json: bool
                     r["latencyMs"]["p50"].as_f64().unwrap_or(0.0),
                     r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
                 );
+                for mode in ["dense", "hybrid"] {
+                    if let Some(m) = r.get(mode) {
+                        println!(
+                            "  {mode}: nDCG@10 {:.4}  recall@100 {:.4}  search p50 {:.2} ms p95 {:.2} ms",
+                            m["ndcg10"].as_f64().unwrap_or(0.0),
+                            m["recall100"].as_f64().unwrap_or(0.0),
+                            m["p50"].as_f64().unwrap_or(0.0),
+                            m["p95"].as_f64().unwrap_or(0.0),
+                        );
+                    }
+                }
+                if let Some(e) = r.get("embedding") {
+                    println!("  embedding: {:.1} chunks/s", e["chunksPerSecond"].as_f64().unwrap_or(0.0));
+                }
             }
             ExitCode::SUCCESS
         }
@@ -348,6 +400,7 @@ fn run_search_bench(
     data: &Path,
     chunk_tokens: usize,
     overlap: usize,
+    embedder: Option<&fathom_embed::SharedEmbedder>,
 ) -> Result<serde_json::Value, String> {
     let corpus = read_lines(&data.join("corpus.jsonl.gz"))?;
     let queries = read_lines(&data.join("queries.jsonl"))?;
@@ -366,74 +419,126 @@ fn run_search_bench(
     let chunker = Chunker::new(chunk_tokens, overlap);
     let start = Instant::now();
     let mut bytes = 0usize;
-    let mut chunks_total = 0usize;
+    let mut docs: Vec<(String, String, Vec<Chunk>)> = Vec::with_capacity(corpus.len());
     for line in &corpus {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let id = v["_id"].as_str().unwrap_or_default();
-        let title = v["title"].as_str().unwrap_or_default();
+        let id = v["_id"].as_str().unwrap_or_default().to_string();
+        let title = v["title"].as_str().unwrap_or_default().to_string();
         let text = v["text"].as_str().unwrap_or_default();
         bytes += title.len() + text.len();
-        let chunks: Vec<Chunk> = chunker.chunk(text);
-        chunks_total += chunks.len();
+        let chunks = chunker.chunk(text);
+        docs.push((id, title, chunks));
+    }
+    let chunks_total: usize = docs.iter().map(|d| d.2.len()).sum();
+    // Embeddings of "title. chunk", in batches across documents.
+    let mut vectors: Vec<Vec<Vec<f32>>> = Vec::new();
+    let mut embed_seconds = 0.0;
+    if let Some(e) = embedder {
+        let t = Instant::now();
+        let texts: Vec<String> = docs
+            .iter()
+            .flat_map(|(_, title, chunks)| chunks.iter().map(move |c| format!("{title}. {}", c.text)))
+            .collect();
+        let mut flat = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(64) {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            flat.extend(e.embed(&refs).map_err(|err| err.to_string())?);
+        }
+        let mut it = flat.into_iter();
+        vectors = docs.iter().map(|d| it.by_ref().take(d.2.len()).collect()).collect();
+        embed_seconds = t.elapsed().as_secs_f64();
+    }
+    for (i, (id, title, chunks)) in docs.iter().enumerate() {
         index
             .put_document(&DocumentChunks {
                 doc_id: id,
                 folder: "bench",
                 path: id,
                 title,
-                chunks: &chunks,
+                chunks,
                 lines: &[],
                 pages: &[],
+                vectors: vectors.get(i).map(|v| v.as_slice()),
             })
             .map_err(|e| e.to_string())?;
     }
     index.commit().map_err(|e| e.to_string())?;
+    index.record(&[], &[]).map_err(|e| e.to_string())?;
     let index_seconds = start.elapsed().as_secs_f64();
-    let (mut ndcg, mut recall, mut n) = (0.0, 0.0, 0usize);
-    let mut latencies = Vec::new();
+
+    struct Mode {
+        ndcg: f64,
+        recall: f64,
+        latencies: Vec<f64>,
+    }
+    let mut modes: BTreeMap<&str, Mode> = BTreeMap::new();
+    let mut n = 0usize;
+    let to_docs = |ids: Vec<String>| {
+        let mut ranked: Vec<String> = Vec::new();
+        for id in ids {
+            // Chunks to documents: a document ranks where its best chunk does.
+            let doc = id.rsplit_once(':').map(|(d, _)| d.to_string()).unwrap_or(id);
+            if !ranked.contains(&doc) {
+                ranked.push(doc);
+            }
+        }
+        ranked
+    };
     for line in &queries {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         let qid = v["_id"].as_str().unwrap_or_default();
         let Some(rel) = qrels.get(qid) else { continue };
+        let text = v["text"].as_str().unwrap_or_default().to_string();
+        n += 1;
+        let mut score = |name: &'static str, ranked: Vec<String>, ms: f64| {
+            let m = modes.entry(name).or_insert(Mode { ndcg: 0.0, recall: 0.0, latencies: Vec::new() });
+            m.ndcg += ndcg_at(&ranked, rel, 10);
+            m.recall += recall_at(&ranked, rel, 100);
+            m.latencies.push(ms);
+        };
         let t = Instant::now();
         let hits = index
-            .search(&SearchQuery {
-                text: v["text"].as_str().unwrap_or_default().to_string(),
-                limit: 300,
-                ..SearchQuery::default()
-            })
+            .search(&SearchQuery { text: text.clone(), limit: 300, ..SearchQuery::default() })
             .map_err(|e| e.to_string())?;
-        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-        // Chunks to documents: a document ranks where its best chunk does.
-        let mut ranked: Vec<String> = Vec::new();
-        for h in hits {
-            if !ranked.contains(&h.doc_id) {
-                ranked.push(h.doc_id);
-            }
+        score("bm25", to_docs(hits.into_iter().map(|h| h.chunk_id).collect()), t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(e) = embedder {
+            // Query embedding time counts toward dense and hybrid latency.
+            let t = Instant::now();
+            let q = e.embed(&[&text]).map_err(|err| err.to_string())?.pop().unwrap_or_default();
+            let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            let dense = index.dense_top(&q, 300, None);
+            score("dense", to_docs(dense.into_iter().map(|d| d.0).collect()), embed_ms + t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            let hits = index
+                .search(&SearchQuery { text, limit: 300, vector: Some(q), ..SearchQuery::default() })
+                .map_err(|e| e.to_string())?;
+            score("hybrid", to_docs(hits.into_iter().map(|h| h.chunk_id).collect()), embed_ms + t.elapsed().as_secs_f64() * 1000.0);
         }
-        ndcg += ndcg_at(&ranked, rel, 10);
-        recall += recall_at(&ranked, rel, 100);
-        n += 1;
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
+    let pct = |l: &mut Vec<f64>, p: f64| {
+        l.sort_by(|a, b| a.total_cmp(b));
+        l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
     };
-    Ok(serde_json::json!({
+    let mut out = serde_json::json!({
         "set": data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         "documents": corpus.len(),
         "chunks": chunks_total,
         "queries": n,
         "chunkTokens": chunk_tokens,
         "overlapTokens": overlap,
-        "bm25": { "ndcg10": ndcg / n.max(1) as f64, "recall100": recall / n.max(1) as f64 },
         "indexing": { "seconds": index_seconds, "docsPerSecond": corpus.len() as f64 / index_seconds, "mbPerSecond": bytes as f64 / 1e6 / index_seconds },
-        "latencyMs": { "p50": pct(0.5), "p95": pct(0.95) },
-    }))
+    });
+    for (name, mut m) in modes {
+        let (p50, p95) = (pct(&mut m.latencies, 0.5), pct(&mut m.latencies, 0.95));
+        out[name] = serde_json::json!({ "ndcg10": m.ndcg / n.max(1) as f64, "recall100": m.recall / n.max(1) as f64, "p50": p50, "p95": p95 });
+    }
+    out["latencyMs"] = serde_json::json!({ "p50": out["bm25"]["p50"], "p95": out["bm25"]["p95"] });
+    if embedder.is_some() {
+        out["embedding"] = serde_json::json!({ "seconds": embed_seconds, "chunksPerSecond": chunks_total as f64 / embed_seconds.max(1e-9) });
+    }
+    Ok(out)
 }
 
 fn tempfile_dir() -> Result<PathBuf, String> {

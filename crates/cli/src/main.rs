@@ -91,6 +91,9 @@ enum Command {
         chunk_tokens: usize,
         #[arg(long, default_value_t = library::OVERLAP_TOKENS)]
         overlap_tokens: usize,
+        /// A sentence-transformers model directory (all-MiniLM-L6-v2): adds dense and hybrid.
+        #[arg(long)]
+        embedder: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -450,10 +453,11 @@ async fn main() -> ExitCode {
             generated_chunks,
             chunk_tokens,
             overlap_tokens,
+            embedder,
             json,
         } => match (generated_chunks, data) {
             (Some(n), _) => library::scale_bench(n, json),
-            (None, Some(data)) => library::search_bench(&data, chunk_tokens, overlap_tokens, json),
+            (None, Some(data)) => library::search_bench(&data, chunk_tokens, overlap_tokens, embedder.as_deref(), json),
             (None, None) => fail("give a data folder or --generated-chunks"),
         },
         Command::Fit {

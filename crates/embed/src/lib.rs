@@ -306,3 +306,20 @@ impl Embedder {
         Ok(flat.chunks(h as usize).map(|r| r.to_vec()).collect())
     }
 }
+
+/// The embedder behind a lock, shareable across threads (MLX arrays may move between threads but
+/// not be used from two at once).
+pub struct SharedEmbedder(std::sync::Mutex<Embedder>);
+
+impl SharedEmbedder {
+    pub fn new(e: Embedder) -> Self {
+        SharedEmbedder(std::sync::Mutex::new(e))
+    }
+
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).embed(texts)
+    }
+}
+
+/// The Hugging Face repository the embedder's weights come from.
+pub const EMBEDDER_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";

@@ -18,7 +18,8 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocumen
 use ts_rs::TS;
 
 use crate::chunk::Chunk;
-use crate::state::State;
+use crate::dense::{rrf, Dense};
+use crate::state::{DocState, State, VectorOp};
 use crate::IndexError;
 
 const ANALYZER: &str = "fathom_en";
@@ -47,6 +48,9 @@ pub struct SearchQuery {
     /// Chunk ids to leave out (what the agent has already seen).
     pub exclude: Vec<String>,
     pub limit: usize,
+    /// The query's embedding: when given (and the index holds vectors), BM25 and dense results
+    /// are fused by reciprocal rank.
+    pub vector: Option<Vec<f32>>,
 }
 
 /// One matching chunk.
@@ -76,6 +80,8 @@ pub struct DocumentChunks<'a> {
     pub chunks: &'a [Chunk],
     pub lines: &'a [u32],
     pub pages: &'a [u32],
+    /// One embedding per chunk, when an embedder ran.
+    pub vectors: Option<&'a [Vec<f32>]>,
 }
 
 pub struct SearchIndex {
@@ -87,6 +93,9 @@ pub struct SearchIndex {
     writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
     pub(crate) state: Mutex<State>,
+    dense: Mutex<Dense>,
+    /// Vector changes since the last `record`, applied with the document state.
+    pending: Mutex<Vec<VectorOp>>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -164,6 +173,10 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let state = State::open(&dir.join("state.sqlite"))?;
+        let mut dense = Dense::new();
+        for (chunk, doc, folder, v) in state.vectors()? {
+            dense.insert(&chunk, &doc, &folder, &v);
+        }
         Ok(SearchIndex {
             dir: dir.to_path_buf(),
             index,
@@ -171,6 +184,8 @@ impl SearchIndex {
             writer: Mutex::new(None),
             fields,
             state: Mutex::new(state),
+            dense: Mutex::new(dense),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -189,8 +204,22 @@ impl SearchIndex {
         f(slot.as_mut().expect("just set"))
     }
 
-    /// Replaces a document's chunks (not visible until `commit`).
+    /// Replaces a document's chunks (not visible until `commit`; vectors until `record`).
     pub fn put_document(&self, d: &DocumentChunks<'_>) -> Result<(), IndexError> {
+        {
+            let mut pending = lock(&self.pending);
+            pending.push(VectorOp::Delete(d.doc_id.to_string()));
+            if let Some(vectors) = d.vectors {
+                for (c, v) in d.chunks.iter().zip(vectors) {
+                    pending.push(VectorOp::Put {
+                        doc_id: d.doc_id.to_string(),
+                        folder: d.folder.to_string(),
+                        chunk_id: format!("{}:{}", d.doc_id, c.index),
+                        vector: v.clone(),
+                    });
+                }
+            }
+        }
         let f = self.fields;
         self.with_writer(|writer| {
             writer.delete_term(Term::from_field_text(f.doc_id, d.doc_id));
@@ -212,6 +241,7 @@ impl SearchIndex {
     }
 
     pub fn delete_document(&self, doc_id: &str) -> Result<(), IndexError> {
+        lock(&self.pending).push(VectorOp::Delete(doc_id.to_string()));
         self.with_writer(|w| {
             w.delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
             Ok(())
@@ -223,6 +253,34 @@ impl SearchIndex {
         self.with_writer(|w| Ok(w.commit()?))?;
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// After `commit`: records documents as indexed (or failed), forgets removed ones, and stores
+    /// the pending vectors, in one transaction; then makes the vectors searchable.
+    pub fn record(&self, docs: &[DocState], forget: &[String]) -> Result<(), IndexError> {
+        let ops = std::mem::take(&mut *lock(&self.pending));
+        lock(&self.state).apply(docs, forget, &ops)?;
+        let mut dense = lock(&self.dense);
+        for id in forget {
+            dense.remove_doc(id);
+        }
+        for op in &ops {
+            match op {
+                VectorOp::Delete(doc) => dense.remove_doc(doc),
+                VectorOp::Put { doc_id, folder, chunk_id, vector } => dense.insert(chunk_id, doc_id, folder, vector),
+            }
+        }
+        Ok(())
+    }
+
+    /// Dense retrieval alone: (chunk id, cosine), best first.
+    pub fn dense_top(&self, vector: &[f32], k: usize, folder: Option<&str>) -> Vec<(String, f32)> {
+        lock(&self.dense).top(vector, k, folder, &[])
+    }
+
+    /// Chunks with vectors.
+    pub fn vector_count(&self) -> usize {
+        lock(&self.dense).len()
     }
 
     pub fn chunk_count(&self) -> u64 {
@@ -251,8 +309,41 @@ impl SearchIndex {
         }
     }
 
-    /// BM25 over chunk text and file names.
+    /// BM25, fused with dense retrieval by reciprocal rank when the query carries a vector and
+    /// the index holds vectors.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
+        let Some(vector) = q.vector.as_ref().filter(|_| self.vector_count() > 0) else {
+            return self.bm25(q);
+        };
+        // Each side contributes a deep list; fusion picks the final `limit`.
+        let depth = (q.limit * 2).max(100);
+        let lexical = self.bm25(&SearchQuery { limit: depth, ..q.clone() })?;
+        let dense = lock(&self.dense).top(vector, depth, q.folder.as_deref(), &q.exclude);
+        let fused = rrf(
+            &[lexical.iter().map(|h| h.chunk_id.clone()).collect(), dense.iter().map(|d| d.0.clone()).collect()],
+            60.0,
+        );
+        let mut known: std::collections::HashMap<String, Hit> = lexical.into_iter().map(|h| (h.chunk_id.clone(), h)).collect();
+        let searcher = self.reader.searcher();
+        let mut out = Vec::with_capacity(q.limit);
+        for (id, score) in fused.into_iter().take(q.limit) {
+            let hit = match known.remove(&id) {
+                Some(h) => h,
+                None => {
+                    let query = TermQuery::new(Term::from_field_text(self.fields.chunk_id, &id), IndexRecordOption::Basic);
+                    match searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?.first() {
+                        Some((_, addr)) => self.hit(&searcher.doc(*addr)?, 0.0),
+                        None => continue,
+                    }
+                }
+            };
+            out.push(Hit { score, ..hit });
+        }
+        Ok(out)
+    }
+
+    /// BM25 over chunk text and file names.
+    pub fn bm25(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.title]);
         parser.set_field_boost(f.title, 0.5);

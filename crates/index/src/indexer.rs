@@ -46,7 +46,10 @@ pub struct IndexReport {
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone)]
+/// Turns chunk texts into unit vectors for dense search (the MLX embedder, in the app and CLI).
+pub type Embed = dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>, String> + Send + Sync;
+
+#[derive(Clone)]
 pub struct IndexOptions {
     pub limits: Limits,
     /// Include hidden files and folders.
@@ -56,6 +59,8 @@ pub struct IndexOptions {
     pub commit_docs: usize,
     /// Longest one file's text extraction may take before it is given up.
     pub file_timeout: Duration,
+    /// Embeds chunks for dense search; without one the index is BM25 only.
+    pub embedder: Option<std::sync::Arc<Embed>>,
 }
 
 impl Default for IndexOptions {
@@ -66,6 +71,7 @@ impl Default for IndexOptions {
             commit_every: Duration::from_secs(2),
             commit_docs: 500,
             file_timeout: Duration::from_secs(60),
+            embedder: None,
         }
     }
 }
@@ -218,11 +224,7 @@ pub fn index_folder(
     }
     if !gone.is_empty() {
         index.commit()?;
-        index
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove_all(&gone)?;
+        index.record(&[], &gone)?;
         report.removed = gone.len() as u32;
     }
     let todo: Vec<&Found> = files
@@ -251,11 +253,7 @@ pub fn index_folder(
     let flush = |batch: &mut Vec<DocState>| -> Result<(), IndexError> {
         // The index first: a document is marked done only once its chunks are durable.
         index.commit()?;
-        index
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put_all(batch)?;
+        index.record(batch, &[])?;
         batch.clear();
         Ok(())
     };
@@ -283,6 +281,10 @@ pub fn index_folder(
                 let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
                 let (lines, pages) = anchors(&doc.text, &starts, &doc.pages);
                 let title = path.file_name().unwrap_or_default().to_string_lossy();
+                let vectors = match &options.embedder {
+                    Some(e) => Some(embed_chunks(e.as_ref(), &chunks)?),
+                    None => None,
+                };
                 index.put_document(&DocumentChunks {
                     doc_id: &doc_id,
                     folder,
@@ -291,6 +293,7 @@ pub fn index_folder(
                     chunks: &chunks,
                     lines: &lines,
                     pages: &pages,
+                    vectors: vectors.as_deref(),
                 })?;
                 state.chunks = chunks.len() as u32;
                 state.pages_without_text =
@@ -339,11 +342,7 @@ pub fn remove_folder(index: &SearchIndex, folder: &str) -> Result<u32, IndexErro
     }
     index.commit()?;
     let ids: Vec<String> = docs.iter().map(|d| d.doc_id.clone()).collect();
-    index
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove_all(&ids)?;
+    index.record(&[], &ids)?;
     Ok(ids.len() as u32)
 }
 
@@ -408,4 +407,14 @@ pub fn folder_status(index: &SearchIndex, folder: &str) -> Result<FolderStatus, 
         }
     }
     Ok(s)
+}
+
+/// Embeds chunk texts in batches of 32.
+pub fn embed_chunks(embedder: &Embed, chunks: &[crate::Chunk]) -> Result<Vec<Vec<f32>>, IndexError> {
+    let mut out = Vec::with_capacity(chunks.len());
+    for batch in chunks.chunks(32) {
+        let texts: Vec<&str> = batch.iter().map(|c| c.text.as_str()).collect();
+        out.extend(embedder(&texts).map_err(IndexError::Query)?);
+    }
+    Ok(out)
 }

@@ -4,6 +4,7 @@
 //! restart (or a kill mid-run) continues without redoing finished files.
 
 pub mod chunk;
+pub mod dense;
 pub mod index;
 pub mod indexer;
 mod state;

@@ -54,7 +54,14 @@ impl State {
                 error TEXT,
                 pages_without_text TEXT NOT NULL DEFAULT '[]'
             );
-            CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder);",
+            CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder);
+            CREATE TABLE IF NOT EXISTS vectors (
+                chunk_id TEXT PRIMARY KEY,
+                doc_id TEXT NOT NULL,
+                folder TEXT NOT NULL,
+                vec BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS vectors_doc ON vectors(doc_id);",
         )?;
         Ok(State { db })
     }
@@ -99,10 +106,42 @@ impl State {
         let rows = stmt.query_map([], Self::row)?;
         rows.collect()
     }
+}
 
-    /// Records a batch in one transaction.
-    pub fn put_all(&mut self, docs: &[DocState]) -> rusqlite::Result<()> {
+/// A change to the stored vectors, applied with the document state it belongs to.
+pub enum VectorOp {
+    /// Every vector of this document goes.
+    Delete(String),
+    Put {
+        doc_id: String,
+        folder: String,
+        chunk_id: String,
+        vector: Vec<f32>,
+    },
+}
+
+impl State {
+    /// Records documents, forgets others, and applies vector changes, in one transaction.
+    pub fn apply(&mut self, docs: &[DocState], forget: &[String], vectors: &[VectorOp]) -> rusqlite::Result<()> {
         let tx = self.db.transaction()?;
+        for op in vectors {
+            match op {
+                VectorOp::Delete(doc) => {
+                    tx.execute("DELETE FROM vectors WHERE doc_id = ?1", [doc])?;
+                }
+                VectorOp::Put { doc_id, folder, chunk_id, vector } => {
+                    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    tx.execute(
+                        "INSERT OR REPLACE INTO vectors (chunk_id, doc_id, folder, vec) VALUES (?1, ?2, ?3, ?4)",
+                        params![chunk_id, doc_id, folder, bytes],
+                    )?;
+                }
+            }
+        }
+        for id in forget {
+            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [id])?;
+            tx.execute("DELETE FROM vectors WHERE doc_id = ?1", [id])?;
+        }
         for d in docs {
             tx.execute(
                 &format!("INSERT OR REPLACE INTO documents ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", Self::COLUMNS),
@@ -122,11 +161,14 @@ impl State {
         tx.commit()
     }
 
-    pub fn remove_all(&mut self, doc_ids: &[String]) -> rusqlite::Result<()> {
-        let tx = self.db.transaction()?;
-        for id in doc_ids {
-            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [id])?;
-        }
-        tx.commit()
+    /// Every stored vector: (chunk id, doc id, folder, vector).
+    pub fn vectors(&self) -> rusqlite::Result<Vec<(String, String, String, Vec<f32>)>> {
+        let mut stmt = self.db.prepare("SELECT chunk_id, doc_id, folder, vec FROM vectors")?;
+        let rows = stmt.query_map([], |r| {
+            let bytes: Vec<u8> = r.get(3)?;
+            let v = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, v))
+        })?;
+        rows.collect()
     }
 }

@@ -35,6 +35,8 @@ pub struct PullOptions {
     pub max_backoff: Duration,
     /// How often progress is reported.
     pub report_every: Duration,
+    /// Refuse repositories that are not gpt-oss checkpoints (off for the embedder's model).
+    pub require_gpt_oss: bool,
 }
 
 impl Default for PullOptions {
@@ -46,6 +48,7 @@ impl Default for PullOptions {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             report_every: Duration::from_millis(250),
+            require_gpt_oss: true,
         }
     }
 }
@@ -199,6 +202,15 @@ pub async fn pull(
     let info = hub.repo_info(repo, &options.revision).await?;
     pull_info(hub, cache, &info, options, cancel, on_progress).await?;
     cache.write_ref(repo, &options.revision, &info.commit)?;
+    if !options.require_gpt_oss {
+        let path = cache.snapshot(repo, &info.commit);
+        return Ok(InstalledModel {
+            repo: repo.into(),
+            commit: info.commit.clone(),
+            disk_bytes: crate::cache::dir_bytes(&path),
+            path: path.display().to_string(),
+        });
+    }
     cache.installed_model(repo).ok_or_else(|| ModelsError::NotGptOss {
         repo: repo.into(),
         reason: "the downloaded files are not a runnable checkpoint (config.json, tokenizer.json and every weight file)".into(),
@@ -214,7 +226,9 @@ pub async fn pull_info(
     cancel: &CancellationToken,
     on_progress: &(dyn Fn(&PullProgress) + Send + Sync),
 ) -> Result<(), ModelsError> {
-    hub.config(info).await?;
+    if options.require_gpt_oss {
+        hub.config(info).await?;
+    }
     let blobs = cache.blobs(&info.repo);
     let have: Vec<u64> = info
         .files

@@ -1,0 +1,155 @@
+//! Dense vectors for chunks: kept in memory as one matrix for exhaustive search (at 100k chunks
+//! and 384 dimensions that is 150 MB and a few milliseconds a query, exact, with no index to
+//! tune), and in SQLite beside the document state, written in the same transaction.
+
+use std::collections::HashMap;
+
+pub struct Dense {
+    dim: usize,
+    data: Vec<f32>,
+    chunk_ids: Vec<String>,
+    doc_ids: Vec<String>,
+    folders: Vec<String>,
+    row_of: HashMap<String, usize>,
+}
+
+impl Dense {
+    pub fn new() -> Self {
+        Dense {
+            dim: 0,
+            data: Vec::new(),
+            chunk_ids: Vec::new(),
+            doc_ids: Vec::new(),
+            folders: Vec::new(),
+            row_of: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunk_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunk_ids.is_empty()
+    }
+
+    pub fn insert(&mut self, chunk_id: &str, doc_id: &str, folder: &str, v: &[f32]) {
+        if self.dim == 0 {
+            self.dim = v.len();
+        }
+        if v.len() != self.dim {
+            return;
+        }
+        if let Some(&row) = self.row_of.get(chunk_id) {
+            self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(v);
+            return;
+        }
+        self.row_of.insert(chunk_id.to_string(), self.chunk_ids.len());
+        self.chunk_ids.push(chunk_id.to_string());
+        self.doc_ids.push(doc_id.to_string());
+        self.folders.push(folder.to_string());
+        self.data.extend_from_slice(v);
+    }
+
+    /// Drops every vector of a document (swap-remove: rows move, ids follow).
+    pub fn remove_doc(&mut self, doc_id: &str) {
+        let mut row = 0;
+        while row < self.doc_ids.len() {
+            if self.doc_ids[row] != doc_id {
+                row += 1;
+                continue;
+            }
+            let last = self.doc_ids.len() - 1;
+            self.row_of.remove(&self.chunk_ids[row]);
+            if row != last {
+                let (a, b) = self.data.split_at_mut(last * self.dim);
+                a[row * self.dim..(row + 1) * self.dim].copy_from_slice(&b[..self.dim]);
+                self.chunk_ids.swap(row, last);
+                self.doc_ids.swap(row, last);
+                self.folders.swap(row, last);
+                self.row_of.insert(self.chunk_ids[row].clone(), row);
+            }
+            self.data.truncate(last * self.dim);
+            self.chunk_ids.pop();
+            self.doc_ids.pop();
+            self.folders.pop();
+        }
+    }
+
+    /// The `k` chunks with the highest dot product with `query` (cosine, for unit vectors),
+    /// within `folder` when given, leaving out `exclude`.
+    pub fn top(&self, query: &[f32], k: usize, folder: Option<&str>, exclude: &[String]) -> Vec<(String, f32)> {
+        if query.len() != self.dim || self.dim == 0 {
+            return Vec::new();
+        }
+        let mut scored: Vec<(usize, f32)> = self
+            .data
+            .chunks_exact(self.dim)
+            .enumerate()
+            .filter(|(row, _)| folder.is_none_or(|f| self.folders[*row] == f))
+            .map(|(row, v)| (row, v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>()))
+            .collect();
+        let k = k.min(scored.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+        scored.truncate(k);
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored
+            .into_iter()
+            .map(|(row, s)| (self.chunk_ids[row].clone(), s))
+            .filter(|(id, _)| !exclude.contains(id))
+            .collect()
+    }
+}
+
+/// Reciprocal rank fusion (Cormack et al., 2009): each list adds 1 / (k + rank); k = 60.
+pub fn rrf(lists: &[Vec<String>], k: f32) -> Vec<(String, f32)> {
+    let mut score: HashMap<&str, f32> = HashMap::new();
+    let mut first_seen: Vec<&str> = Vec::new();
+    for list in lists {
+        for (rank, id) in list.iter().enumerate() {
+            let e = score.entry(id).or_insert_with(|| {
+                first_seen.push(id);
+                0.0
+            });
+            *e += 1.0 / (k + rank as f32 + 1.0);
+        }
+    }
+    let mut out: Vec<(String, f32)> = first_seen.into_iter().map(|id| (id.to_string(), score[id])).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_first_with_filters_and_removal() {
+        let mut d = Dense::new();
+        d.insert("a:0", "a", "f1", &[1.0, 0.0]);
+        d.insert("a:1", "a", "f1", &[0.6, 0.8]);
+        d.insert("b:0", "b", "f2", &[0.0, 1.0]);
+        let top = d.top(&[0.0, 1.0], 2, None, &[]);
+        assert_eq!(top.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["b:0", "a:1"]);
+        assert_eq!(d.top(&[0.0, 1.0], 5, Some("f1"), &[])[0].0, "a:1");
+        assert_eq!(d.top(&[0.0, 1.0], 5, None, &["b:0".into()])[0].0, "a:1");
+        d.remove_doc("a");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.top(&[1.0, 0.0], 5, None, &[]), vec![("b:0".to_string(), 0.0)]);
+        // Replacing a chunk's vector keeps one row.
+        d.insert("b:0", "b", "f2", &[1.0, 0.0]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.top(&[1.0, 0.0], 1, None, &[])[0].1, 1.0);
+    }
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        let fused = rrf(&[vec!["x".into(), "y".into(), "z".into()], vec!["y".into(), "w".into()]], 60.0);
+        assert_eq!(fused[0].0, "y");
+        assert_eq!(fused.len(), 4);
+        assert!((fused[0].1 - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-6);
+    }
+}
