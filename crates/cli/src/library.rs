@@ -35,13 +35,18 @@ pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
     match fathom_embed::Embedder::load(&dir) {
         Ok(e) => Some(std::sync::Arc::new(fathom_embed::SharedEmbedder::new(e))),
         Err(e) => {
-            eprintln!("note: the embedder in {} cannot be used ({e}); searching with BM25 only", dir.display());
+            eprintln!(
+                "note: the embedder in {} cannot be used ({e}); searching with BM25 only",
+                dir.display()
+            );
             None
         }
     }
 }
 
-fn embed_fn(e: std::sync::Arc<fathom_embed::SharedEmbedder>) -> std::sync::Arc<fathom_index::indexer::Embed> {
+fn embed_fn(
+    e: std::sync::Arc<fathom_embed::SharedEmbedder>,
+) -> std::sync::Arc<fathom_index::indexer::Embed> {
     std::sync::Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
 }
 
@@ -259,7 +264,9 @@ pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> Ex
         }
     };
     // Hybrid when the embedder is here (and the index holds vectors), BM25 otherwise.
-    let vector = embedder().and_then(|e| e.embed(&[query]).ok()).and_then(|mut v| v.pop());
+    let vector = embedder()
+        .and_then(|e| e.embed(&[query]).ok())
+        .and_then(|mut v| v.pop());
     let hits = match index.search(&SearchQuery {
         text: query.to_string(),
         folder,
@@ -349,7 +356,13 @@ pub fn recall_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f
     relevant.iter().filter(|d| top.contains(d)).count() as f64 / relevant.len() as f64
 }
 
-pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, embedder_dir: Option<&Path>, json: bool) -> ExitCode {
+pub fn search_bench(
+    data: &Path,
+    chunk_tokens: usize,
+    overlap: usize,
+    embedder_dir: Option<&Path>,
+    json: bool,
+) -> ExitCode {
     let embedder = match embedder_dir {
         None => None,
         Some(dir) => match fathom_embed::Embedder::load(dir) {
@@ -387,7 +400,10 @@ pub fn search_bench(data: &Path, chunk_tokens: usize, overlap: usize, embedder_d
                     }
                 }
                 if let Some(e) = r.get("embedding") {
-                    println!("  embedding: {:.1} chunks/s", e["chunksPerSecond"].as_f64().unwrap_or(0.0));
+                    println!(
+                        "  embedding: {:.1} chunks/s",
+                        e["chunksPerSecond"].as_f64().unwrap_or(0.0)
+                    );
                 }
             }
             ExitCode::SUCCESS
@@ -437,7 +453,9 @@ fn run_search_bench(
         let t = Instant::now();
         let texts: Vec<String> = docs
             .iter()
-            .flat_map(|(_, title, chunks)| chunks.iter().map(move |c| format!("{title}. {}", c.text)))
+            .flat_map(|(_, title, chunks)| {
+                chunks.iter().map(move |c| format!("{title}. {}", c.text))
+            })
             .collect();
         let mut flat = Vec::with_capacity(texts.len());
         for batch in texts.chunks(64) {
@@ -445,7 +463,10 @@ fn run_search_bench(
             flat.extend(e.embed(&refs).map_err(|err| err.to_string())?);
         }
         let mut it = flat.into_iter();
-        vectors = docs.iter().map(|d| it.by_ref().take(d.2.len()).collect()).collect();
+        vectors = docs
+            .iter()
+            .map(|d| it.by_ref().take(d.2.len()).collect())
+            .collect();
         embed_seconds = t.elapsed().as_secs_f64();
     }
     for (i, (id, title, chunks)) in docs.iter().enumerate() {
@@ -477,7 +498,10 @@ fn run_search_bench(
         let mut ranked: Vec<String> = Vec::new();
         for id in ids {
             // Chunks to documents: a document ranks where its best chunk does.
-            let doc = id.rsplit_once(':').map(|(d, _)| d.to_string()).unwrap_or(id);
+            let doc = id
+                .rsplit_once(':')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or(id);
             if !ranked.contains(&doc) {
                 ranked.push(doc);
             }
@@ -491,35 +515,66 @@ fn run_search_bench(
         let text = v["text"].as_str().unwrap_or_default().to_string();
         n += 1;
         let mut score = |name: &'static str, ranked: Vec<String>, ms: f64| {
-            let m = modes.entry(name).or_insert(Mode { ndcg: 0.0, recall: 0.0, latencies: Vec::new() });
+            let m = modes.entry(name).or_insert(Mode {
+                ndcg: 0.0,
+                recall: 0.0,
+                latencies: Vec::new(),
+            });
             m.ndcg += ndcg_at(&ranked, rel, 10);
             m.recall += recall_at(&ranked, rel, 100);
             m.latencies.push(ms);
         };
         let t = Instant::now();
         let hits = index
-            .search(&SearchQuery { text: text.clone(), limit: 300, ..SearchQuery::default() })
+            .search(&SearchQuery {
+                text: text.clone(),
+                limit: 300,
+                ..SearchQuery::default()
+            })
             .map_err(|e| e.to_string())?;
-        score("bm25", to_docs(hits.into_iter().map(|h| h.chunk_id).collect()), t.elapsed().as_secs_f64() * 1000.0);
+        score(
+            "bm25",
+            to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
+            t.elapsed().as_secs_f64() * 1000.0,
+        );
         if let Some(e) = embedder {
             // Query embedding time counts toward dense and hybrid latency.
             let t = Instant::now();
-            let q = e.embed(&[&text]).map_err(|err| err.to_string())?.pop().unwrap_or_default();
+            let q = e
+                .embed(&[&text])
+                .map_err(|err| err.to_string())?
+                .pop()
+                .unwrap_or_default();
             let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
             let t = Instant::now();
             let dense = index.dense_top(&q, 300, None);
-            score("dense", to_docs(dense.into_iter().map(|d| d.0).collect()), embed_ms + t.elapsed().as_secs_f64() * 1000.0);
+            score(
+                "dense",
+                to_docs(dense.into_iter().map(|d| d.0).collect()),
+                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
+            );
             let t = Instant::now();
             let hits = index
-                .search(&SearchQuery { text, limit: 300, vector: Some(q), ..SearchQuery::default() })
+                .search(&SearchQuery {
+                    text,
+                    limit: 300,
+                    vector: Some(q),
+                    ..SearchQuery::default()
+                })
                 .map_err(|e| e.to_string())?;
-            score("hybrid", to_docs(hits.into_iter().map(|h| h.chunk_id).collect()), embed_ms + t.elapsed().as_secs_f64() * 1000.0);
+            score(
+                "hybrid",
+                to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
+                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let pct = |l: &mut Vec<f64>, p: f64| {
         l.sort_by(|a, b| a.total_cmp(b));
-        l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
+        l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
     };
     let mut out = serde_json::json!({
         "set": data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),

@@ -61,13 +61,16 @@ enum Command {
         /// Download even if the memory check says it cannot run here.
         #[arg(long)]
         anyway: bool,
+        /// Download the library's embedder (all-MiniLM-L6-v2, 90 MB) for dense and hybrid search.
+        #[arg(long, conflicts_with = "repo")]
+        embedder: bool,
     },
     /// Delete a downloaded model (and its converted copy).
     Rm { repo: String },
     /// The library's folders and their index.
     #[command(subcommand)]
     Index(IndexCommand),
-    /// Search the library (BM25).
+    /// Search the library: BM25, fused with dense retrieval when the embedder is here.
     Search {
         query: String,
         /// Only this library folder (its path).
@@ -422,11 +425,18 @@ async fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Models { json } => models::list(json),
         Command::Pull {
+            revision,
+            token,
+            embedder: true,
+            ..
+        } => models::pull_embedder(&revision, token).await,
+        Command::Pull {
             repo,
             revision,
             token,
             context,
             anyway,
+            ..
         } => {
             models::pull_cmd(models::PullArgs {
                 repo,
@@ -457,7 +467,13 @@ async fn main() -> ExitCode {
             json,
         } => match (generated_chunks, data) {
             (Some(n), _) => library::scale_bench(n, json),
-            (None, Some(data)) => library::search_bench(&data, chunk_tokens, overlap_tokens, embedder.as_deref(), json),
+            (None, Some(data)) => library::search_bench(
+                &data,
+                chunk_tokens,
+                overlap_tokens,
+                embedder.as_deref(),
+                json,
+            ),
             (None, None) => fail("give a data folder or --generated-chunks"),
         },
         Command::Fit {

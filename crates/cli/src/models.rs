@@ -275,3 +275,38 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
     println!("{path}");
     ExitCode::SUCCESS
 }
+
+/// Downloads the library's embedder into the Hugging Face cache (no memory check: it is small).
+pub async fn pull_embedder(revision: &str, token: Option<String>) -> ExitCode {
+    let (store, hub) = match (store(), hub(token)) {
+        (Ok(s), Ok(h)) => (s, h),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let options = PullOptions {
+        revision: revision.to_string(),
+        require_gpt_oss: false,
+        ..PullOptions::default()
+    };
+    let cancel = CancellationToken::new();
+    match fathom_models::pull(
+        &hub,
+        &store.cache,
+        fathom_embed::EMBEDDER_REPO,
+        &options,
+        &cancel,
+        &|_| {},
+    )
+    .await
+    {
+        Ok(m) => {
+            eprintln!(
+                "installed {} ({}); `fathom index update` adds vectors",
+                m.repo,
+                gb(m.disk_bytes)
+            );
+            println!("{}", m.path);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

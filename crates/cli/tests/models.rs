@@ -389,3 +389,48 @@ async fn a_dense_checkpoint_without_room_for_its_conversion_is_refused_before_do
         "weights were fetched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_embedder_is_pulled_through_the_same_download_code_and_used_for_search() {
+    let env = Env::new().await;
+    let src = fixture().join("../../minilm");
+    let dir = env
+        .served
+        .path()
+        .join("sentence-transformers/all-MiniLM-L6-v2");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "tokenizer_config.json",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let out = env.run(&["pull", "--embedder"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = PathBuf::from(text(&out.stdout).trim());
+    assert!(path.join("model.safetensors").exists());
+    // Indexing and search now use it: a paraphrase with no shared word is found.
+    let docs = env.home.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("sea.txt"),
+        "The ocean rises and falls twice a day because of lunar gravity.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("bread.txt"),
+        "Knead the dough and let it rest for an hour before baking.",
+    )
+    .unwrap();
+    let out = env.run(&["index", "add", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.run(&["search", "tides moon", "--json"]);
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        hits[0]["path"].as_str().unwrap().ends_with("sea.txt"),
+        "{hits}"
+    );
+}

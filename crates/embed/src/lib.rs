@@ -317,7 +317,10 @@ impl SharedEmbedder {
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).embed(texts)
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .embed(texts)
     }
 }
 

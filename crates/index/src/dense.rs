@@ -44,7 +44,8 @@ impl Dense {
             self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(v);
             return;
         }
-        self.row_of.insert(chunk_id.to_string(), self.chunk_ids.len());
+        self.row_of
+            .insert(chunk_id.to_string(), self.chunk_ids.len());
         self.chunk_ids.push(chunk_id.to_string());
         self.doc_ids.push(doc_id.to_string());
         self.folders.push(folder.to_string());
@@ -78,7 +79,13 @@ impl Dense {
 
     /// The `k` chunks with the highest dot product with `query` (cosine, for unit vectors),
     /// within `folder` when given, leaving out `exclude`.
-    pub fn top(&self, query: &[f32], k: usize, folder: Option<&str>, exclude: &[String]) -> Vec<(String, f32)> {
+    pub fn top(
+        &self,
+        query: &[f32],
+        k: usize,
+        folder: Option<&str>,
+        exclude: &[String],
+    ) -> Vec<(String, f32)> {
         if query.len() != self.dim || self.dim == 0 {
             return Vec::new();
         }
@@ -117,7 +124,10 @@ pub fn rrf(lists: &[Vec<String>], k: f32) -> Vec<(String, f32)> {
             *e += 1.0 / (k + rank as f32 + 1.0);
         }
     }
-    let mut out: Vec<(String, f32)> = first_seen.into_iter().map(|id| (id.to_string(), score[id])).collect();
+    let mut out: Vec<(String, f32)> = first_seen
+        .into_iter()
+        .map(|id| (id.to_string(), score[id]))
+        .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
 }
@@ -133,12 +143,18 @@ mod tests {
         d.insert("a:1", "a", "f1", &[0.6, 0.8]);
         d.insert("b:0", "b", "f2", &[0.0, 1.0]);
         let top = d.top(&[0.0, 1.0], 2, None, &[]);
-        assert_eq!(top.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["b:0", "a:1"]);
+        assert_eq!(
+            top.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+            ["b:0", "a:1"]
+        );
         assert_eq!(d.top(&[0.0, 1.0], 5, Some("f1"), &[])[0].0, "a:1");
         assert_eq!(d.top(&[0.0, 1.0], 5, None, &["b:0".into()])[0].0, "a:1");
         d.remove_doc("a");
         assert_eq!(d.len(), 1);
-        assert_eq!(d.top(&[1.0, 0.0], 5, None, &[]), vec![("b:0".to_string(), 0.0)]);
+        assert_eq!(
+            d.top(&[1.0, 0.0], 5, None, &[]),
+            vec![("b:0".to_string(), 0.0)]
+        );
         // Replacing a chunk's vector keeps one row.
         d.insert("b:0", "b", "f2", &[1.0, 0.0]);
         assert_eq!(d.len(), 1);
@@ -147,7 +163,13 @@ mod tests {
 
     #[test]
     fn fusion_rewards_agreement() {
-        let fused = rrf(&[vec!["x".into(), "y".into(), "z".into()], vec!["y".into(), "w".into()]], 60.0);
+        let fused = rrf(
+            &[
+                vec!["x".into(), "y".into(), "z".into()],
+                vec!["y".into(), "w".into()],
+            ],
+            60.0,
+        );
         assert_eq!(fused[0].0, "y");
         assert_eq!(fused.len(), 4);
         assert!((fused[0].1 - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-6);

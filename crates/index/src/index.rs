@@ -267,7 +267,12 @@ impl SearchIndex {
         for op in &ops {
             match op {
                 VectorOp::Delete(doc) => dense.remove_doc(doc),
-                VectorOp::Put { doc_id, folder, chunk_id, vector } => dense.insert(chunk_id, doc_id, folder, vector),
+                VectorOp::Put {
+                    doc_id,
+                    folder,
+                    chunk_id,
+                    vector,
+                } => dense.insert(chunk_id, doc_id, folder, vector),
             }
         }
         Ok(())
@@ -317,21 +322,36 @@ impl SearchIndex {
         };
         // Each side contributes a deep list; fusion picks the final `limit`.
         let depth = (q.limit * 2).max(100);
-        let lexical = self.bm25(&SearchQuery { limit: depth, ..q.clone() })?;
+        let lexical = self.bm25(&SearchQuery {
+            limit: depth,
+            ..q.clone()
+        })?;
         let dense = lock(&self.dense).top(vector, depth, q.folder.as_deref(), &q.exclude);
         let fused = rrf(
-            &[lexical.iter().map(|h| h.chunk_id.clone()).collect(), dense.iter().map(|d| d.0.clone()).collect()],
+            &[
+                lexical.iter().map(|h| h.chunk_id.clone()).collect(),
+                dense.iter().map(|d| d.0.clone()).collect(),
+            ],
             60.0,
         );
-        let mut known: std::collections::HashMap<String, Hit> = lexical.into_iter().map(|h| (h.chunk_id.clone(), h)).collect();
+        let mut known: std::collections::HashMap<String, Hit> = lexical
+            .into_iter()
+            .map(|h| (h.chunk_id.clone(), h))
+            .collect();
         let searcher = self.reader.searcher();
         let mut out = Vec::with_capacity(q.limit);
         for (id, score) in fused.into_iter().take(q.limit) {
             let hit = match known.remove(&id) {
                 Some(h) => h,
                 None => {
-                    let query = TermQuery::new(Term::from_field_text(self.fields.chunk_id, &id), IndexRecordOption::Basic);
-                    match searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?.first() {
+                    let query = TermQuery::new(
+                        Term::from_field_text(self.fields.chunk_id, &id),
+                        IndexRecordOption::Basic,
+                    );
+                    match searcher
+                        .search(&query, &TopDocs::with_limit(1).order_by_score())?
+                        .first()
+                    {
                         Some((_, addr)) => self.hit(&searcher.doc(*addr)?, 0.0),
                         None => continue,
                     }

@@ -410,7 +410,10 @@ pub fn folder_status(index: &SearchIndex, folder: &str) -> Result<FolderStatus, 
 }
 
 /// Embeds chunk texts in batches of 32.
-pub fn embed_chunks(embedder: &Embed, chunks: &[crate::Chunk]) -> Result<Vec<Vec<f32>>, IndexError> {
+pub fn embed_chunks(
+    embedder: &Embed,
+    chunks: &[crate::Chunk],
+) -> Result<Vec<Vec<f32>>, IndexError> {
     let mut out = Vec::with_capacity(chunks.len());
     for batch in chunks.chunks(32) {
         let texts: Vec<&str> = batch.iter().map(|c| c.text.as_str()).collect();

@@ -122,14 +122,24 @@ pub enum VectorOp {
 
 impl State {
     /// Records documents, forgets others, and applies vector changes, in one transaction.
-    pub fn apply(&mut self, docs: &[DocState], forget: &[String], vectors: &[VectorOp]) -> rusqlite::Result<()> {
+    pub fn apply(
+        &mut self,
+        docs: &[DocState],
+        forget: &[String],
+        vectors: &[VectorOp],
+    ) -> rusqlite::Result<()> {
         let tx = self.db.transaction()?;
         for op in vectors {
             match op {
                 VectorOp::Delete(doc) => {
                     tx.execute("DELETE FROM vectors WHERE doc_id = ?1", [doc])?;
                 }
-                VectorOp::Put { doc_id, folder, chunk_id, vector } => {
+                VectorOp::Put {
+                    doc_id,
+                    folder,
+                    chunk_id,
+                    vector,
+                } => {
                     let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                     tx.execute(
                         "INSERT OR REPLACE INTO vectors (chunk_id, doc_id, folder, vec) VALUES (?1, ?2, ?3, ?4)",
@@ -163,10 +173,15 @@ impl State {
 
     /// Every stored vector: (chunk id, doc id, folder, vector).
     pub fn vectors(&self) -> rusqlite::Result<Vec<(String, String, String, Vec<f32>)>> {
-        let mut stmt = self.db.prepare("SELECT chunk_id, doc_id, folder, vec FROM vectors")?;
+        let mut stmt = self
+            .db
+            .prepare("SELECT chunk_id, doc_id, folder, vec FROM vectors")?;
         let rows = stmt.query_map([], |r| {
             let bytes: Vec<u8> = r.get(3)?;
-            let v = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let v = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, v))
         })?;
         rows.collect()
