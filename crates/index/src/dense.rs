@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+#[derive(Default)]
 pub struct Dense {
     dim: usize,
     data: Vec<f32>,
@@ -15,14 +16,7 @@ pub struct Dense {
 
 impl Dense {
     pub fn new() -> Self {
-        Dense {
-            dim: 0,
-            data: Vec::new(),
-            chunk_ids: Vec::new(),
-            doc_ids: Vec::new(),
-            folders: Vec::new(),
-            row_of: HashMap::new(),
-        }
+        Self::default()
     }
 
     pub fn len(&self) -> usize {

@@ -108,6 +108,9 @@ impl State {
     }
 }
 
+/// A stored vector: (chunk id, doc id, folder, vector).
+pub type StoredVector = (String, String, String, Vec<f32>);
+
 /// A change to the stored vectors, applied with the document state it belongs to.
 pub enum VectorOp {
     /// Every vector of this document goes.
@@ -171,8 +174,8 @@ impl State {
         tx.commit()
     }
 
-    /// Every stored vector: (chunk id, doc id, folder, vector).
-    pub fn vectors(&self) -> rusqlite::Result<Vec<(String, String, String, Vec<f32>)>> {
+    /// Every stored vector.
+    pub fn vectors(&self) -> rusqlite::Result<Vec<StoredVector>> {
         let mut stmt = self
             .db
             .prepare("SELECT chunk_id, doc_id, folder, vec FROM vectors")?;
