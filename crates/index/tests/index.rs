@@ -317,3 +317,65 @@ fn hidden_files_are_indexed_when_asked_and_ignore_rules_still_hold() {
         "hidden in, gitignored build/ still out"
     );
 }
+
+#[test]
+fn vectors_are_stored_with_their_documents_fused_with_bm25_and_survive_a_restart() {
+    use fathom_index::DocumentChunks;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("index");
+    let index = SearchIndex::open(&dir).unwrap();
+    let chunker = Chunker::new(256, 0);
+    let put = |index: &SearchIndex, id: &str, text: &str, v: [f32; 2]| {
+        let chunks = chunker.chunk(text);
+        index
+            .put_document(&DocumentChunks {
+                doc_id: id,
+                folder: "f",
+                path: id,
+                title: id,
+                chunks: &chunks,
+                lines: &[1],
+                pages: &[0],
+                vectors: Some(&[v.to_vec()]),
+            })
+            .unwrap();
+    };
+    put(&index, "a", "apples and pears", [1.0, 0.0]);
+    put(&index, "b", "bananas", [0.0, 1.0]);
+    index.commit().unwrap();
+    index.record(&[], &[]).unwrap();
+    assert_eq!(index.vector_count(), 2);
+    // No shared word with "b", but its vector is nearest: hybrid finds it, BM25 alone does not.
+    let q = |v: Option<Vec<f32>>| {
+        index
+            .search(&SearchQuery {
+                text: "pears".into(),
+                limit: 5,
+                vector: v,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        q(None)
+            .iter()
+            .map(|h| h.doc_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    let hybrid = q(Some(vec![0.0, 1.0]));
+    assert_eq!(hybrid.len(), 2);
+    assert!(hybrid
+        .iter()
+        .any(|h| h.doc_id == "b" && h.text == "bananas"));
+    drop(index);
+    let index = SearchIndex::open(&dir).unwrap();
+    assert_eq!(index.vector_count(), 2);
+    assert_eq!(index.dense_top(&[0.0, 1.0], 1, None)[0].0, "b:0");
+    index.delete_document("b").unwrap();
+    index.commit().unwrap();
+    index.record(&[], &["b".to_string()]).unwrap();
+    assert_eq!(index.vector_count(), 1);
+    drop(index);
+    assert_eq!(SearchIndex::open(&dir).unwrap().vector_count(), 1);
+}
