@@ -106,16 +106,7 @@ async fn a_model_already_in_the_cache_is_not_fetched_again() {
 async fn a_dropped_connection_resumes_where_it_stopped() {
     let s = Setup::new().await;
     s.hub.inject(FILES[1], FaultKind::DropAfter(100_000), 1);
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert_same_files(model.path.as_ref(), &s.repo_dir(REPO));
     let reqs = s.hub.file_requests(FILES[1]);
     assert_eq!(reqs.len(), 2, "{reqs:?}");
@@ -131,16 +122,7 @@ async fn a_stalled_connection_is_noticed_and_resumed() {
         1,
     );
     let started = std::time::Instant::now();
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the stall was waited out"
@@ -156,16 +138,7 @@ async fn a_stalled_connection_is_noticed_and_resumed() {
 async fn corrupted_bytes_refetch_that_file_only() {
     let s = Setup::new().await;
     s.hub.inject(FILES[3], FaultKind::Corrupt(1234), 1);
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert_same_files(model.path.as_ref(), &s.repo_dir(REPO));
     assert_eq!(s.hub.file_requests(FILES[3]).len(), 2);
     assert_eq!(
@@ -180,16 +153,7 @@ async fn corrupted_bytes_refetch_that_file_only() {
 async fn a_file_corrupt_twice_fails_and_nothing_corrupt_is_installed() {
     let s = Setup::new().await;
     s.hub.inject(FILES[3], FaultKind::Corrupt(10), 2);
-    let err = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap_err();
+    let err = s.pull().await.unwrap_err();
     assert!(matches!(err, ModelsError::Corrupt { .. }), "{err}");
     assert!(
         err.to_string().starts_with(&format!(
@@ -233,16 +197,7 @@ async fn server_errors_are_retried_with_backoff() {
     let s = Setup::new().await;
     s.hub.inject(FILES[1], FaultKind::Status(503), 2);
     s.hub.inject(FILES[2], FaultKind::Status(500), 1);
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert_same_files(model.path.as_ref(), &s.repo_dir(REPO));
     let statuses: Vec<u16> = s
         .hub
@@ -258,16 +213,7 @@ async fn a_refused_range_starts_the_file_over() {
     let s = Setup::new().await;
     s.hub.inject(FILES[1], FaultKind::DropAfter(1000), 1);
     s.hub.inject(FILES[1], FaultKind::Status(416), 1);
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert_same_files(model.path.as_ref(), &s.repo_dir(REPO));
     let ranges: Vec<Option<String>> = s
         .hub
@@ -285,16 +231,7 @@ async fn a_wrong_content_length_is_caught_and_resumed() {
     s.hub.inject(FILES[1], FaultKind::WrongLength(-5000), 1);
     // Promising more than it sends: the body ends early.
     s.hub.inject(FILES[2], FaultKind::WrongLength(5000), 1);
-    let model = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    let model = s.pull().await.unwrap();
     assert_same_files(model.path.as_ref(), &s.repo_dir(REPO));
     let reqs = s.hub.file_requests(FILES[1]);
     let size = std::fs::metadata(s.repo_dir(REPO).join(FILES[1]))
@@ -336,16 +273,7 @@ async fn a_connection_that_never_delivers_is_given_up_with_the_reason() {
 async fn tokens_gates_and_missing_repos_get_messages_that_say_what_to_do() {
     let s = Setup::new().await;
     s.hub.require_token("hf_secret");
-    let err = pull(
-        &s.client(None),
-        &s.cache(),
-        REPO,
-        &fast(),
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .unwrap_err();
+    let err = s.pull().await.unwrap_err();
     assert!(matches!(err, ModelsError::Unauthorized { .. }));
     assert!(
         err.to_string()

@@ -60,6 +60,19 @@ impl Setup {
     pub fn cache(&self) -> HubCache {
         HubCache::at(self.cache_dir.path())
     }
+
+    /// The test repo pulled with quick retries, no token, no progress callback.
+    pub async fn pull(&self) -> Result<fathom_models::InstalledModel, fathom_models::ModelsError> {
+        fathom_models::pull(
+            &self.client(None),
+            &self.cache(),
+            REPO,
+            &fast(),
+            &tokio_util::sync::CancellationToken::new(),
+            &|_| {},
+        )
+        .await
+    }
 }
 
 /// Quick retries, so fault tests take milliseconds.
