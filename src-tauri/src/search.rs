@@ -13,10 +13,6 @@ use crate::state::{lock, AppState};
 use crate::streams::StreamId;
 use crate::CommandError;
 
-/// Chunk size and overlap in the model's tokens (see `fathom search-bench`).
-const CHUNK_TOKENS: usize = 256;
-const OVERLAP_TOKENS: usize = 32;
-
 impl From<fathom_index::IndexError> for CommandError {
     fn from(e: fathom_index::IndexError) -> Self {
         match e {
@@ -67,7 +63,7 @@ pub async fn index_folder_cmd(
             &index,
             &id,
             &path,
-            &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+            &Chunker::default(),
             &options,
             &|| guard.is_cancelled(),
             // A closed channel (the page went away) is not an error: indexing goes on.
@@ -164,7 +160,7 @@ pub fn start_watching<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError
             &index,
             id,
             &path,
-            &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+            &Chunker::default(),
             &options(&state),
             &|| false,
             &mut |_| {},

@@ -14,9 +14,7 @@ use fathom_store::AppDirs;
 
 use crate::fail;
 
-/// Chunk size and overlap, in o200k tokens (chosen with `fathom search-bench`).
-pub const CHUNK_TOKENS: usize = 256;
-pub const OVERLAP_TOKENS: usize = 32;
+pub use fathom_index::chunk::{CHUNK_TOKENS, OVERLAP_TOKENS};
 
 /// The embedder for dense search, if its model is here: `FATHOM_EMBEDDER` (a directory), else
 /// all-MiniLM-L6-v2 in the Hugging Face cache (`fathom pull --embedder` puts it there).
@@ -69,7 +67,7 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
         index,
         id,
         Path::new(path),
-        &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+        &Chunker::default(),
         &IndexOptions {
             hidden: crate::models::settings().index_hidden,
             embedder: embedder().map(embed_fn),
@@ -674,7 +672,7 @@ fn run_scale_bench(chunks: usize) -> Result<serde_json::Value, String> {
         &index,
         "bench",
         &docs,
-        &Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS),
+        &Chunker::default(),
         &IndexOptions::default(),
         &|| false,
         &mut |_| {},

@@ -16,6 +16,10 @@ pub struct Chunk {
     pub tokens: usize,
 }
 
+/// The library's chunk size and overlap, in o200k tokens (see `fathom search-bench`).
+pub const CHUNK_TOKENS: usize = 256;
+pub const OVERLAP_TOKENS: usize = 32;
+
 pub struct Chunker {
     bpe: &'static CoreBPE,
     /// Most tokens in a chunk.
@@ -41,6 +45,12 @@ fn segments(text: &str) -> Vec<(usize, usize)> {
         out.push((start, text.len()));
     }
     out
+}
+
+impl Default for Chunker {
+    fn default() -> Self {
+        Chunker::new(CHUNK_TOKENS, OVERLAP_TOKENS)
+    }
 }
 
 impl Chunker {

@@ -170,20 +170,16 @@ impl ModelStore {
             else {
                 continue;
             };
-            let partial: u64 = std::fs::read_dir(e.path().join("blobs"))
+            // Sizes of the partial files; none means nothing is pending.
+            let partials: Vec<u64> = std::fs::read_dir(e.path().join("blobs"))
                 .into_iter()
                 .flatten()
                 .flatten()
                 .filter(|b| b.file_name().to_string_lossy().ends_with(".incomplete"))
-                .filter_map(|b| b.metadata().ok().map(|m| m.len()))
-                .sum();
-            let has_partial = std::fs::read_dir(e.path().join("blobs"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|b| b.file_name().to_string_lossy().ends_with(".incomplete"));
-            if has_partial {
-                out.push((format!("{owner}/{model}"), partial));
+                .map(|b| b.metadata().map_or(0, |m| m.len()))
+                .collect();
+            if !partials.is_empty() {
+                out.push((format!("{owner}/{model}"), partials.iter().sum()));
             }
         }
         out.sort();
