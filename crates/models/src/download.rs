@@ -387,7 +387,11 @@ async fn fetch_file(
         lock().set(i, offset, FileState::Downloading, None);
         let start = offset;
         let outcome = tokio::select! {
-            _ = cancel.cancelled() => return Err(ModelsError::Cancelled),
+            _ = cancel.cancelled() => {
+                // Keep what arrived: tokio's file buffers writes until flushed.
+                let _ = file.flush().await;
+                return Err(ModelsError::Cancelled);
+            }
             o = attempt(hub, info, f, &partial, &mut file, &mut offset, &mut hasher, i, tracker) => o,
         };
         let reason = match outcome {
