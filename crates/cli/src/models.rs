@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use fathom_fit::{
-    check, read_local_headers, Backend, FitReport, Memory, ModelShape, Runtime, Verdict,
-};
+use fathom_fit::{check, Backend, FitReport, Memory, Runtime, Verdict};
 use fathom_models::{
     catalogue, Hub, HubCache, ModelManager, ModelStore, PullOptions, PullProgress,
 };
@@ -24,6 +22,11 @@ pub fn settings() -> Settings {
         .and_then(|d| JsonDoc::<Settings>::new(d.settings_file()).load().ok())
         .map(|l| l.value)
         .unwrap_or_default()
+}
+
+/// Models on disk: the Hugging Face cache, Fathom's converted copies, LM Studio's folders.
+pub fn installed() -> Result<Vec<fathom_models::InstalledModel>, String> {
+    Ok(store()?.installed())
 }
 
 fn store() -> Result<ModelStore, String> {
@@ -46,13 +49,7 @@ pub fn runtime() -> Runtime {
 
 /// The memory check of a model directory on disk.
 pub fn fit_local(dir: &Path, context: u64) -> Result<FitReport, String> {
-    let config = std::fs::read(dir.join("config.json"))
-        .map_err(|e| format!("{}: {e}", dir.join("config.json").display()))?;
-    let config: serde_json::Value =
-        serde_json::from_slice(&config).map_err(|e| format!("config.json: {e}"))?;
-    let tensors = read_local_headers(dir).map_err(|e| e.to_string())?;
-    let shape = ModelShape::new(&config, &tensors).map_err(|e| e.to_string())?;
-    Ok(check(&shape, &runtime(), &this_machine(), context))
+    fathom_fit::check_dir(dir, &this_machine(), context).map_err(|e| e.to_string())
 }
 
 async fn fit_remote(

@@ -22,6 +22,13 @@ pub struct KvCache {
     pub offset: i32,
 }
 
+/// A point a [`KvCache`] can return to (see [`KvCache::snapshot`]).
+#[derive(Clone)]
+pub struct KvSnapshot {
+    offset: i32,
+    held: Option<(Array, Array)>,
+}
+
 /// What an attention call sees after its keys and values join the cache.
 pub struct Attend {
     pub keys: Array,
@@ -113,6 +120,35 @@ impl KvCache {
             values,
             first_key,
         })
+    }
+
+    /// What it takes to return to this point later. Full layers only need the offset (later
+    /// positions are written after it, never over it); sliding layers rotate, so they keep their
+    /// arrays, which MLX shares rather than copies.
+    pub fn snapshot(&self) -> KvSnapshot {
+        KvSnapshot {
+            offset: self.offset,
+            held: self.window.and(self.keys.clone().zip(self.values.clone())),
+        }
+    }
+
+    /// Returns to a snapshot taken from this cache, at or before its current offset, with no
+    /// restore to a later snapshot in between.
+    pub fn restore(&mut self, snapshot: &KvSnapshot) {
+        debug_assert!(snapshot.offset <= self.offset);
+        self.offset = snapshot.offset;
+        if self.window.is_some() {
+            match &snapshot.held {
+                Some((k, v)) => {
+                    self.keys = Some(k.clone());
+                    self.values = Some(v.clone());
+                }
+                None => {
+                    self.keys = None;
+                    self.values = None;
+                }
+            }
+        }
     }
 
     /// Makes the cache look as if `positions` tokens had been seen, holding zeros shaped like

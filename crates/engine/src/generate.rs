@@ -7,6 +7,7 @@ use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
 use serde::Serialize;
 
+use crate::cache::{KvCache, KvSnapshot};
 use crate::sample::{Sampler, SamplingParams};
 use crate::{EngineError, Model};
 
@@ -18,6 +19,9 @@ pub struct GenerateOptions {
     pub stop_tokens: Vec<u32>,
     /// Prompt tokens per forward pass while prefilling: bounds the memory a long prompt takes.
     pub prefill_chunk: usize,
+    /// Start from the engine's [`PromptCache`] where the prompt extends what it holds (a
+    /// conversation's next turn, a regenerated reply), instead of prefilling everything.
+    pub reuse_cache: bool,
 }
 
 impl Default for GenerateOptions {
@@ -27,6 +31,7 @@ impl Default for GenerateOptions {
             sampling: SamplingParams::default(),
             stop_tokens: Vec::new(),
             prefill_chunk: 512,
+            reuse_cache: false,
         }
     }
 }
@@ -45,6 +50,8 @@ pub enum FinishReason {
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub prompt_tokens: usize,
+    /// Prompt tokens whose keys and values came from the [`PromptCache`], not a prefill.
+    pub cached_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_seconds: f64,
     pub prefill_tokens_per_second: f64,
@@ -56,6 +63,105 @@ pub struct Stats {
     pub finish_reason: FinishReason,
 }
 
+/// Most restore points a [`PromptCache`] keeps (each holds the sliding layers' windows and one
+/// row of logits: a few MB at full size).
+const MARKS: usize = 8;
+
+/// The KV cache kept between generations, with the tokens it holds. Each generation marks the
+/// point where its prompt ended, so a later prompt that shares a prefix (the next turn of a
+/// conversation, a regenerated reply, an edit of an earlier message) returns to the latest mark
+/// inside that prefix and prefills only what follows: sliding layers cannot be cut back to an
+/// arbitrary position once they have rotated, which is why the marks exist.
+pub struct PromptCache {
+    layers: Vec<KvCache>,
+    tokens: Vec<u32>,
+    marks: Vec<Mark>,
+}
+
+struct Mark {
+    len: usize,
+    layers: Vec<KvSnapshot>,
+    /// The logits after the mark's last token: a prompt that ends exactly there needs no forward
+    /// pass at all.
+    logits: Vec<f32>,
+}
+
+impl PromptCache {
+    pub fn new(model: &Model) -> Self {
+        PromptCache {
+            layers: model.new_cache(),
+            tokens: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// The tokens whose keys and values the cache holds.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    fn clear(&mut self, model: &Model) {
+        *self = PromptCache::new(model);
+    }
+
+    /// Rewinds to the longest reusable prefix of `prompt`. Returns how many prompt tokens are
+    /// held, and the logits after them when a mark sits exactly at the end of the prompt.
+    fn rewind_for(&mut self, model: &Model, prompt: &[u32]) -> (usize, Option<Vec<f32>>) {
+        let common = self
+            .tokens
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if let Some(i) = self.marks.iter().rposition(|m| m.len == prompt.len()) {
+            if common >= prompt.len() {
+                return (prompt.len(), Some(self.restore(i)));
+            }
+        }
+        if common == self.tokens.len() && common < prompt.len() {
+            return (common, None);
+        }
+        match self
+            .marks
+            .iter()
+            .rposition(|m| m.len <= common && m.len < prompt.len())
+        {
+            Some(i) => {
+                let len = self.marks[i].len;
+                self.restore(i);
+                (len, None)
+            }
+            None => {
+                self.clear(model);
+                (0, None)
+            }
+        }
+    }
+
+    fn restore(&mut self, i: usize) -> Vec<f32> {
+        self.marks.truncate(i + 1);
+        let mark = &self.marks[i];
+        for (layer, snapshot) in self.layers.iter_mut().zip(&mark.layers) {
+            layer.restore(snapshot);
+        }
+        self.tokens.truncate(mark.len);
+        mark.logits.clone()
+    }
+
+    fn mark(&mut self, logits: &[f32]) {
+        let len = self.tokens.len();
+        self.marks.retain(|m| m.len != len);
+        if self.marks.len() == MARKS {
+            self.marks.remove(0);
+        }
+        self.marks.push(Mark {
+            len,
+            layers: self.layers.iter().map(KvCache::snapshot).collect(),
+            logits: logits.to_vec(),
+        });
+    }
+}
+
 fn last_row(logits: &Array) -> Result<Vec<f32>, EngineError> {
     let row = logits.index((0, -1));
     row.eval()?;
@@ -63,10 +169,26 @@ fn last_row(logits: &Array) -> Result<Vec<f32>, EngineError> {
 }
 
 impl Model {
-    /// Generates after `prompt`, calling `on_token` with each new token as soon as it exists.
-    /// `cancelled` is polled before every forward pass, so a cancel takes effect within one token.
+    /// Generates after `prompt` from a fresh cache, calling `on_token` with each new token as
+    /// soon as it exists. `cancelled` is polled before every forward pass, so a cancel takes
+    /// effect within one token.
     pub fn generate(
         &self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        cancelled: &dyn Fn() -> bool,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Stats), EngineError> {
+        let mut cache = PromptCache::new(self);
+        self.generate_with(&mut cache, prompt, options, cancelled, on_token)
+    }
+
+    /// [`Model::generate`] on a kept cache: what it already holds of `prompt` is not computed
+    /// again (unless `options.reuse_cache` is off), and afterwards it holds the prompt and the
+    /// reply. An error leaves it empty rather than half-written.
+    pub fn generate_with(
+        &self,
+        cache: &mut PromptCache,
         prompt: &[u32],
         options: &GenerateOptions,
         cancelled: &dyn Fn() -> bool,
@@ -85,12 +207,31 @@ impl Model {
                 "token {bad} is outside the vocabulary ({vocab})"
             )));
         }
+        if !options.reuse_cache {
+            cache.clear(self);
+        }
+        let outcome = self.run(cache, prompt, options, cancelled, on_token);
+        if outcome.is_err() {
+            cache.clear(self);
+        }
+        outcome
+    }
+
+    fn run(
+        &self,
+        cache: &mut PromptCache,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        cancelled: &dyn Fn() -> bool,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Stats), EngineError> {
         let _ = mlx_rs::memory::reset_peak_memory();
         let start = Instant::now();
         let mut sampler = Sampler::new(options.sampling);
-        let mut cache = self.new_cache();
+        let (held, mut row) = cache.rewind_for(self, prompt);
         let mut stats = Stats {
             prompt_tokens: prompt.len(),
+            cached_tokens: held,
             generated_tokens: 0,
             prefill_seconds: 0.0,
             prefill_tokens_per_second: 0.0,
@@ -107,28 +248,34 @@ impl Model {
             Ok((tokens, stats))
         };
 
-        // Prefill in chunks; only the last position's logits are computed.
+        // Prefill what the cache lacks, in chunks; only the last position's logits are computed.
         let chunk = options.prefill_chunk.max(1);
-        let mut logits = None;
-        for piece in prompt.chunks(chunk) {
+        for piece in prompt[held..].chunks(chunk) {
             if cancelled() {
                 return finish(stats, Vec::new(), FinishReason::Cancelled);
             }
             let ids: Vec<i32> = piece.iter().map(|&t| t as i32).collect();
             let out = self.forward(
                 &Array::from_slice(&ids, &[1, ids.len() as i32]),
-                &mut cache,
+                &mut cache.layers,
                 false,
             )?;
             // Evaluate per chunk (cache included) so the lazy graph stays one chunk deep.
-            let mut arrays: Vec<&Array> = cache.iter().flat_map(|c| c.arrays()).collect();
+            let mut arrays: Vec<&Array> = cache.layers.iter().flat_map(|c| c.arrays()).collect();
             arrays.push(&out);
             mlx_rs::transforms::eval(arrays)?;
-            logits = Some(out);
+            cache.tokens.extend_from_slice(piece);
+            row = Some(last_row(&out)?);
         }
-        let mut row = last_row(&logits.expect("prompt is not empty"))?;
+        let Some(mut row) = row else {
+            return Err(EngineError::Input("no logits after the prompt".into()));
+        };
+        if held < prompt.len() {
+            cache.mark(&row);
+        }
+        let prefilled = prompt.len() - held;
         stats.prefill_seconds = start.elapsed().as_secs_f64();
-        stats.prefill_tokens_per_second = prompt.len() as f64 / stats.prefill_seconds.max(1e-9);
+        stats.prefill_tokens_per_second = prefilled as f64 / stats.prefill_seconds.max(1e-9);
 
         let mut tokens = Vec::new();
         let decode_start = Instant::now();
@@ -139,29 +286,25 @@ impl Model {
             }
             tokens.push(token);
             on_token(token);
-            if options.stop_tokens.contains(&token) {
+            let reason = if options.stop_tokens.contains(&token) {
+                Some(FinishReason::Stop)
+            } else if tokens.len() >= options.max_tokens {
+                Some(FinishReason::Length)
+            } else if cancelled() {
+                Some(FinishReason::Cancelled)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 return finish(
                     Self::decode_figures(stats, decode_start, tokens.len()),
                     tokens,
-                    FinishReason::Stop,
-                );
-            }
-            if tokens.len() >= options.max_tokens {
-                return finish(
-                    Self::decode_figures(stats, decode_start, tokens.len()),
-                    tokens,
-                    FinishReason::Length,
-                );
-            }
-            if cancelled() {
-                return finish(
-                    Self::decode_figures(stats, decode_start, tokens.len()),
-                    tokens,
-                    FinishReason::Cancelled,
+                    reason,
                 );
             }
             let ids = Array::from_slice(&[token as i32], &[1, 1]);
-            row = last_row(&self.forward(&ids, &mut cache, false)?)?;
+            row = last_row(&self.forward(&ids, &mut cache.layers, false)?)?;
+            cache.tokens.push(token);
         }
     }
 

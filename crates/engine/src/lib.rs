@@ -19,7 +19,7 @@ pub mod tokenizer;
 
 use std::path::PathBuf;
 
-pub use generate::{FinishReason, GenerateOptions, Stats};
+pub use generate::{FinishReason, GenerateOptions, PromptCache, Stats};
 pub use mlx_rs::Array;
 pub use model::Model;
 pub use sample::SamplingParams;

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::generate::{GenerateOptions, Stats};
+use crate::generate::{GenerateOptions, PromptCache, Stats};
 use crate::{EngineError, Model};
 
 #[derive(Debug, Clone)]
@@ -55,10 +55,13 @@ impl Engine {
                         return;
                     }
                 };
+                // One kept cache: the conversation generated last continues without a full prefill.
+                let mut cache = PromptCache::new(&model);
                 for job in jobs_rx {
                     let cancel = job.cancel.clone();
                     let events = job.events.clone();
-                    let outcome = model.generate(
+                    let outcome = model.generate_with(
+                        &mut cache,
                         &job.prompt,
                         &job.options,
                         &|| cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),

@@ -221,3 +221,25 @@ pub fn check(shape: &ModelShape, runtime: &Runtime, memory: &Memory, context: u6
 
 #[cfg(test)]
 mod tests;
+
+/// The check of a checkpoint directory on disk, on this backend's measured runtime.
+pub fn check_dir(
+    dir: &std::path::Path,
+    memory: &Memory,
+    context: u64,
+) -> Result<FitReport, FitError> {
+    let path = dir.join("config.json");
+    let bytes = std::fs::read(&path).map_err(|source| FitError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| FitError::Config(e.to_string()))?;
+    let shape = ModelShape::new(&config, &read_local_headers(dir)?)?;
+    Ok(check(
+        &shape,
+        &Runtime::measured(Backend::current()),
+        memory,
+        context,
+    ))
+}

@@ -44,6 +44,16 @@ impl AppDirs {
         &self.config
     }
 
+    /// The conversations (SQLite).
+    pub fn chats_file(&self) -> PathBuf {
+        self.data.join("chats.sqlite")
+    }
+
+    /// Where the harmony format's vocabulary is written out (it ships inside the binaries).
+    pub fn harmony_dir(&self) -> PathBuf {
+        self.data.join("harmony")
+    }
+
     /// The user's preferences.
     pub fn settings_file(&self) -> PathBuf {
         self.config.join("settings.json")

@@ -1,0 +1,336 @@
+//! The harmony format through OpenAI's own implementation (the `openai-harmony` crate, the Rust
+//! core of the Python package the tests compare with). Fathom adds two things: the vocabulary
+//! ships inside the binary (the crate would download it), and the mapping between Fathom's
+//! conversations and harmony messages, with the history rule that drops a finished reply's
+//! reasoning.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use openai_harmony::chat::{
+    Author, Conversation as HConversation, DeveloperContent, Message as HMessage, ReasoningEffort,
+    Role, SystemContent, ToolDescription,
+};
+use openai_harmony::{HarmonyEncoding, HarmonyEncodingName, StreamableParser};
+use sha2::{Digest, Sha256};
+
+use crate::conversation::{Effort, Message, Part, Setup};
+use crate::ChatError;
+
+/// o200k_base, the BPE under harmony's encoding; the crate checks this hash when it loads it.
+const VOCAB: &[u8] = include_bytes!("../../../assets/harmony/o200k_base.tiktoken");
+const VOCAB_FILE: &str = "o200k_base.tiktoken";
+const VOCAB_SHA256: &str = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d";
+/// Where the crate looks for a local vocabulary instead of downloading one.
+const VOCAB_DIR_ENV: &str = "TIKTOKEN_ENCODINGS_BASE";
+
+pub const RETURN: u32 = 200002;
+pub const CALL: u32 = 200012;
+pub const END: u32 = 200007;
+
+static LOADED: Mutex<Option<Arc<HarmonyEncoding>>> = Mutex::new(None);
+
+/// Harmony's encoding for gpt-oss, loaded once per process.
+#[derive(Clone)]
+pub struct Harmony {
+    encoding: Arc<HarmonyEncoding>,
+}
+
+impl std::fmt::Debug for Harmony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Harmony")
+    }
+}
+
+impl Harmony {
+    /// Loads the encoding, writing the bundled vocabulary under `dir` first if it is not there.
+    /// The crate reads its vocabulary's location from the environment; a program should call
+    /// this (or [`Harmony::prepare`]) early, before it starts threads that might read the
+    /// environment from C.
+    pub fn load(dir: &Path) -> Result<Harmony, ChatError> {
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(encoding) = loaded.as_ref() {
+            return Ok(Harmony {
+                encoding: encoding.clone(),
+            });
+        }
+        Self::prepare(dir)?;
+        let encoding = openai_harmony::load_harmony_encoding(HarmonyEncodingName::HarmonyGptOss)
+            .map_err(|e| ChatError::Harmony(format!("cannot load the encoding: {e:#}")))?;
+        let encoding = Arc::new(encoding);
+        *loaded = Some(encoding.clone());
+        Ok(Harmony { encoding })
+    }
+
+    /// Writes the vocabulary under `dir` (unless an intact copy is there) and points the crate
+    /// at it.
+    pub fn prepare(dir: &Path) -> Result<(), ChatError> {
+        let path = dir.join(VOCAB_FILE);
+        let intact = std::fs::read(&path)
+            .map(|bytes| hex::encode(Sha256::digest(&bytes)) == VOCAB_SHA256)
+            .unwrap_or(false);
+        if !intact {
+            let fail = |e: std::io::Error| {
+                ChatError::Harmony(format!("cannot write {}: {e}", path.display()))
+            };
+            std::fs::create_dir_all(dir).map_err(fail)?;
+            // Written beside and renamed, so a crash never leaves half a vocabulary.
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+            std::io::Write::write_all(&mut tmp, VOCAB).map_err(fail)?;
+            tmp.persist(&path).map_err(|e| fail(e.error))?;
+        }
+        if std::env::var_os(VOCAB_DIR_ENV).as_deref() != Some(dir.as_os_str()) {
+            std::env::set_var(VOCAB_DIR_ENV, dir);
+        }
+        Ok(())
+    }
+
+    /// Token ids of `messages` after `setup`, ending with the start of the assistant's turn.
+    pub fn render(&self, setup: &Setup, messages: &[Message]) -> Result<Vec<u32>, ChatError> {
+        let conversation = HConversation::from_messages(to_harmony(setup, messages));
+        self.encoding
+            .render_conversation_for_completion(&conversation, Role::Assistant, None)
+            .map_err(|e| ChatError::Harmony(format!("cannot render the conversation: {e:#}")))
+    }
+
+    /// Generation ends at `<|return|>` (answer done) or `<|call|>` (a tool call to run).
+    pub fn stop_tokens(&self) -> Vec<u32> {
+        vec![RETURN, CALL]
+    }
+
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.encoding.tokenizer().encode_ordinary(text).len()
+    }
+
+    pub fn parser(&self) -> ReplyParser {
+        ReplyParser::new(self)
+    }
+}
+
+/// Fathom's conversation as harmony messages. A reply that reached its answer loses its
+/// reasoning (the model need not re-read it, and was trained without it); a reply still in a
+/// chain of tool calls keeps it.
+pub fn to_harmony(setup: &Setup, messages: &[Message]) -> Vec<HMessage> {
+    let mut system = SystemContent::new().with_reasoning_effort(match setup.effort {
+        Effort::Low => ReasoningEffort::Low,
+        Effort::Medium => ReasoningEffort::Medium,
+        Effort::High => ReasoningEffort::High,
+    });
+    if let Some(date) = &setup.date {
+        system = system.with_conversation_start_date(date.clone());
+    }
+    let mut out = vec![HMessage::from_role_and_content(Role::System, system)];
+    if setup.instructions.is_some() || !setup.tools.is_empty() {
+        let mut developer = DeveloperContent::new();
+        if let Some(instructions) = &setup.instructions {
+            developer = developer.with_instructions(instructions.clone());
+        }
+        if !setup.tools.is_empty() {
+            developer = developer.with_function_tools(
+                setup
+                    .tools
+                    .iter()
+                    .map(|t| ToolDescription::new(&t.name, &t.description, t.parameters.clone()))
+                    .collect(),
+            );
+        }
+        out.push(HMessage::from_role_and_content(Role::Developer, developer));
+    }
+    for message in messages {
+        match message {
+            Message::User { text } => {
+                out.push(HMessage::from_role_and_content(Role::User, text.clone()))
+            }
+            Message::Assistant { parts, .. } => {
+                let answered = parts.iter().any(|p| matches!(p, Part::Answer { .. }));
+                for part in parts {
+                    let assistant = |text: &str, channel: &str| {
+                        HMessage::from_role_and_content(Role::Assistant, text.to_string())
+                            .with_channel(channel)
+                    };
+                    match part {
+                        Part::Reasoning { .. } if answered => {}
+                        Part::Reasoning { text } => out.push(assistant(text, "analysis")),
+                        Part::Commentary { text } => out.push(assistant(text, "commentary")),
+                        Part::Answer { text } => out.push(assistant(text, "final")),
+                        Part::ToolCall {
+                            tool,
+                            arguments,
+                            output,
+                        } => {
+                            let name = format!("functions.{tool}");
+                            out.push(
+                                assistant(arguments, "commentary")
+                                    .with_recipient(&name)
+                                    .with_content_type("<|constrain|>json"),
+                            );
+                            if let Some(output) = output {
+                                out.push(
+                                    HMessage::from_author_and_content(
+                                        Author::new(Role::Tool, name),
+                                        output.clone(),
+                                    )
+                                    .with_recipient("assistant")
+                                    .with_channel("commentary"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the kind of a streamed part is, known once its header is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartKind {
+    Reasoning,
+    Commentary,
+    ToolCall { tool: String },
+    Answer,
+}
+
+impl PartKind {
+    fn of(channel: Option<&str>, recipient: Option<&str>) -> PartKind {
+        match (recipient, channel) {
+            (Some(r), _) if r != "all" && r != "assistant" => PartKind::ToolCall {
+                tool: r.strip_prefix("functions.").unwrap_or(r).to_string(),
+            },
+            (_, Some("analysis")) => PartKind::Reasoning,
+            (_, Some("commentary")) => PartKind::Commentary,
+            _ => PartKind::Answer,
+        }
+    }
+
+    fn part(&self, text: String) -> Part {
+        match self {
+            PartKind::Reasoning => Part::Reasoning { text },
+            PartKind::Commentary => Part::Commentary { text },
+            PartKind::Answer => Part::Answer { text },
+            PartKind::ToolCall { tool } => Part::ToolCall {
+                tool: tool.clone(),
+                arguments: text,
+                output: None,
+            },
+        }
+    }
+}
+
+/// A piece of streamed text: part `index` (of kind `kind`) grew by `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delta {
+    pub index: usize,
+    pub kind: PartKind,
+    pub text: String,
+}
+
+/// Turns the model's reply, token by token, into [`Part`]s. Once the output breaks the format,
+/// the rest is kept as raw text so nothing the model said is lost.
+pub struct ReplyParser {
+    inner: StreamableParser,
+    encoding: Arc<HarmonyEncoding>,
+    /// Tokens after the format broke, decoded at the end.
+    raw: Vec<u32>,
+    error: Option<String>,
+}
+
+impl ReplyParser {
+    fn new(harmony: &Harmony) -> ReplyParser {
+        ReplyParser {
+            inner: StreamableParser::new((*harmony.encoding).clone(), Some(Role::Assistant))
+                .expect("harmony's own stop tokens render"),
+            encoding: harmony.encoding.clone(),
+            raw: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Feeds one token; returns the text it added, if any.
+    pub fn push(&mut self, token: u32) -> Option<Delta> {
+        if self.error.is_some() {
+            self.raw.push(token);
+            return None;
+        }
+        if let Err(e) = self.inner.process(token) {
+            self.error = Some(format!("{e:#}"));
+            self.raw.push(token);
+            return None;
+        }
+        let text = self.inner.last_content_delta().ok().flatten()?;
+        if text.is_empty() {
+            return None;
+        }
+        Some(Delta {
+            index: self.inner.messages().len(),
+            kind: self.current_kind(),
+            text,
+        })
+    }
+
+    fn current_kind(&self) -> PartKind {
+        PartKind::of(
+            self.inner.current_channel().as_deref(),
+            self.inner.current_recipient().as_deref(),
+        )
+    }
+
+    /// The parts of the reply, and why the format broke if it did. A reply cut short (stopped,
+    /// out of tokens) keeps its unfinished last part.
+    pub fn finish(self) -> (Vec<Part>, Option<String>) {
+        let kind = self.current_kind();
+        let partial = self.inner.current_content().unwrap_or_default();
+        let mut parts: Vec<Part> = self.inner.messages().iter().map(from_harmony).collect();
+        if !partial.is_empty() {
+            parts.push(kind.part(partial));
+        }
+        let mut raw = self.raw;
+        let mut error = self.error;
+        // A reply cut off inside a message header: what the header held is not lost either.
+        let state: serde_json::Value = self
+            .inner
+            .state_json()
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if let Some(header) = state["header_tokens"].as_array().filter(|h| !h.is_empty()) {
+            let header: Vec<u32> = header
+                .iter()
+                .filter_map(|t| t.as_u64().map(|t| t as u32))
+                .collect();
+            raw.splice(0..0, header);
+            error.get_or_insert_with(|| "the reply ended inside a message header".into());
+        }
+        if !raw.is_empty() {
+            let text = self
+                .encoding
+                .tokenizer()
+                .decode_utf8(&raw)
+                .unwrap_or_else(|_| {
+                    String::from_utf8_lossy(
+                        &self
+                            .encoding
+                            .tokenizer()
+                            .decode_bytes(&raw)
+                            .unwrap_or_default(),
+                    )
+                    .into_owned()
+                });
+            parts.push(Part::Answer { text });
+        }
+        (parts, error)
+    }
+}
+
+fn from_harmony(message: &HMessage) -> Part {
+    let text: String = message
+        .content
+        .iter()
+        .filter_map(|c| match c {
+            openai_harmony::chat::Content::Text(t) => Some(t.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    PartKind::of(message.channel.as_deref(), message.recipient.as_deref()).part(text)
+}

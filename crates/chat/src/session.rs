@@ -1,0 +1,351 @@
+//! Replies on the engine. [`ModelHost`] owns the model for chats: it loads on first use (after
+//! the memory-fit check, which only an explicit override skips), stays loaded while in use, and
+//! unloads after an idle time. [`Chat::reply`] renders a conversation, streams the reply as it is
+//! generated and returns it as a [`Message`]. The engine keeps its KV cache between calls, so the
+//! next turn of the same conversation prefills only what is new.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use fathom_engine::{Engine, FinishReason, GenerateOptions, SamplingParams, StreamEvent};
+use fathom_fit::{Memory, Verdict};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+use crate::conversation::{Ending, Message, ReplyStats, Setup};
+use crate::harmony::{Harmony, PartKind, CALL};
+use crate::ChatError;
+
+/// How long an unused model stays in memory unless the user chooses otherwise.
+pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(15 * 60);
+
+struct Loaded {
+    dir: PathBuf,
+    engine: Arc<Engine>,
+    /// The longest context the memory check allows for this model here.
+    max_context: u64,
+}
+
+struct HostState {
+    dir: Option<PathBuf>,
+    loaded: Option<Loaded>,
+    last_used: Instant,
+    idle_unload: Duration,
+}
+
+type MemoryProbe = Box<dyn Fn() -> Memory + Send + Sync>;
+
+/// The model chats run on: loaded on first use, unloaded when idle.
+pub struct ModelHost {
+    state: Arc<Mutex<HostState>>,
+    memory: MemoryProbe,
+}
+
+impl ModelHost {
+    pub fn new(idle_unload: Duration) -> Arc<Self> {
+        Self::with_memory(
+            idle_unload,
+            Box::new(|| Memory::read(fathom_engine::device::gpu_working_set_bytes())),
+        )
+    }
+
+    /// With a given view of the machine's memory (tests).
+    pub fn with_memory(idle_unload: Duration, memory: MemoryProbe) -> Arc<Self> {
+        let state = Arc::new(Mutex::new(HostState {
+            dir: None,
+            loaded: None,
+            last_used: Instant::now(),
+            idle_unload,
+        }));
+        watch_idle(Arc::downgrade(&state));
+        Arc::new(ModelHost { state, memory })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HostState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Which model chats use; a different one unloads the current one.
+    pub fn set_model(&self, dir: Option<PathBuf>) {
+        let mut state = self.lock();
+        if state.loaded.as_ref().map(|l| &l.dir) != dir.as_ref() {
+            state.loaded = None;
+        }
+        state.dir = dir;
+    }
+
+    pub fn model(&self) -> Option<PathBuf> {
+        self.lock().dir.clone()
+    }
+
+    pub fn set_idle_unload(&self, idle: Duration) {
+        self.lock().idle_unload = idle;
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.lock().loaded.is_some()
+    }
+
+    /// Frees the model now (a generation in progress keeps its engine until it ends).
+    pub fn unload(&self) {
+        self.lock().loaded = None;
+    }
+
+    /// The engine, loading it if needed (blocking: seconds for a large model). A model the
+    /// memory check says will not fit at `context` tokens is refused with the reason, unless
+    /// `allow_unfit`. Returns the engine and the context the check allows.
+    pub fn engine(&self, context: u64, allow_unfit: bool) -> Result<(Arc<Engine>, u64), ChatError> {
+        let mut state = self.lock();
+        state.last_used = Instant::now();
+        let dir = state.dir.clone().ok_or_else(|| {
+            ChatError::Model("no model chosen: download one on the Models page".into())
+        })?;
+        if let Some(loaded) = &state.loaded {
+            return Ok((loaded.engine.clone(), loaded.max_context));
+        }
+        let report = fathom_fit::check_dir(&dir, &(self.memory)(), context)
+            .map_err(|e| ChatError::Model(format!("cannot check {}: {e}", dir.display())))?;
+        let max_context = match report.verdict {
+            Verdict::Fits | Verdict::FitsShorterContext => report.max_context,
+            Verdict::DoesNotFit if allow_unfit => report.model_max_context,
+            Verdict::DoesNotFit => {
+                return Err(ChatError::Model(format!(
+                    "{} Load it anyway to try.",
+                    report.summary
+                )))
+            }
+        };
+        let engine = Arc::new(load(&dir)?);
+        state.loaded = Some(Loaded {
+            dir,
+            engine: engine.clone(),
+            max_context,
+        });
+        state.last_used = Instant::now();
+        Ok((engine, max_context))
+    }
+
+    fn touch(&self) {
+        self.lock().last_used = Instant::now();
+    }
+}
+
+fn load(dir: &Path) -> Result<Engine, ChatError> {
+    Engine::load(dir).map_err(|e| ChatError::Model(format!("cannot load the model: {e}")))
+}
+
+/// Checks now and then whether the model has been idle long enough to unload; ends with the host.
+fn watch_idle(state: Weak<Mutex<HostState>>) {
+    let _ = std::thread::Builder::new()
+        .name("fathom-chat-idle".into())
+        .spawn(move || loop {
+            let Some(state) = state.upgrade() else { return };
+            let pause = {
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                let idle = s.last_used.elapsed();
+                // An engine someone still holds (a reply streaming) is in use, not idle.
+                let in_use = s
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| Arc::strong_count(&l.engine) > 1);
+                if in_use {
+                    s.last_used = Instant::now();
+                } else if s.loaded.is_some() && idle >= s.idle_unload {
+                    s.loaded = None;
+                }
+                (s.idle_unload / 4).clamp(Duration::from_millis(50), Duration::from_secs(10))
+            };
+            drop(state);
+            std::thread::sleep(pause);
+        });
+}
+
+/// What a streaming reply reports, in order: perhaps `loading`, then `delta`s, then `done` or
+/// `failed`.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum ReplyEvent {
+    /// The model is being loaded (first use, or after an idle unload).
+    Loading,
+    /// Part `index` of the reply grew by `text`.
+    #[serde(rename_all = "camelCase")]
+    Delta {
+        index: usize,
+        part: DeltaKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool: Option<String>,
+        text: String,
+    },
+    Done {
+        message: Message,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum DeltaKind {
+    Reasoning,
+    Commentary,
+    ToolCall,
+    Answer,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplyOptions {
+    /// At most this many tokens in the reply (also bounded by the context that fits).
+    pub max_tokens: usize,
+    pub sampling: SamplingParams,
+    /// Load a model the memory check refuses.
+    pub allow_unfit: bool,
+    /// The context the memory check is asked about.
+    pub context: u64,
+}
+
+impl Default for ReplyOptions {
+    fn default() -> Self {
+        ReplyOptions {
+            max_tokens: 8192,
+            // gpt-oss's recommended sampling.
+            sampling: SamplingParams {
+                temperature: 1.0,
+                top_p: 1.0,
+                ..SamplingParams::default()
+            },
+            allow_unfit: false,
+            context: fathom_fit::DEFAULT_CONTEXT,
+        }
+    }
+}
+
+pub struct Chat {
+    pub harmony: Harmony,
+    pub host: Arc<ModelHost>,
+}
+
+impl Chat {
+    pub fn new(harmony: Harmony, host: Arc<ModelHost>) -> Self {
+        Chat { harmony, host }
+    }
+
+    /// The reply to `messages` (which end with the user's message, or a tool result). Events
+    /// stream to `on_event` as tokens arrive; cancelling `stop` ends the reply within a token,
+    /// keeping what came. The returned message is also sent as the `done` event.
+    pub async fn reply(
+        &self,
+        setup: &Setup,
+        messages: &[Message],
+        options: &ReplyOptions,
+        stop: &CancellationToken,
+        on_event: &mut (dyn FnMut(ReplyEvent) + Send),
+    ) -> Result<Message, ChatError> {
+        let outcome = self.run(setup, messages, options, stop, on_event).await;
+        match &outcome {
+            Ok(message) => on_event(ReplyEvent::Done {
+                message: message.clone(),
+            }),
+            Err(e) => on_event(ReplyEvent::Failed {
+                error: e.to_string(),
+            }),
+        }
+        outcome
+    }
+
+    async fn run(
+        &self,
+        setup: &Setup,
+        messages: &[Message],
+        options: &ReplyOptions,
+        stop: &CancellationToken,
+        on_event: &mut (dyn FnMut(ReplyEvent) + Send),
+    ) -> Result<Message, ChatError> {
+        let prompt = self.harmony.render(setup, messages)?;
+        if !self.host.is_loaded() {
+            on_event(ReplyEvent::Loading);
+        }
+        let host = self.host.clone();
+        let (context, allow) = (options.context, options.allow_unfit);
+        let (engine, max_context) =
+            tokio::task::spawn_blocking(move || host.engine(context, allow))
+                .await
+                .map_err(|e| ChatError::Model(format!("the loader stopped: {e}")))??;
+        let room = (max_context as usize).saturating_sub(prompt.len());
+        if room == 0 {
+            return Err(ChatError::Input(format!(
+                "the conversation ({} tokens) fills the {max_context}-token context this machine allows: start a new one",
+                prompt.len()
+            )));
+        }
+        let mut stream = engine.generate(
+            prompt,
+            GenerateOptions {
+                max_tokens: options.max_tokens.min(room),
+                sampling: options.sampling,
+                stop_tokens: self.harmony.stop_tokens(),
+                reuse_cache: true,
+                ..GenerateOptions::default()
+            },
+        );
+        let mut parser = self.harmony.parser();
+        let mut last = None;
+        let mut stopping = false;
+        let stats = loop {
+            let event = tokio::select! {
+                event = stream.next() => event,
+                _ = stop.cancelled(), if !stopping => {
+                    stopping = true;
+                    stream.cancel();
+                    continue;
+                }
+            };
+            match event {
+                Some(StreamEvent::Token(t)) => {
+                    last = Some(t);
+                    if let Some(delta) = parser.push(t) {
+                        let (part, tool) = match delta.kind {
+                            PartKind::Reasoning => (DeltaKind::Reasoning, None),
+                            PartKind::Commentary => (DeltaKind::Commentary, None),
+                            PartKind::ToolCall { tool } => (DeltaKind::ToolCall, Some(tool)),
+                            PartKind::Answer => (DeltaKind::Answer, None),
+                        };
+                        on_event(ReplyEvent::Delta {
+                            index: delta.index,
+                            part,
+                            tool,
+                            text: delta.text,
+                        });
+                    }
+                }
+                Some(StreamEvent::Finished(stats)) => break stats,
+                Some(StreamEvent::Failed(e)) => return Err(ChatError::Model(e)),
+                None => return Err(ChatError::Model("the engine stopped".into())),
+            }
+        };
+        drop(engine);
+        self.host.touch();
+        let (parts, error) = parser.finish();
+        let ending = match (stats.finish_reason, error) {
+            (FinishReason::Cancelled, _) => Ending::Stopped,
+            (FinishReason::Length, _) => Ending::Length,
+            (FinishReason::Stop, Some(_)) => Ending::Malformed,
+            (FinishReason::Stop, None) if last == Some(CALL) => Ending::ToolCall,
+            (FinishReason::Stop, None) => Ending::Done,
+        };
+        Ok(Message::Assistant {
+            parts,
+            ending,
+            stats: Some(ReplyStats {
+                prompt_tokens: stats.prompt_tokens as u32,
+                cached_tokens: stats.cached_tokens as u32,
+                generated_tokens: stats.generated_tokens as u32,
+                tokens_per_second: stats.decode_tokens_per_second,
+                time_to_first_token_seconds: stats.time_to_first_token_seconds,
+                seconds: stats.prefill_seconds + stats.decode_seconds,
+            }),
+        })
+    }
+}
