@@ -26,6 +26,16 @@ const COMMANDS: &[&str] = &[
     "search_library",
     "open_document",
     "set_index_hidden",
+    "list_conversations",
+    "get_conversation",
+    "new_conversation",
+    "rename_conversation",
+    "delete_conversation",
+    "set_conversation_setup",
+    "export_conversation",
+    "chat_reply",
+    "unload_model",
+    "set_model_idle_minutes",
 ];
 
 fn main() {

@@ -35,6 +35,9 @@ pub enum CommandError {
     DoesNotFit { summary: String },
     #[error("{message}")]
     Window { message: String },
+    /// A conversation could not be read, saved or continued.
+    #[error("{message}")]
+    Chat { message: String },
 }
 
 impl From<fathom_store::StoreError> for CommandError {

@@ -1,6 +1,7 @@
 //! Fathom's desktop shell: the windows, the tray / menu-bar icon, the global shortcut, and the typed
 //! commands through which the UI reaches the crates. No business logic lives here.
 
+pub mod chat;
 pub mod commands;
 pub mod error;
 pub mod models;
@@ -48,6 +49,16 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             search::search_library,
             search::open_document,
             search::set_index_hidden,
+            chat::list_conversations,
+            chat::get_conversation,
+            chat::new_conversation,
+            chat::rename_conversation,
+            chat::delete_conversation,
+            chat::set_conversation_setup,
+            chat::export_conversation,
+            chat::chat_reply,
+            chat::unload_model,
+            chat::set_model_idle_minutes,
         ])
 }
 

@@ -18,6 +18,10 @@ pub struct AppState {
     pub models: ModelManager,
     /// The library's search index; the reason when it could not be opened.
     pub index: Result<std::sync::Arc<fathom_index::SearchIndex>, String>,
+    /// Replies on the engine; the reason when the harmony encoding could not be set up.
+    pub chat: Result<std::sync::Arc<fathom_chat::session::Chat>, String>,
+    /// Stored conversations; the reason when the store could not be opened.
+    pub chats: Result<fathom_chat::ChatStore, String>,
 }
 
 impl AppState {
@@ -46,7 +50,25 @@ impl AppState {
                 log::error!("the search index could not be opened: {e}");
                 e.to_string()
             });
+        // Early, before the app starts its threads: the encoding is found through the environment.
+        let chat = fathom_chat::Harmony::load(&dirs.harmony_dir())
+            .map(|harmony| {
+                let host = fathom_chat::session::ModelHost::new(crate::chat::idle_unload(
+                    settings.value.model_idle_minutes,
+                ));
+                std::sync::Arc::new(fathom_chat::session::Chat::new(harmony, host))
+            })
+            .map_err(|e| {
+                log::error!("chat is unavailable: {e}");
+                e.to_string()
+            });
+        let chats = fathom_chat::ChatStore::open(dirs.chats_file()).map_err(|e| {
+            log::error!("the conversations could not be opened: {e}");
+            e.to_string()
+        });
         Ok(Self {
+            chat,
+            chats,
             index,
             models,
             dirs,

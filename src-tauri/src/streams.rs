@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use crate::state::lock;
@@ -17,17 +18,28 @@ pub struct StreamId(pub String);
 
 #[derive(Default)]
 pub struct Streams {
-    live: Arc<Mutex<HashMap<StreamId, Arc<AtomicBool>>>>,
+    live: Arc<Mutex<HashMap<StreamId, Live>>>,
+}
+
+/// A running stream's stop signal: a flag to poll, and a token to await.
+#[derive(Clone)]
+struct Live {
+    flag: Arc<AtomicBool>,
+    token: CancellationToken,
 }
 
 impl Streams {
     /// Registers a stream; it is forgotten when the guard drops.
     pub fn open(&self, id: StreamId) -> StreamGuard {
-        let flag = Arc::new(AtomicBool::new(false));
-        lock(&self.live).insert(id.clone(), flag.clone());
+        let live = Live {
+            flag: Arc::new(AtomicBool::new(false)),
+            token: CancellationToken::new(),
+        };
+        lock(&self.live).insert(id.clone(), live.clone());
         StreamGuard {
             id,
-            flag,
+            flag: live.flag,
+            token: live.token,
             live: self.live.clone(),
         }
     }
@@ -35,8 +47,9 @@ impl Streams {
     /// Asks a stream to stop; false if no such stream is running.
     pub fn cancel(&self, id: &StreamId) -> bool {
         match lock(&self.live).get(id) {
-            Some(flag) => {
-                flag.store(true, Ordering::SeqCst);
+            Some(live) => {
+                live.flag.store(true, Ordering::SeqCst);
+                live.token.cancel();
                 true
             }
             None => false,
@@ -51,12 +64,18 @@ impl Streams {
 pub struct StreamGuard {
     id: StreamId,
     flag: Arc<AtomicBool>,
-    live: Arc<Mutex<HashMap<StreamId, Arc<AtomicBool>>>>,
+    token: CancellationToken,
+    live: Arc<Mutex<HashMap<StreamId, Live>>>,
 }
 
 impl StreamGuard {
     pub fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Cancelled together with the flag, for work that awaits rather than polls.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
     }
 }
 
@@ -66,7 +85,7 @@ impl Drop for StreamGuard {
         // Only forget our own entry: a new stream may have reused the id.
         if live
             .get(&self.id)
-            .is_some_and(|f| Arc::ptr_eq(f, &self.flag))
+            .is_some_and(|l| Arc::ptr_eq(&l.flag, &self.flag))
         {
             live.remove(&self.id);
         }
@@ -85,6 +104,7 @@ mod tests {
         assert!(!guard.is_cancelled());
         assert!(streams.cancel(&id));
         assert!(guard.is_cancelled());
+        assert!(guard.token().is_cancelled());
         drop(guard);
         assert_eq!(streams.running(), 0);
         assert!(!streams.cancel(&id));

@@ -29,6 +29,10 @@ fn generate(dir: &Path) {
     fathom_index::IndexProgress::export_all(&cfg).unwrap();
     fathom_index::IndexReport::export_all(&cfg).unwrap();
     fathom_index::indexer::FolderStatus::export_all(&cfg).unwrap();
+    fathom_chat::Conversation::export_all(&cfg).unwrap();
+    fathom_chat::store::ConversationSummary::export_all(&cfg).unwrap();
+    fathom_chat::session::ReplyEvent::export_all(&cfg).unwrap();
+    fathom_app::chat::ReplyAction::export_all(&cfg).unwrap();
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {

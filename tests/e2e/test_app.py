@@ -399,3 +399,69 @@ def test_folders_can_be_chosen_in_the_system_folder_chooser(launch, tmp_path, sc
     assert rows[0].get_attribute("data-path") == str(folder.resolve())
     wait_for(lambda: index_state(d) == ("done", "1 document, 1 chunk"), what="the chosen folder indexed")
     screenshot("chosen")
+
+
+def titles(d):
+    """The conversation list's titles, whole (the visible text may be cut with an ellipsis)."""
+    try:
+        return [e.get_attribute("title") for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation"] .conversation-title')]
+    except StaleElementReferenceException:
+        return []
+
+
+def texts(d, css):
+    try:
+        return [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+    except StaleElementReferenceException:
+        return []
+
+
+def test_a_chat_streams_a_reply_from_the_engine_and_survives_a_restart(launch, home, screenshot):
+    """The real app on the real engine: the tiny checkpoint with gpt-oss's vocabulary (random
+    weights, so the words are noise) installed in the Hugging Face cache and chosen as the model.
+    A message gets a reply with its figures; the conversation is listed and is still there, whole,
+    after the app restarts."""
+    from conftest import FIXTURES
+    import json
+    import shutil
+
+    repo_dir = home / "cache/huggingface/hub/models--test--chat-tiny"
+    snapshot = repo_dir / "snapshots/abc123"
+    snapshot.mkdir(parents=True)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs/main").write_text("abc123")
+    for f in (FIXTURES / "chat").iterdir():
+        shutil.copy(f, snapshot / f.name)
+    settings = home / "config/fathom/settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    # Random weights never finish a reply by themselves: keep it short.
+    settings.write_text(json.dumps({"activeModel": "test/chat-tiny", "replyMaxTokens": 12}))
+
+    session = launch()
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="chat"]').click()
+    box = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Message"]'), what="the composer")[0]
+    box.send_keys("Where did I put the budget memo?")
+    d.find_element(By.XPATH, "//button[text()='Send']").click()
+    wait_for(lambda: any("tokens" in t for t in texts(d, '[data-role="assistant"] [data-testid="stats"]')), timeout=60, what="the reply and its figures")
+    screenshot("chat-reply")
+    stats = texts(d, '[data-role="assistant"] [data-testid="stats"]')[0]
+    assert stats.startswith("12 tokens ·") and "tok/s" in stats and "first token" in stats, stats
+    assert texts(d, '[data-role="user"] .user-text') == ["Where did I put the budget memo?"]
+    wait_for(lambda: titles(d) == ["Where did I put the budget memo?"], what="the conversation in the list")
+    ending = d.find_element(By.CSS_SELECTOR, '[data-role="assistant"]').get_attribute("data-ending")
+    assert ending == "length", ending
+    session.close()
+
+    session = launch()
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load again")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="chat"]').click()
+    wait_for(lambda: titles(d) == ["Where did I put the budget memo?"], what="the saved conversation")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="conversation"] .conversation-title').click()
+    wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="message"]')) == 2, what="both messages after the restart")
+    assert texts(d, '[data-role="assistant"] [data-testid="stats"]') == [stats]
+    screenshot("chat-after-restart")

@@ -6,6 +6,7 @@ import { LibraryPage } from "./pages/Library";
 import { SettingsPage } from "./pages/Settings";
 import { ModelsPage } from "./pages/Models";
 import { SearchPage } from "./pages/Search";
+import { ChatPage } from "./pages/Chat";
 
 export const PAGES = ["chat", "ask", "search", "library", "models", "settings"] as const;
 export type Page = (typeof PAGES)[number];
@@ -141,7 +142,7 @@ export function App() {
           <LibraryPage folders={folders} report={report} onPick={() => void pickFolders()} onChanged={refresh} onDismissReport={() => { setReport(null); }} onError={setError} />
         )}
         {page === "settings" && <SettingsPage />}
-        {page === "chat" && <Placeholder what="Chat with Context-1" needs="the on-device engine and a downloaded model" />}
+        {page === "chat" && <ChatPage />}
         {page === "ask" && <Placeholder what="Ask — questions answered from your library with cited sources" needs="the engine, a model and the library index" />}
         {page === "search" && <SearchPage folders={folders} />}
         {page === "models" && <ModelsPage />}

@@ -17,6 +17,14 @@ import type { PullProgress } from "./bindings/PullProgress";
 import type { ScanProgress } from "./bindings/ScanProgress";
 import type { SettingsView } from "./bindings/SettingsView";
 import type { StreamId } from "./bindings/StreamId";
+import type { Conversation } from "./bindings/Conversation";
+import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { Effort } from "./bindings/Effort";
+import type { Message } from "./bindings/Message";
+import type { Part } from "./bindings/Part";
+import type { ReplyAction } from "./bindings/ReplyAction";
+import type { ReplyEvent } from "./bindings/ReplyEvent";
+import type { ReplyStats } from "./bindings/ReplyStats";
 
 export const commands = {
   appInfo: () => invoke<AppInfo>("app_info"),
@@ -40,6 +48,15 @@ export const commands = {
   searchLibrary: (query: string, folder: string | null, limit?: number) => invoke<Hit[]>("search_library", { query, folder, limit: limit ?? null }),
   openDocument: (path: string) => invoke<null>("open_document", { path }),
   setIndexHidden: (hidden: boolean) => invoke<SettingsView>("set_index_hidden", { hidden }),
+  listConversations: (query: string | null) => invoke<ConversationSummary[]>("list_conversations", { query }),
+  getConversation: (id: string) => invoke<Conversation>("get_conversation", { id }),
+  newConversation: (effort: Effort, instructions: string | null) => invoke<Conversation>("new_conversation", { effort, instructions }),
+  renameConversation: (id: string, title: string) => invoke<Conversation>("rename_conversation", { id, title }),
+  deleteConversation: (id: string) => invoke<null>("delete_conversation", { id }),
+  setConversationSetup: (id: string, effort: Effort, instructions: string | null) => invoke<Conversation>("set_conversation_setup", { id, effort, instructions }),
+  exportConversation: (id: string, path: string | null) => invoke<string | null>("export_conversation", { id, path }),
+  unloadModel: () => invoke<null>("unload_model"),
+  setModelIdleMinutes: (minutes: number) => invoke<SettingsView>("set_model_idle_minutes", { minutes }),
 };
 
 /** A running stream: its final result, and a way to stop it early. */
@@ -67,6 +84,8 @@ export const streams = {
     stream<IndexProgress, IndexReport>("index_folder_cmd", { id }, onProgress),
   pullModel: (repo: string, onProgress: (p: PullProgress) => void) =>
     stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
+  chatReply: (id: string, action: ReplyAction, allowUnfit: boolean, onEvent: (e: ReplyEvent) => void) =>
+    stream<ReplyEvent, Conversation>("chat_reply", { id, action, allowUnfit }, onEvent),
 };
 
 export function isCommandError(e: unknown): e is CommandError {
@@ -99,7 +118,10 @@ export function describeError(e: unknown): string {
       return e.summary;
     case "index":
       return `The search index: ${e.message}`;
+    case "chat":
+      return e.message;
   }
 }
 
+export type { Conversation, ConversationSummary, Effort, Message, Part, ReplyAction, ReplyEvent, ReplyStats };
 export type { AddReport, AppInfo, CommandError, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

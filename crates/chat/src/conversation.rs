@@ -67,6 +67,18 @@ pub struct Setup {
     pub tools: Vec<Tool>,
 }
 
+impl Setup {
+    /// A new conversation's setup, dated today (local time).
+    pub fn starting_today(effort: Effort, instructions: Option<String>) -> Setup {
+        Setup {
+            effort,
+            date: Some(jiff::Zoned::now().date().to_string()),
+            instructions: instructions.filter(|i| !i.trim().is_empty()),
+            tools: Vec::new(),
+        }
+    }
+}
+
 /// One piece of a reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]

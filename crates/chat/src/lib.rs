@@ -31,4 +31,7 @@ pub enum ChatError {
     Input(String),
     #[error("{0}")]
     Model(String),
+    /// The memory check says the model will not run here; the summary says why.
+    #[error("{0}")]
+    DoesNotFit(String),
 }

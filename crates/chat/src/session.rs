@@ -110,12 +110,7 @@ impl ModelHost {
         let max_context = match report.verdict {
             Verdict::Fits | Verdict::FitsShorterContext => report.max_context,
             Verdict::DoesNotFit if allow_unfit => report.model_max_context,
-            Verdict::DoesNotFit => {
-                return Err(ChatError::Model(format!(
-                    "{} Load it anyway to try.",
-                    report.summary
-                )))
-            }
+            Verdict::DoesNotFit => return Err(ChatError::DoesNotFit(report.summary)),
         };
         let engine = Arc::new(load(&dir)?);
         state.loaded = Some(Loaded {
@@ -174,7 +169,7 @@ pub enum ReplyEvent {
     Delta {
         index: usize,
         part: DeltaKind,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        /// The function a tool-call part calls.
         tool: Option<String>,
         text: String,
     },

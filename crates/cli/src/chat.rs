@@ -229,12 +229,7 @@ async fn chat(args: ChatArgs) -> Result<(), String> {
     // First, before any other thread exists: the encoding is found through the environment.
     let harmony = Harmony::load(&dirs.harmony_dir()).map_err(|e| e.to_string())?;
     let interactive = args.interactive || std::io::stdin().is_terminal();
-    let mut setup = Setup {
-        effort: args.effort,
-        date: Some(jiff::Zoned::now().date().to_string()),
-        instructions: args.instructions.clone(),
-        tools: vec![],
-    };
+    let mut setup = Setup::starting_today(args.effort, args.instructions.clone());
     let mut messages = Vec::new();
     let store = if args.save || args.continue_id.is_some() {
         Some(ChatStore::open(dirs.chats_file()).map_err(|e| e.to_string())?)

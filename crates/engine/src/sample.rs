@@ -72,7 +72,8 @@ impl Sampler {
         if p.temperature == 0.0 || p.top_k == 1 {
             return argmax(logits);
         }
-        // Candidates in descending order of logit; the rest never matter.
+        // Candidates: the top k (all without top-k). Only top-p needs them in order, and sorting
+        // gpt-oss's 201k-token vocabulary on every token would cost more than the sampling.
         let mut order: Vec<u32> = (0..logits.len() as u32).collect();
         let keep = if p.top_k > 0 {
             p.top_k.min(order.len())
@@ -84,9 +85,14 @@ impl Sampler {
             order.select_nth_unstable_by(keep - 1, by_logit);
             order.truncate(keep);
         }
-        order.sort_unstable_by(by_logit);
+        if p.top_p < 1.0 {
+            order.sort_unstable_by(by_logit);
+        }
 
-        let max = logits[order[0] as usize] as f64;
+        let max = order
+            .iter()
+            .map(|&i| logits[i as usize])
+            .fold(f32::NEG_INFINITY, f32::max) as f64;
         let t = p.temperature as f64;
         let mut probs: Vec<f64> = order
             .iter()
@@ -95,34 +101,38 @@ impl Sampler {
         let total: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|x| *x /= total);
 
-        // min-p: relative to the most likely token (probs[0]).
-        let mut len = probs.len();
+        // min-p: relative to the most likely token, whose probability is exp(0) / total.
         if p.min_p > 0.0 {
-            let floor = probs[0] * p.min_p as f64;
-            len = probs.iter().take_while(|&&x| x >= floor).count().max(1);
+            let floor = p.min_p as f64 / total;
+            probs
+                .iter_mut()
+                .filter(|x| **x < floor)
+                .for_each(|x| *x = 0.0);
         }
-        // top-p: the smallest prefix whose mass reaches top_p.
+        // top-p: the smallest prefix (in order of likelihood) whose mass reaches top_p.
         if p.top_p < 1.0 {
             let mut mass = 0.0;
-            let mut n = 0;
-            for &x in &probs[..len] {
-                mass += x;
-                n += 1;
+            for x in probs.iter_mut() {
                 if mass >= p.top_p as f64 {
-                    break;
+                    *x = 0.0;
                 }
+                mass += *x;
             }
-            len = n;
         }
-        let mass: f64 = probs[..len].iter().sum();
+        let mass: f64 = probs.iter().sum();
         let mut r = self.rng.random::<f64>() * mass;
-        for (i, &x) in probs[..len].iter().enumerate() {
+        let mut last = 0;
+        for (i, &x) in probs.iter().enumerate() {
+            if x == 0.0 {
+                continue;
+            }
+            last = i;
             r -= x;
             if r <= 0.0 {
                 return order[i];
             }
         }
-        order[len - 1]
+        order[last]
     }
 }
 

@@ -19,6 +19,10 @@ pub struct Settings {
     pub ignore_fit: bool,
     /// Index hidden files and folders (names starting with a dot) too.
     pub index_hidden: bool,
+    /// Minutes an unused model stays in memory after a chat; 0 keeps it until Fathom quits.
+    pub model_idle_minutes: u32,
+    /// The longest reply, in tokens (reasoning included).
+    pub reply_max_tokens: u32,
 }
 
 impl Default for Settings {
@@ -29,6 +33,8 @@ impl Default for Settings {
             active_model: None,
             ignore_fit: false,
             index_hidden: false,
+            model_idle_minutes: 15,
+            reply_max_tokens: 8192,
         }
     }
 }

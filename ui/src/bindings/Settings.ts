@@ -24,4 +24,12 @@ ignoreFit: boolean,
 /**
  * Index hidden files and folders (names starting with a dot) too.
  */
-indexHidden: boolean, };
+indexHidden: boolean, 
+/**
+ * Minutes an unused model stays in memory after a chat; 0 keeps it until Fathom quits.
+ */
+modelIdleMinutes: number, 
+/**
+ * The longest reply, in tokens (reasoning included).
+ */
+replyMaxTokens: number, };

@@ -52,6 +52,15 @@ export function SettingsPage() {
     }
   };
 
+  const setIdle = async (minutes: number) => {
+    try {
+      setView(await commands.setModelIdleMinutes(minutes));
+      setMessage({ ok: true, text: minutes === 0 ? "The model stays loaded until Fathom quits." : `The model is unloaded after ${String(minutes)} minutes unused.` });
+    } catch (err) {
+      setMessage({ ok: false, text: describeError(err) });
+    }
+  };
+
   return (
     <section className="settings">
       <h2>Quick query</h2>
@@ -89,6 +98,21 @@ export function SettingsPage() {
         />
         Index hidden files and folders (names starting with a dot)
       </label>
+      <h2>Model</h2>
+      <label className="row">
+        Free the model&apos;s memory after
+        <select aria-label="Unload the model after" value={view?.settings.modelIdleMinutes ?? 15} disabled={view === null} onChange={(e) => void setIdle(Number(e.target.value))}>
+          {[5, 15, 60, 240].map((m) => (
+            <option key={m} value={m}>
+              {m < 60 ? `${String(m)} minutes` : `${String(m / 60)} hour${m === 60 ? "" : "s"}`} unused
+            </option>
+          ))}
+          <option value={0}>never (until Fathom quits)</option>
+        </select>
+      </label>
+      <button type="button" className="link" onClick={() => void commands.unloadModel().then(() => { setMessage({ ok: true, text: "The model was unloaded." }); }, (err: unknown) => { setMessage({ ok: false, text: describeError(err) }); })}>
+        Unload now
+      </button>
       <h2>About</h2>
       {info && (
         <dl className="about">

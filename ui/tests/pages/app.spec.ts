@@ -5,7 +5,10 @@ const shot = (name: string) => `test-results/screens/${name}.png`;
 test("every section is reachable and unfinished ones say so plainly", async ({ page }) => {
   await openWith(page, "/index.html");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Library");
-  for (const [link, title] of [["Chat", "Chat"], ["Ask", "Ask"]] as const) {
+  await page.getByRole("link", { name: "Chat" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Chat");
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+  for (const [link, title] of [["Ask", "Ask"]] as const) {
     await page.getByRole("link", { name: link }).click();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
     await expect(page.getByTestId("not-available")).toContainText("not available in this version");
@@ -13,6 +16,11 @@ test("every section is reachable and unfinished ones say so plainly", async ({ p
   }
   await page.getByRole("link", { name: "Settings" }).click();
   await expect(page.getByTestId("shortcut")).toHaveText("Ctrl+Shift+Space");
+  const idle = page.getByRole("combobox", { name: "Unload the model after" });
+  await expect(idle).toHaveValue("15");
+  await idle.selectOption("0");
+  await expect(page.getByTestId("settings-message")).toHaveText("The model stays loaded until Fathom quits.");
+  expect(await callsOf(page, "set_model_idle_minutes")).toEqual([{ minutes: 0 }]);
   await page.screenshot({ path: shot("settings") });
 });
 

@@ -11,7 +11,7 @@ export const defaultSeed: Seed = {
   dirs: ["/home/test/Notes", "/home/test/Papers"],
   files: ["/home/test/todo.txt"],
   scan: { files: 1234, bytes: 56_700_000, steps: 3, hang: false },
-  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false }, shortcutError: null },
+  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false, modelIdleMinutes: 15, replyMaxTokens: 8192 }, shortcutError: null },
   takenShortcuts: [],
   picked: [],
   memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available" },
@@ -27,6 +27,8 @@ export const defaultSeed: Seed = {
   index: { steps: 3, files: 1234, bytes: 56_700_000, hang: false },
   statuses: [],
   hits: [],
+  conversations: [],
+  chat: { reasoning: "The user greets me. Reply briefly.", answer: "Hello! Here is `code` and **bold**.", delayMs: 15, loading: true, doesNotFit: null },
 };
 
 /** A memory check as the backend reports it. */

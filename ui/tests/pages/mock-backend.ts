@@ -14,6 +14,11 @@ import type { PullProgress } from "../../src/bindings/PullProgress";
 import type { FolderStatus } from "../../src/bindings/FolderStatus";
 import type { Hit } from "../../src/bindings/Hit";
 import type { IndexProgress } from "../../src/bindings/IndexProgress";
+import type { Conversation } from "../../src/bindings/Conversation";
+import type { ConversationSummary } from "../../src/bindings/ConversationSummary";
+import type { Message } from "../../src/bindings/Message";
+import type { ReplyAction } from "../../src/bindings/ReplyAction";
+import type { ReplyEvent } from "../../src/bindings/ReplyEvent";
 
 export interface Seed {
   window: string;
@@ -39,6 +44,19 @@ export interface Seed {
   statuses: FolderStatus[];
   /** The index's chunks: a search returns those containing a query word. */
   hits: Hit[];
+  /** Stored conversations, and how the pretend model replies. */
+  conversations: Conversation[];
+  chat: {
+    /** Streamed as reasoning, then answer, a few characters per delta. */
+    reasoning: string;
+    answer: string;
+    /** Milliseconds between deltas. */
+    delayMs: number;
+    /** The first reply reports loading the model first. */
+    loading: boolean;
+    /** Refuse until `allowUnfit` with this summary (the memory check). */
+    doesNotFit: string | null;
+  };
 }
 
 interface Call {
@@ -72,7 +90,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -170,6 +188,73 @@ async function pull(args: Record<string, unknown>) {
   return r.installed;
 }
 
+let conversations: Conversation[] = seed.conversations.map((c) => structuredClone(c));
+let modelLoaded = false;
+let nextConversation = 1;
+
+function conversation(id: unknown): Conversation {
+  const c = conversations.find((x) => x.id === id);
+  if (c === undefined) throw { kind: "chat", message: `no conversation ${String(id)}` };
+  return c;
+}
+
+function summaries(query: string | null): ConversationSummary[] {
+  const q = query?.toLowerCase() ?? "";
+  const text = (m: Message) => (m.role === "user" ? m.text : m.parts.map((p) => (p.kind === "toolCall" ? p.arguments : p.text)).join("\n"));
+  return [...conversations]
+    .sort((a, b) => b.updatedMs - a.updatedMs)
+    .filter((c) => q === "" || c.title.toLowerCase().includes(q) || c.messages.some((m) => text(m).toLowerCase().includes(q)))
+    .map((c) => ({ id: c.id, title: c.title, updatedMs: c.updatedMs, messages: c.messages.length, snippet: q === "" ? null : (c.messages.map(text).find((t) => t.toLowerCase().includes(q)) ?? null) }));
+}
+
+async function chatReply(args: Record<string, unknown>): Promise<Conversation> {
+  const channel = args.onProgress as ChannelArg;
+  const stream = args.stream as string;
+  const c = conversation(args.id);
+  const action = args.action as ReplyAction;
+  if (action.kind === "send") c.messages.push({ role: "user", text: action.text });
+  else if (action.kind === "edit") c.messages.splice(action.index, c.messages.length, { role: "user", text: action.text });
+  else c.messages.splice(c.messages.map((m) => m.role).lastIndexOf("user") + 1);
+  if (c.title === "") c.title = (c.messages.find((m) => m.role === "user") as { text: string } | undefined)?.text.slice(0, 60) ?? "";
+  c.updatedMs = Date.now();
+  const { reasoning, answer, delayMs, loading, doesNotFit } = seed.chat;
+  if (doesNotFit !== null && args.allowUnfit !== true) throw { kind: "doesNotFit", summary: doesNotFit };
+  let cancelled = false;
+  const stopped = () => cancelled;
+  cancels.set(stream, () => {
+    cancelled = true;
+  });
+  let i = 0;
+  if (loading && !modelLoaded) {
+    send(channel, i++, { event: "loading" });
+    await new Promise((res) => setTimeout(res, 400));
+  }
+  modelLoaded = true;
+  const parts: { kind: "reasoning" | "answer"; text: string }[] = [];
+  let generated = 0;
+  for (const [index, kind, text] of [[0, "reasoning", reasoning], [1, "answer", answer]] as const) {
+    for (let at = 0; at < text.length && !stopped(); at += 4) {
+      await new Promise((res) => setTimeout(res, delayMs));
+      if (stopped()) break;
+      const piece = text.slice(at, at + 4);
+      let part = parts.find((p) => p.kind === kind);
+      if (part === undefined) {
+        part = { kind, text: "" };
+        parts.push(part);
+      }
+      part.text += piece;
+      generated += 1;
+      send(channel, i++, { event: "delta", index, part: kind, tool: null, text: piece });
+    }
+  }
+  cancels.delete(stream);
+  const message: Message = { role: "assistant", parts, ending: stopped() ? "stopped" : "done", stats: { promptTokens: 80, cachedTokens: 60, generatedTokens: generated, tokensPerSecond: 42.5, timeToFirstTokenSeconds: 0.31, seconds: 1.2 } };
+  send(channel, i, { event: "done", message });
+  c.messages.push(message);
+  c.updatedMs = Date.now();
+  return structuredClone(c);
+}
+
 function add(paths: string[]): AddReport {
   const report: AddReport = { added: [], rejected: [], absorbed: [] };
   for (const path of paths) {
@@ -189,7 +274,7 @@ mockWindows(seed.window);
 mockIPC(
   async (cmd, rawArgs) => {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : args });
+    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : args });
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform };
@@ -271,6 +356,40 @@ mockIPC(
       case "hide_quick_window":
       case "open_main_window":
         return null;
+      case "list_conversations":
+        return summaries(args.query as string | null);
+      case "get_conversation":
+        return structuredClone(conversation(args.id));
+      case "new_conversation": {
+        const c: Conversation = { id: `c${String(nextConversation++)}`, title: "", setup: { effort: args.effort as Conversation["setup"]["effort"], date: "2026-11-27" }, messages: [], createdMs: Date.now(), updatedMs: Date.now() };
+        conversations.push(c);
+        return structuredClone(c);
+      }
+      case "rename_conversation": {
+        const c = conversation(args.id);
+        c.title = (args.title as string).trim();
+        return structuredClone(c);
+      }
+      case "delete_conversation":
+        conversation(args.id);
+        conversations = conversations.filter((c) => c.id !== args.id);
+        return null;
+      case "set_conversation_setup": {
+        const c = conversation(args.id);
+        c.setup = { ...c.setup, effort: args.effort as Conversation["setup"]["effort"] };
+        return structuredClone(c);
+      }
+      case "export_conversation":
+        conversation(args.id);
+        return "/home/test/Documents/conversation.md";
+      case "chat_reply":
+        return chatReply(args);
+      case "unload_model":
+        modelLoaded = false;
+        return null;
+      case "set_model_idle_minutes":
+        settings = { ...settings, settings: { ...settings.settings, modelIdleMinutes: args.minutes as number } };
+        return settings;
       default:
         throw new Error(`mock backend: unknown command ${cmd}`);
     }
