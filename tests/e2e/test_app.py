@@ -46,7 +46,9 @@ def test_opens_and_navigates(launch, screenshot):
     for page, title in [("chat", "Chat"), ("ask", "Ask"), ("search", "Search"), ("models", "Models"), ("settings", "Settings"), ("library", "Library")]:
         d.find_element(By.CSS_SELECTOR, f'nav a[data-page="{page}"]').click()
         wait_for(lambda: heading(d) == title, what=f"the {title} page")
-        if page in ("chat", "ask"):
+        if page == "chat":
+            wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Message"]'), what="the chat composer")
+        if page == "ask":
             assert "not available" in d.find_element(By.CSS_SELECTOR, '[data-testid="not-available"]').text
         screenshot(page)
 

@@ -98,6 +98,19 @@ impl Harmony {
         vec![RETURN, CALL]
     }
 
+    /// Token ids of text in which harmony's special tokens (`<|call|>`, …) are meant as such: what
+    /// a model would emit, for scripted replies in tests.
+    pub fn encode_with_special_tokens(&self, text: &str) -> Vec<u32> {
+        self.encoding.tokenizer().encode_with_special_tokens(text)
+    }
+
+    pub fn decode(&self, tokens: &[u32]) -> String {
+        self.encoding
+            .tokenizer()
+            .decode_utf8(tokens)
+            .unwrap_or_else(|_| "\u{fffd}".into())
+    }
+
     pub fn count_tokens(&self, text: &str) -> usize {
         self.encoding.tokenizer().encode_ordinary(text).len()
     }

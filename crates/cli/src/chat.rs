@@ -87,7 +87,7 @@ fn to_message(m: InputMessage) -> Result<Message, String> {
     }
 }
 
-fn model_dir(given: Option<PathBuf>) -> Result<PathBuf, String> {
+pub(crate) fn model_dir(given: Option<PathBuf>) -> Result<PathBuf, String> {
     if let Some(dir) = given {
         return Ok(dir);
     }

@@ -42,13 +42,13 @@ pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
     }
 }
 
-fn embed_fn(
+pub(crate) fn embed_fn(
     e: std::sync::Arc<fathom_embed::SharedEmbedder>,
 ) -> std::sync::Arc<fathom_index::indexer::Embed> {
     std::sync::Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
 }
 
-fn open() -> Result<(Library, SearchIndex), String> {
+pub(crate) fn open() -> Result<(Library, SearchIndex), String> {
     let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
     let library = Library::open(dirs.library_file()).map_err(|e| e.to_string())?;
     let index = SearchIndex::open(&dirs.data().join("index")).map_err(|e| e.to_string())?;
@@ -240,26 +240,28 @@ pub fn status(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A library folder's id from its path (or id), as the user typed it.
+pub(crate) fn folder_id(library: &Library, folder: Option<&str>) -> Result<Option<String>, String> {
+    let Some(f) = folder else { return Ok(None) };
+    let wanted = std::fs::canonicalize(f)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| f.to_string());
+    library
+        .folders()
+        .iter()
+        .find(|x| x.path == wanted || x.id == f)
+        .map(|x| Some(x.id.clone()))
+        .ok_or_else(|| format!("{f} is not a library folder"))
+}
+
 pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> ExitCode {
     let (library, index) = match open() {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
-    let folder = match folder {
-        None => None,
-        Some(f) => {
-            let wanted = std::fs::canonicalize(f)
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| f.to_string());
-            match library
-                .folders()
-                .iter()
-                .find(|x| x.path == wanted || x.id == f)
-            {
-                Some(x) => Some(x.id.clone()),
-                None => return fail(format!("{f} is not a library folder")),
-            }
-        }
+    let folder = match folder_id(&library, folder) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
     };
     // Hybrid when the embedder is here (and the index holds vectors), BM25 otherwise.
     let vector = embedder()

@@ -1,5 +1,6 @@
 //! `fathom`: Fathom's capabilities on the command line, for power users, scripts and benchmarks.
 
+mod ask;
 mod bench;
 mod chat;
 mod library;
@@ -28,6 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Ask the library: Context-1 searches it with its own tools and ranks the documents that
+    /// matter, each with why.
+    Ask(ask::AskArgs),
     /// Chat with the model: interactive in a terminal, else one reply to the conversation on
     /// standard input (a message, or JSON).
     Chat(chat::ChatArgs),
@@ -425,6 +429,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Ask(args) => ask::run(args).await,
         Command::Chat(args) => chat::run(args).await,
         Command::Generate(args) => generate(args).await,
         Command::Bench(args) => run_bench(args),
