@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
+use crate::answer::Source;
 use crate::budget::Budget;
 use crate::output::{parse_ranking, RankedDocument};
 use crate::prompt;
@@ -74,6 +75,14 @@ pub enum AgentEvent {
     Ranked {
         documents: Vec<RankedDocument>,
     },
+    /// The answer's reply as it streams.
+    Answering {
+        reply: ReplyEvent,
+    },
+    /// The answer, its citations checked.
+    Answered {
+        answer: crate::answer::Answer,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -113,6 +122,18 @@ pub struct Harness<'a> {
     setup: Setup,
 }
 
+/// A search and the answer from what it found.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Asked {
+    pub run: Run,
+    /// None when the search was stopped or found nothing.
+    pub answer: Option<crate::answer::Answer>,
+}
+
+/// Documents the answer reads, best first.
+pub const ANSWERED_DOCUMENTS: usize = 5;
+
 /// Turns a run may take unless told otherwise.
 pub const DEFAULT_TURNS: u32 = 24;
 
@@ -135,6 +156,41 @@ impl<'a> Harness<'a> {
 
     pub fn setup(&self) -> &Setup {
         &self.setup
+    }
+
+    /// Searches, then answers from the documents found (the best [`ANSWERED_DOCUMENTS`]).
+    pub async fn ask<G: Generate>(
+        self,
+        question: &str,
+        model: &mut G,
+        stop: &CancellationToken,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<Asked, ChatError> {
+        let index = self.tools.corpus.index;
+        let harmony = self.harmony.clone();
+        let date = self.setup.date.clone();
+        let run = self.run(question, model, stop, on_event).await?;
+        if run.ending == RunEnding::Stopped || run.documents.is_empty() || stop.is_cancelled() {
+            return Ok(Asked { run, answer: None });
+        }
+        let sources: Vec<Source> = run
+            .documents
+            .iter()
+            .take(ANSWERED_DOCUMENTS)
+            .filter_map(|d| Source::load(index, d.clone()))
+            .collect();
+        let answer =
+            crate::answer::answer(model, &harmony, question, &sources, date, stop, &mut |e| {
+                on_event(AgentEvent::Answering { reply: e })
+            })
+            .await?;
+        on_event(AgentEvent::Answered {
+            answer: answer.clone(),
+        });
+        Ok(Asked {
+            run,
+            answer: Some(answer),
+        })
     }
 
     /// The conversation as the model sees it now.

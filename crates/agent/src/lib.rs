@@ -6,12 +6,14 @@
 //! the usage line — until the model replies with its ranking, which [`output`] parses into ranked
 //! documents.
 
+pub mod answer;
 pub mod budget;
 pub mod harness;
 pub mod output;
 pub mod prompt;
 pub mod tools;
 
+pub use answer::{Answer, Citation};
 pub use budget::Budget;
-pub use harness::{AgentEvent, Generate, Harness, Run, RunEnding};
+pub use harness::{AgentEvent, Asked, Generate, Harness, Run, RunEnding};
 pub use output::{parse_ranking, RankedDocument};

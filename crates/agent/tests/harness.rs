@@ -441,3 +441,71 @@ async fn the_turn_limit_asks_for_a_ranking_and_then_ends_the_run() {
     assert_eq!(run.ending, RunEnding::TurnLimit);
     assert_eq!(run.documents.len(), 1);
 }
+
+#[tokio::test]
+async fn ask_answers_from_the_ranked_documents_and_checks_each_quote() {
+    let lib = library();
+    let tides = lib.doc("tides.md");
+    let orbits = lib.doc("orbits.txt");
+    let harmony = harmony();
+    let corpus = Corpus {
+        index: &lib.index,
+        folder: None,
+        embed: None,
+    };
+    let harness = Harness::new(
+        corpus,
+        harmony.clone(),
+        "When are tides strongest?",
+        Budget::default(),
+        None,
+    );
+    let (t, o) = (tides.clone(), orbits.clone());
+    let mut model = Scripted {
+        harmony,
+        steps: vec![
+            step(|_| call("search_corpus", r#"{"query": "tides moon"}"#)),
+            step(move |_| {
+                answer(&format!("<Document id={t}><Justification>Spring tides.</Justification></Document>\n<Document id={o}><Justification>Tidal locking.</Justification></Document>"))
+            }),
+            step(|p| {
+                // The answer turn: documents numbered in rank order, the question, no tools.
+                let one = p.find("[1] tides.md").expect("document 1");
+                let two = p.find("[2] orbits.txt").expect("document 2");
+                assert!(one < two);
+                assert!(p.contains("Question: When are tides strongest?"));
+                assert!(p.contains("word for word"));
+                assert!(!p.contains("namespace functions"));
+                answer(
+                    r#"At spring tides [1: "Spring tides follow the full and new moon"], which the moon causes [2: "the moon causes earthquakes"]."#,
+                )
+            }),
+        ],
+        prompts: Vec::new(),
+    };
+    let mut events = Vec::new();
+    let asked = harness
+        .ask(
+            "When are tides strongest?",
+            &mut model,
+            &CancellationToken::new(),
+            &mut |e| events.push(e),
+        )
+        .await
+        .unwrap();
+    assert_eq!(asked.run.ending, RunEnding::Ranked);
+    assert_eq!(asked.run.documents.len(), 2);
+    let answer = asked.answer.unwrap();
+    assert!(answer.text.starts_with("At spring tides"));
+    let checked: Vec<(u32, bool, &str)> = answer
+        .citations
+        .iter()
+        .map(|c| (c.number, c.verified, c.doc_id.as_str()))
+        .collect();
+    assert_eq!(
+        checked,
+        vec![(1, true, tides.as_str()), (2, false, orbits.as_str())]
+    );
+    assert_eq!(answer.citations[0].line, 3, "the quote's line in tides.md");
+    assert!(matches!(events.last(), Some(AgentEvent::Answered { .. })));
+}

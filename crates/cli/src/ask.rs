@@ -114,8 +114,8 @@ async fn ask(args: AskArgs) -> Result<(), String> {
             }
         })
     };
-    let run = harness
-        .run(
+    let asked = harness
+        .ask(
             &args.question,
             &mut model,
             &stop,
@@ -123,16 +123,22 @@ async fn ask(args: AskArgs) -> Result<(), String> {
                 AgentEvent::Turn { turn } => eprintln!("turn {turn}"),
                 AgentEvent::Action { action } => eprintln!("  {}", describe(&action)),
                 AgentEvent::Usage { used, total } => eprintln!("  [{used}/{total} tokens]"),
-                AgentEvent::Reply { .. } | AgentEvent::Ranked { .. } => {}
+                AgentEvent::Ranked { documents } => {
+                    eprintln!("ranked {} documents", documents.len())
+                }
+                AgentEvent::Reply { .. }
+                | AgentEvent::Answering { .. }
+                | AgentEvent::Answered { .. } => {}
             },
         )
         .await
         .map_err(|e| e.to_string())?;
     ctrl_c.abort();
     if args.json {
-        println!("{}", serde_json::to_string(&run).expect("serializable"));
+        println!("{}", serde_json::to_string(&asked).expect("serializable"));
         return Ok(());
     }
+    let run = &asked.run;
     eprintln!(
         "{} turns, {} of {} tokens, {:?}",
         run.turns, run.used, run.budget.total, run.ending
@@ -144,6 +150,22 @@ async fn ask(args: AskArgs) -> Result<(), String> {
         println!("{}. {}", i + 1, d.path);
         if !d.justification.is_empty() {
             println!("   {}", d.justification);
+        }
+    }
+    if let Some(answer) = &asked.answer {
+        println!("\n{}\n", answer.text.trim());
+        for c in &answer.citations {
+            let place = match (c.page, c.line) {
+                (0, 0) => String::new(),
+                (0, line) => format!(":{line}"),
+                (page, _) => format!(" (page {page})"),
+            };
+            let mark = if c.verified {
+                "✓"
+            } else {
+                "✗ not in the source"
+            };
+            println!("[{}] {}{place} {mark}: \"{}\"", c.number, c.path, c.quote);
         }
     }
     Ok(())
