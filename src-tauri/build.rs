@@ -36,6 +36,10 @@ const COMMANDS: &[&str] = &[
     "chat_reply",
     "unload_model",
     "set_model_idle_minutes",
+    "ask_library",
+    "list_runs",
+    "get_run",
+    "delete_run",
 ];
 
 fn main() {

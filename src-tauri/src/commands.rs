@@ -147,10 +147,20 @@ pub fn hide_quick_window<R: Runtime>(app: AppHandle<R>) {
     windows::hide_quick(&app);
 }
 
+/// Emitted to the main window with a saved Ask run's id: show that run.
+pub const OPEN_RUN: &str = "open-run";
+
+/// Shows the main window (from the quick window), on a saved Ask run when `run` names one.
 #[tauri::command]
-pub fn open_main_window<R: Runtime>(app: AppHandle<R>) {
+pub fn open_main_window<R: Runtime>(app: AppHandle<R>, run: Option<String>) {
+    use tauri::Emitter;
     windows::hide_quick(&app);
     windows::show_main(&app);
+    if let Some(run) = run {
+        if let Err(e) = app.emit_to(windows::MAIN, OPEN_RUN, run) {
+            log::warn!("cannot show the run in the main window: {e}");
+        }
+    }
 }
 
 /// Lets the user pick folders with the system's folder chooser and adds them, as a drop does.

@@ -1,6 +1,7 @@
 //! Fathom's desktop shell: the windows, the tray / menu-bar icon, the global shortcut, and the typed
 //! commands through which the UI reaches the crates. No business logic lives here.
 
+pub mod ask;
 pub mod chat;
 pub mod commands;
 pub mod error;
@@ -59,6 +60,10 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             chat::chat_reply,
             chat::unload_model,
             chat::set_model_idle_minutes,
+            ask::ask_library,
+            ask::list_runs,
+            ask::get_run,
+            ask::delete_run,
         ])
 }
 

@@ -33,6 +33,9 @@ fn generate(dir: &Path) {
     fathom_chat::store::ConversationSummary::export_all(&cfg).unwrap();
     fathom_chat::session::ReplyEvent::export_all(&cfg).unwrap();
     fathom_app::chat::ReplyAction::export_all(&cfg).unwrap();
+    fathom_app::ask::SavedRun::export_all(&cfg).unwrap();
+    fathom_agent::AgentEvent::export_all(&cfg).unwrap();
+    fathom_chat::store::RunSummary::export_all(&cfg).unwrap();
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {

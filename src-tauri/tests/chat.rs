@@ -262,6 +262,53 @@ fn conversations_stream_stop_regenerate_edit_persist_and_export_over_ipc() {
     assert!(md.contains("tok/s"), "{md}");
     let err = invoke(&w, "get_conversation", json!({ "id": "nope" })).unwrap_err();
     assert_eq!(err["kind"], "chat");
+
+    // Ask over the (empty) library: the loop runs on the engine to its end, streams its trace,
+    // and the run is saved.
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let channel = Channel::new(move |body: InvokeResponseBody| {
+        seen.lock()
+            .unwrap()
+            .push(body.deserialize::<Value>().unwrap());
+        Ok(())
+    });
+    let saved = tauri::async_runtime::block_on(fathom_app::ask::ask_library(
+        app.state::<AppState>(),
+        "Where is the memo?".into(),
+        None,
+        Some(8192),
+        false,
+        StreamId("ask-1".into()),
+        channel,
+    ))
+    .unwrap();
+    let saved = serde_json::to_value(saved).unwrap();
+    assert_eq!(saved["asked"]["run"]["question"], "Where is the memo?");
+    assert_eq!(saved["asked"]["run"]["budget"]["total"], 8192);
+    assert_eq!(
+        saved["asked"]["answer"],
+        Value::Null,
+        "nothing found, nothing to answer"
+    );
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.first().unwrap()["event"], "turn");
+    assert_eq!(events.last().unwrap()["event"], "ranked");
+    let runs = invoke(&w, "list_runs", json!({})).unwrap();
+    assert_eq!(runs[0]["id"], saved["id"]);
+    let again = invoke(&w, "get_run", json!({ "id": saved["id"] })).unwrap();
+    assert_eq!(again, saved["asked"]);
+    let err = tauri::async_runtime::block_on(fathom_app::ask::ask_library(
+        app.state::<AppState>(),
+        " ".into(),
+        None,
+        None,
+        false,
+        StreamId("ask-2".into()),
+        Channel::new(|_| Ok(())),
+    ))
+    .unwrap_err();
+    assert!(format!("{err:?}").contains("empty"));
     drop(w);
     drop(app);
 
@@ -270,6 +317,14 @@ fn conversations_stream_stop_regenerate_edit_persist_and_export_over_ipc() {
     let c = invoke(&w, "get_conversation", json!({ "id": id })).unwrap();
     assert_eq!(c["title"], "Memo hunt");
     assert_eq!(c["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        invoke(&w, "list_runs", json!({}))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     invoke(&w, "delete_conversation", json!({ "id": other["id"] })).unwrap();
     let list = invoke(&w, "list_conversations", json!({ "query": "" })).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);

@@ -49,7 +49,7 @@ def test_opens_and_navigates(launch, screenshot):
         if page == "chat":
             wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Message"]'), what="the chat composer")
         if page == "ask":
-            assert "not available" in d.find_element(By.CSS_SELECTOR, '[data-testid="not-available"]').text
+            wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="needs-model"]'), what="Ask saying it needs a model")
         screenshot(page)
 
 
@@ -418,11 +418,9 @@ def texts(d, css):
         return []
 
 
-def test_a_chat_streams_a_reply_from_the_engine_and_survives_a_restart(launch, home, screenshot):
-    """The real app on the real engine: the tiny checkpoint with gpt-oss's vocabulary (random
-    weights, so the words are noise) installed in the Hugging Face cache and chosen as the model.
-    A message gets a reply with its figures; the conversation is listed and is still there, whole,
-    after the app restarts."""
+def install_chat_model(home):
+    """The tiny checkpoint with gpt-oss's vocabulary (random weights, so its words are noise) in
+    the Hugging Face cache, chosen as the model, with short replies (it never ends one itself)."""
     from conftest import FIXTURES
     import json
     import shutil
@@ -436,8 +434,13 @@ def test_a_chat_streams_a_reply_from_the_engine_and_survives_a_restart(launch, h
         shutil.copy(f, snapshot / f.name)
     settings = home / "config/fathom/settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
-    # Random weights never finish a reply by themselves: keep it short.
     settings.write_text(json.dumps({"activeModel": "test/chat-tiny", "replyMaxTokens": 12}))
+
+
+def test_a_chat_streams_a_reply_from_the_engine_and_survives_a_restart(launch, home, screenshot):
+    """The real app on the real engine, with the tiny model: a message gets a reply with its
+    figures; the conversation is listed and is still there, whole, after the app restarts."""
+    install_chat_model(home)
 
     session = launch()
     d = session.driver
@@ -467,3 +470,30 @@ def test_a_chat_streams_a_reply_from_the_engine_and_survives_a_restart(launch, h
     wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="message"]')) == 2, what="both messages after the restart")
     assert texts(d, '[data-role="assistant"] [data-testid="stats"]') == [stats]
     screenshot("chat-after-restart")
+
+
+def test_ask_runs_the_search_loop_on_the_engine_and_keeps_the_run(launch, home, screenshot):
+    """Ask in the real app on the real engine (the tiny model cannot search sensibly: the run must
+    end cleanly and say it found nothing), and the run is in the history after a restart."""
+    install_chat_model(home)
+    session = launch()
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="ask"]').click()
+    box = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'input[aria-label="Question"]'), what="the question box")[0]
+    box.send_keys("Where is the budget memo?")
+    d.find_element(By.XPATH, "//button[text()='Ask']").click()
+    wait_for(lambda: any("Nothing in your library" in t for t in texts(d, '[data-testid="documents"]')), timeout=90, what="the run to end")
+    screenshot("ask-run")
+    wait_for(lambda: texts(d, '[data-testid="run-item"]') != [], what="the run in the history")
+    assert "Where is the budget memo?" in texts(d, '[data-testid="run-item"]')[0]
+    session.close()
+
+    session = launch()
+    d = session.driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the app to load again")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="ask"]').click()
+    wait_for(lambda: texts(d, '[data-testid="run-item"]') != [], what="the saved run after a restart")
+    assert "Where is the budget memo?" in texts(d, '[data-testid="run-item"]')[0]

@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useState } from "react";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { listen } from "@tauri-apps/api/event";
 import { commands, describeError, type AddReport, type Folder } from "./ipc";
-import { Placeholder } from "./pages/Placeholder";
 import { LibraryPage } from "./pages/Library";
 import { SettingsPage } from "./pages/Settings";
 import { ModelsPage } from "./pages/Models";
 import { SearchPage } from "./pages/Search";
 import { ChatPage } from "./pages/Chat";
+import { AskPage } from "./pages/Ask";
 
 export const PAGES = ["chat", "ask", "search", "library", "models", "settings"] as const;
 export type Page = (typeof PAGES)[number];
@@ -31,6 +32,20 @@ export function App() {
   const [report, setReport] = useState<AddReport | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
+  const [shownRun, setShownRun] = useState<string | null>(null);
+
+  // The quick window's "Open the full run": show that run on the Ask page.
+  useEffect(() => {
+    const unlisten = listen<string>("open-run", (e) => {
+      setShownRun(e.payload);
+      window.location.hash = "#/ask";
+    });
+    return () => {
+      void unlisten.then((f) => {
+        f();
+      });
+    };
+  }, []);
 
   useEffect(() => {
     const onHash = () => {
@@ -143,7 +158,7 @@ export function App() {
         )}
         {page === "settings" && <SettingsPage />}
         {page === "chat" && <ChatPage />}
-        {page === "ask" && <Placeholder what="Ask — questions answered from your library with cited sources" needs="the engine, a model and the library index" />}
+        {page === "ask" && <AskPage folders={folders} showRun={shownRun} />}
         {page === "search" && <SearchPage folders={folders} />}
         {page === "models" && <ModelsPage />}
       </main>

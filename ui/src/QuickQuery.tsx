@@ -1,11 +1,11 @@
-import { useEffect, useRef, useState } from "react";
-import { commands, describeError } from "./ipc";
-import { formatCount } from "./format";
+import { useEffect, useState } from "react";
+import { commands, describeError, type Folder } from "./ipc";
+import { AskPage } from "./pages/Ask";
 
-/** The small always-on-top window: Escape hides it; Ask arrives with the engine. */
+/** The small always-on-top window: Ask over the library (plain search without a model), the
+ *  answer and its sources compactly; the full run opens in the main window. Escape hides it. */
 export function QuickQuery() {
-  const input = useRef<HTMLInputElement>(null);
-  const [folders, setFolders] = useState<number | null>(null);
+  const [folders, setFolders] = useState<Folder[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -13,15 +13,10 @@ export function QuickQuery() {
       if (e.key === "Escape") void commands.hideQuickWindow();
     };
     const onFocus = () => {
-      input.current?.focus();
-      commands.listFolders().then(
-        (f) => {
-          setFolders(f.length);
-        },
-        (e: unknown) => {
-          setError(describeError(e));
-        },
-      );
+      document.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
+      commands.listFolders().then(setFolders, (e: unknown) => {
+        setError(describeError(e));
+      });
     };
     window.addEventListener("keydown", onKey);
     window.addEventListener("focus", onFocus);
@@ -33,12 +28,8 @@ export function QuickQuery() {
   }, []);
 
   return (
-    <div className="quick-query">
-      <input ref={input} className="quick-input" placeholder="Ask your library…" aria-label="Question" data-testid="quick-input" />
-      <p className="muted" data-testid="quick-status">
-        Answers from your library arrive with the on-device model; this version cannot answer yet.
-        {folders !== null && ` Your library has ${formatCount(folders, "folder", "folders")}.`}
-      </p>
+    <div className="quick-query" data-testid="quick">
+      <AskPage folders={folders} compact onOpenFull={(id) => void commands.openMainWindow(id)} />
       {error !== null && <p className="warning">{error}</p>}
       <div className="quick-actions">
         <button type="button" onClick={() => void commands.openMainWindow()}>

@@ -25,6 +25,13 @@ import type { Part } from "./bindings/Part";
 import type { ReplyAction } from "./bindings/ReplyAction";
 import type { ReplyEvent } from "./bindings/ReplyEvent";
 import type { ReplyStats } from "./bindings/ReplyStats";
+import type { AgentEvent } from "./bindings/AgentEvent";
+import type { Asked } from "./bindings/Asked";
+import type { Citation } from "./bindings/Citation";
+import type { RankedDocument } from "./bindings/RankedDocument";
+import type { RunSummary } from "./bindings/RunSummary";
+import type { SavedRun } from "./bindings/SavedRun";
+import type { Action } from "./bindings/Action";
 
 export const commands = {
   appInfo: () => invoke<AppInfo>("app_info"),
@@ -35,7 +42,7 @@ export const commands = {
   getSettings: () => invoke<SettingsView>("get_settings"),
   setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),
   hideQuickWindow: () => invoke<null>("hide_quick_window"),
-  openMainWindow: () => invoke<null>("open_main_window"),
+  openMainWindow: (run?: string) => invoke<null>("open_main_window", { run: run ?? null }),
   memoryInfo: () => invoke<Memory>("memory_info"),
   listModels: () => invoke<ModelRow[]>("list_models"),
   checkFit: (repo: string, context?: number) => invoke<FitCheck>("check_fit", { repo, context: context ?? null }),
@@ -56,6 +63,9 @@ export const commands = {
   setConversationSetup: (id: string, effort: Effort, instructions: string | null) => invoke<Conversation>("set_conversation_setup", { id, effort, instructions }),
   exportConversation: (id: string, path: string | null) => invoke<string | null>("export_conversation", { id, path }),
   unloadModel: () => invoke<null>("unload_model"),
+  listRuns: () => invoke<RunSummary[]>("list_runs"),
+  getRun: (id: string) => invoke<Asked>("get_run", { id }),
+  deleteRun: (id: string) => invoke<null>("delete_run", { id }),
   setModelIdleMinutes: (minutes: number) => invoke<SettingsView>("set_model_idle_minutes", { minutes }),
 };
 
@@ -86,6 +96,8 @@ export const streams = {
     stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
   chatReply: (id: string, action: ReplyAction, allowUnfit: boolean, onEvent: (e: ReplyEvent) => void) =>
     stream<ReplyEvent, Conversation>("chat_reply", { id, action, allowUnfit }, onEvent),
+  askLibrary: (question: string, folder: string | null, allowUnfit: boolean, onEvent: (e: AgentEvent) => void) =>
+    stream<AgentEvent, SavedRun>("ask_library", { question, folder, budget: null, allowUnfit }, onEvent),
 };
 
 export function isCommandError(e: unknown): e is CommandError {
@@ -123,5 +135,6 @@ export function describeError(e: unknown): string {
   }
 }
 
+export type { Action, AgentEvent, Asked, Citation, RankedDocument, RunSummary, SavedRun };
 export type { Conversation, ConversationSummary, Effort, Message, Part, ReplyAction, ReplyEvent, ReplyStats };
 export type { AddReport, AppInfo, CommandError, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

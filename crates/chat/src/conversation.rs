@@ -67,12 +67,17 @@ pub struct Setup {
     pub tools: Vec<Tool>,
 }
 
+/// Today's date (local time), `YYYY-MM-DD`, as the system message carries it.
+pub fn today() -> String {
+    jiff::Zoned::now().date().to_string()
+}
+
 impl Setup {
     /// A new conversation's setup, dated today (local time).
     pub fn starting_today(effort: Effort, instructions: Option<String>) -> Setup {
         Setup {
             effort,
-            date: Some(jiff::Zoned::now().date().to_string()),
+            date: Some(today()),
             instructions: instructions.filter(|i| !i.trim().is_empty()),
             tools: Vec::new(),
         }

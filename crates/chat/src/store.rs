@@ -48,7 +48,22 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (conversation, position)
 );
 CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_ms DESC);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    question TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
+
+/// A saved Ask run in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub id: String,
+    pub question: String,
+    pub created_ms: i64,
+}
 
 /// Longest title made from a first message.
 const TITLE_CHARS: usize = 60;
@@ -335,6 +350,55 @@ impl ChatStore {
     /// Appends messages at the end.
     pub fn append(&self, id: &str, messages: &[Message]) -> Result<(), ChatError> {
         self.replace_from(id, usize::MAX >> 1, messages)
+    }
+
+    /// Keeps an Ask run (its JSON as the agent made it); returns its id.
+    pub fn save_run(&self, question: &str, body: &serde_json::Value) -> Result<String, ChatError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (id, question, created_ms, body) VALUES (?1, ?2, ?3, ?4)",
+                params![id, question, now_ms(), body.to_string()],
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// Saved runs, newest first.
+    pub fn list_runs(&self) -> Result<Vec<RunSummary>, ChatError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, question, created_ms FROM runs ORDER BY created_ms DESC, rowid DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    question: r.get(1)?,
+                    created_ms: r.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn get_run(&self, id: &str) -> Result<serde_json::Value, ChatError> {
+        let body: Option<String> = self.with(|c| {
+            c.query_row("SELECT body FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+        })?;
+        let body = body.ok_or_else(|| ChatError::NoConversation(id.to_string()))?;
+        serde_json::from_str(&body).map_err(|e| ChatError::Store {
+            path: self.path.clone(),
+            message: format!("run {id}: {e}"),
+        })
+    }
+
+    pub fn delete_run(&self, id: &str) -> Result<(), ChatError> {
+        let n = self.with(|c| c.execute("DELETE FROM runs WHERE id = ?1", [id]))?;
+        if n == 0 {
+            return Err(ChatError::NoConversation(id.to_string()));
+        }
+        Ok(())
     }
 
     fn touch(

@@ -189,3 +189,41 @@ fn markdown_export_has_every_turn_reasoning_tool_calls_and_figures() {
         at += found + piece.len();
     }
 }
+
+#[test]
+fn ask_runs_are_kept_listed_newest_first_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chats.sqlite");
+    let (a, b) = {
+        let store = ChatStore::open(&db).unwrap();
+        let a = store
+            .save_run(
+                "Where is the memo?",
+                &serde_json::json!({"run": {"turns": 3}}),
+            )
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let b = store
+            .save_run(
+                "When are tides strongest?",
+                &serde_json::json!({"run": {"turns": 1}}),
+            )
+            .unwrap();
+        (a, b)
+    };
+    let store = ChatStore::open(&db).unwrap();
+    let runs = store.list_runs().unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [b.as_str(), a.as_str()]
+    );
+    assert_eq!(runs[1].question, "Where is the memo?");
+    assert_eq!(store.get_run(&a).unwrap()["run"]["turns"], 3);
+    store.delete_run(&a).unwrap();
+    assert!(matches!(
+        store.get_run(&a),
+        Err(ChatError::NoConversation(_))
+    ));
+    assert!(store.delete_run(&a).is_err());
+    assert_eq!(store.list_runs().unwrap().len(), 1);
+}

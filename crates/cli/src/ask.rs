@@ -102,7 +102,7 @@ async fn ask(args: AskArgs) -> Result<(), String> {
         harmony,
         &args.question,
         Budget::new(args.budget),
-        Some(jiff::Zoned::now().date().to_string()),
+        Some(fathom_chat::conversation::today()),
     );
     harness.max_turns = args.max_turns;
     let stop = CancellationToken::new();

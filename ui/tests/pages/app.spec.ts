@@ -2,18 +2,15 @@ import { callsOf, defaultSeed, expect, openWith, test } from "./fixtures";
 
 const shot = (name: string) => `test-results/screens/${name}.png`;
 
-test("every section is reachable and unfinished ones say so plainly", async ({ page }) => {
+test("every section is reachable", async ({ page }) => {
   await openWith(page, "/index.html");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Library");
   await page.getByRole("link", { name: "Chat" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Chat");
   await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
-  for (const [link, title] of [["Ask", "Ask"]] as const) {
-    await page.getByRole("link", { name: link }).click();
-    await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
-    await expect(page.getByTestId("not-available")).toContainText("not available in this version");
-    await expect(page.getByRole("link", { name: link })).toHaveAttribute("aria-current", "page");
-  }
+  await page.getByRole("link", { name: "Ask" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Ask");
+  await expect(page.getByRole("link", { name: "Ask" })).toHaveAttribute("aria-current", "page");
   await page.getByRole("link", { name: "Settings" }).click();
   await expect(page.getByTestId("shortcut")).toHaveText("Ctrl+Shift+Space");
   const idle = page.getByRole("combobox", { name: "Unload the model after" });
@@ -131,12 +128,32 @@ test("a saved shortcut that could not be registered is reported", async ({ page 
 
 test("the quick window hides on Escape and opens the main window on request", async ({ page }) => {
   await openWith(page, "/quick.html", { window: "quick", folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }] });
-  await expect(page.getByTestId("quick-input")).toBeFocused();
-  await expect(page.getByTestId("quick-status")).toContainText("Your library has 1 folder.");
-  await page.screenshot({ path: shot("quick") });
+  // Without a model: what Ask needs, and plain search in its place.
+  await expect(page.getByTestId("needs-model")).toBeVisible();
+  await expect(page.getByRole("searchbox", { name: "Search the library" })).toBeVisible();
   await page.keyboard.press("Escape");
   await page.getByRole("button", { name: "Open Fathom" }).click();
-  expect((await page.evaluate(() => window.__FATHOM_CALLS__)).map((c) => c.cmd).filter((c) => c !== "list_folders")).toEqual(["hide_quick_window", "open_main_window"]);
+  const cmds = (await page.evaluate(() => window.__FATHOM_CALLS__)).map((c) => c.cmd);
+  expect(cmds.filter((c) => c === "hide_quick_window" || c === "open_main_window")).toEqual(["hide_quick_window", "open_main_window"]);
+});
+
+test("the quick window asks, shows the answer and sources compactly, and opens the full run", async ({ page }) => {
+  await openWith(page, "/quick.html", {
+    window: "quick",
+    settings: { ...defaultSeed.settings, settings: { ...defaultSeed.settings.settings, activeModel: "foadmk/context-1-MLX-MXFP4" } },
+    hits: [{ chunkId: "d1:0", docId: "d1", folder: "a", path: "/home/test/Notes/tides.md", chunk: 0, score: 1, text: "Spring tides follow the full moon.", line: 2, page: 0 }],
+    ask: { delayMs: 10, answer: 'At spring tides [1: "Spring tides follow the full moon"].' },
+  });
+  const question = page.getByRole("searchbox", { name: "Question" });
+  await expect(question).toBeFocused();
+  await question.fill("When are tides strongest?");
+  await question.press("Enter");
+  await expect(page.getByTestId("answer")).toHaveText("At spring tides [1].");
+  await expect(page.getByTestId("citations")).toContainText("tides.md, line 2");
+  await expect(page.getByTestId("trace")).toHaveCount(0);
+  await page.screenshot({ path: shot("quick") });
+  await page.getByRole("button", { name: "Open the full run" }).click();
+  expect(await callsOf(page, "open_main_window")).toEqual([{ run: "run1" }]);
 });
 
 test("light and dark themes follow the system", async ({ page }) => {

@@ -29,6 +29,7 @@ export const defaultSeed: Seed = {
   hits: [],
   conversations: [],
   chat: { reasoning: "The user greets me. Reply briefly.", answer: "Hello! Here is `code` and **bold**.", delayMs: 15, loading: true, doesNotFit: null },
+  ask: { delayMs: 20, answer: "" },
 };
 
 /** A memory check as the backend reports it. */

@@ -19,6 +19,9 @@ import type { ConversationSummary } from "../../src/bindings/ConversationSummary
 import type { Message } from "../../src/bindings/Message";
 import type { ReplyAction } from "../../src/bindings/ReplyAction";
 import type { ReplyEvent } from "../../src/bindings/ReplyEvent";
+import type { AgentEvent } from "../../src/bindings/AgentEvent";
+import type { Asked } from "../../src/bindings/Asked";
+import type { RunSummary } from "../../src/bindings/RunSummary";
 
 export interface Seed {
   window: string;
@@ -57,6 +60,8 @@ export interface Seed {
     /** Refuse until `allowUnfit` with this summary (the memory check). */
     doesNotFit: string | null;
   };
+  /** Ask: milliseconds between events, and the answer (citations as the model wrote them). */
+  ask: { delayMs: number; answer: string };
 }
 
 interface Call {
@@ -90,7 +95,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent | AgentEvent) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -255,6 +260,65 @@ async function chatReply(args: Record<string, unknown>): Promise<Conversation> {
   return structuredClone(c);
 }
 
+const runs: { summary: RunSummary; asked: Asked }[] = [];
+
+async function askLibrary(args: Record<string, unknown>) {
+  const channel = args.onProgress as ChannelArg;
+  const stream = args.stream as string;
+  const question = args.question as string;
+  let cancelled = false;
+  const stopped = () => cancelled;
+  cancels.set(stream, () => {
+    cancelled = true;
+  });
+  const chunk = (h: Hit) => ({ chunkId: h.chunkId, docId: h.docId, path: h.path, tokens: 40, line: h.line, page: h.page });
+  const docs = [...new Map(seed.hits.map((h) => [h.docId, h])).values()];
+  const documents = docs.map((h, i) => ({ docId: h.docId, path: h.path, justification: `Reason ${String(i + 1)}.` }));
+  const searched: Asked["run"]["actions"][number] = { kind: "search", query: question, found: seed.hits.map(chunk) };
+  const pruned: Asked["run"]["actions"][number] = { kind: "prune", chunkIds: seed.hits.slice(-1).map((h) => h.chunkId), unknown: [] };
+  const refused: Asked["run"]["actions"][number] = { kind: "refused", tool: "fetch_web", reason: 'Error: there is no tool named "fetch_web".' };
+  const actions = [searched, pruned, refused];
+  const script: AgentEvent[] = [
+    { event: "turn", turn: 1 },
+    { event: "reply", reply: { event: "delta", index: 0, part: "reasoning", tool: null, text: "Plan two searches." } },
+    { event: "action", action: searched },
+    { event: "usage", used: 2_000, total: 32_768 },
+    { event: "turn", turn: 2 },
+    { event: "action", action: pruned },
+    { event: "usage", used: 1_900, total: 32_768 },
+    { event: "turn", turn: 3 },
+    { event: "action", action: refused },
+    { event: "usage", used: 1_950, total: 32_768 },
+    { event: "ranked", documents },
+    { event: "answering", reply: { event: "delta", index: 0, part: "answer", tool: null, text: seed.ask.answer } },
+  ];
+  let i = 0;
+  for (const e of script) {
+    await new Promise((res) => setTimeout(res, seed.ask.delayMs));
+    if (stopped()) break;
+    send(channel, i++, e);
+  }
+  cancels.delete(stream);
+  const citations = [...seed.ask.answer.matchAll(/\[(\d+): "([^"]+)"\]/g)].map((m) => {
+    const n = Number(m[1]);
+    const quote = m[2] ?? "";
+    const source = documents[n - 1];
+    const hit = docs[n - 1];
+    const verified = hit !== undefined && seed.hits.some((h) => h.docId === hit.docId && h.text.toLowerCase().includes(quote.toLowerCase()));
+    return { number: n, docId: source?.docId ?? "", path: source?.path ?? "", quote, verified, line: verified ? hit.line : 0, page: verified ? hit.page : 0 };
+  });
+  const asked: Asked = stopped()
+    ? { run: { question, documents: [], actions: actions.slice(0, 1), turns: 1, used: 2000, budget: { total: 32768, hardCutoff: 27852, replyReserve: 2048, perCall: 4096 }, ending: "stopped", transcript: [] }, answer: null }
+    : {
+        run: { question, documents, actions, turns: 3, used: 1950, budget: { total: 32768, hardCutoff: 27852, replyReserve: 2048, perCall: 4096 }, ending: "ranked", transcript: [] },
+        answer: { text: seed.ask.answer, citations, reply: { role: "assistant", parts: [{ kind: "answer", text: seed.ask.answer }], ending: "done", stats: null } },
+      };
+  if (!stopped()) send(channel, i, { event: "answered", answer: asked.answer as NonNullable<Asked["answer"]> });
+  const id = `run${String(runs.length + 1)}`;
+  runs.unshift({ summary: { id, question, createdMs: Date.now() }, asked });
+  return { id, asked };
+}
+
 function add(paths: string[]): AddReport {
   const report: AddReport = { added: [], rejected: [], absorbed: [] };
   for (const path of paths) {
@@ -274,7 +338,7 @@ mockWindows(seed.window);
 mockIPC(
   async (cmd, rawArgs) => {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : args });
+    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : cmd === "ask_library" ? { question: args.question, folder: args.folder, allowUnfit: args.allowUnfit } : args });
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform };
@@ -384,6 +448,21 @@ mockIPC(
         return "/home/test/Documents/conversation.md";
       case "chat_reply":
         return chatReply(args);
+      case "ask_library":
+        return askLibrary(args);
+      case "list_runs":
+        return runs.map((r) => r.summary);
+      case "get_run": {
+        const r = runs.find((x) => x.summary.id === args.id);
+        if (r === undefined) throw { kind: "chat", message: "no such run" };
+        return r.asked;
+      }
+      case "delete_run": {
+        const at = runs.findIndex((x) => x.summary.id === args.id);
+        if (at < 0) throw { kind: "chat", message: "no such run" };
+        runs.splice(at, 1);
+        return null;
+      }
       case "unload_model":
         modelLoaded = false;
         return null;
