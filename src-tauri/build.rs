@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "library_status",
     "search_library",
     "open_document",
+    "read_document_text",
     "set_index_hidden",
     "list_conversations",
     "get_conversation",

@@ -49,6 +49,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             search::library_status,
             search::search_library,
             search::open_document,
+            search::read_document_text,
             search::set_index_hidden,
             chat::list_conversations,
             chat::get_conversation,

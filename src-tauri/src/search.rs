@@ -104,6 +104,31 @@ pub fn search_library(
     })?)
 }
 
+/// A library document's text as indexed, chunk by chunk in order, for Fathom's own reader: it can
+/// show the place a result or a citation points at in every format, which the system's default
+/// app cannot be told. Only files inside library folders.
+#[tauri::command]
+pub fn read_document_text(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<Vec<Hit>, CommandError> {
+    let inside = lock(&state.library)
+        .folders()
+        .iter()
+        .any(|f| std::path::Path::new(&path).starts_with(&f.path));
+    if !inside {
+        return Err(CommandError::NotAFolder { path });
+    }
+    let doc = fathom_index::document_id(std::path::Path::new(&path));
+    let chunks = index(&state)?.read_document(&doc)?;
+    if chunks.is_empty() {
+        return Err(CommandError::Index {
+            message: format!("{path} is not in the index (yet)"),
+        });
+    }
+    Ok(chunks)
+}
+
 /// Opens a library document with the system's default app. Only files inside library folders.
 #[tauri::command]
 pub fn open_document<R: Runtime>(

@@ -249,6 +249,13 @@ fn a_folder_is_indexed_with_progress_searched_and_forgotten_when_removed() {
         .as_str()
         .unwrap()
         .starts_with("malformed Pdf"));
+    // Fathom's reader gets a library document's chunks in order; nothing outside the library.
+    let path = hits[0]["path"].as_str().unwrap();
+    let chunks = invoke(&w, "read_document_text", json!({ "path": path })).unwrap();
+    assert_eq!(chunks[0]["chunk"], 0);
+    assert!(chunks[0]["text"].as_str().unwrap().contains("moon"));
+    let err = invoke(&w, "read_document_text", json!({ "path": "/etc/passwd" })).unwrap_err();
+    assert_eq!(err["kind"], "notAFolder");
     // Opening is limited to library files.
     let err = invoke(&w, "open_document", json!({ "path": "/etc/passwd" })).unwrap_err();
     assert_eq!(err["kind"], "notAFolder");

@@ -54,6 +54,7 @@ export const commands = {
   libraryStatus: () => invoke<FolderStatus[]>("library_status"),
   searchLibrary: (query: string, folder: string | null, limit?: number) => invoke<Hit[]>("search_library", { query, folder, limit: limit ?? null }),
   openDocument: (path: string) => invoke<null>("open_document", { path }),
+  readDocumentText: (path: string) => invoke<Hit[]>("read_document_text", { path }),
   setIndexHidden: (hidden: boolean) => invoke<SettingsView>("set_index_hidden", { hidden }),
   listConversations: (query: string | null) => invoke<ConversationSummary[]>("list_conversations", { query }),
   getConversation: (id: string) => invoke<Conversation>("get_conversation", { id }),

@@ -4,6 +4,7 @@ import { baseName } from "../format";
 import { commands, describeError, isCommandError, streams, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../ipc";
 import { renderMarkdown } from "../markdown";
 import { SearchPage } from "./Search";
+import { Reader, type ReaderTarget } from "../Reader";
 
 /** What a run shows while it streams, and after. */
 interface View {
@@ -50,6 +51,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
   const [error, setError] = useState<CommandError | string | null>(null);
   const [history, setHistory] = useState<RunSummary[]>([]);
   const [runId, setRunId] = useState<string | null>(null);
+  const [reading, setReading] = useState<ReaderTarget | null>(null);
 
   const refreshHistory = useCallback(async () => {
     try {
@@ -150,11 +152,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
     }
   };
 
-  const open = (path: string) => {
-    commands.openDocument(path).catch((e: unknown) => {
-      setError(describeError(e));
-    });
-  };
+  const reader = reading !== null && <Reader target={reading} onClose={() => { setReading(null); }} />;
 
   if (hasModel === false) {
     return (
@@ -163,6 +161,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
           Ask needs Context-1 on this machine: it searches your library with its own tools and answers with cited sources. Download it on the <a href="#/models">Models</a> page. Until then, plain search works:
         </p>
         <SearchPage folders={folders} />
+        {reader}
       </div>
     );
   }
@@ -234,7 +233,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
                 <ol className="documents" data-testid="documents">
                   {view.documents.map((d) => (
                     <li key={d.docId}>
-                      <button type="button" className="link" onClick={() => { open(d.path); }}>
+                      <button type="button" className="link" onClick={() => { setReading({ path: d.path }); }}>
                         {baseName(d.path)}
                       </button>
                       {d.justification !== "" && !compact && <div className="justification">{d.justification}</div>}
@@ -256,7 +255,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
                   <li key={i} className={c.verified ? "verified" : "unverified"} data-verified={c.verified ? "true" : "false"}>
                     <span className="citation-number">[{c.number}]</span>{" "}
                     {c.path !== "" ? (
-                      <button type="button" className="link" onClick={() => { open(c.path); }}>
+                      <button type="button" className="link" onClick={() => { setReading({ path: c.path, quote: c.quote, line: c.line, page: c.page }); }}>
                         {baseName(c.path)}
                         {c.page > 0 ? `, page ${String(c.page)}` : c.line > 0 ? `, line ${String(c.line)}` : ""}
                       </button>
@@ -294,6 +293,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
           </aside>
         )}
       </div>
+      {reader}
     </div>
   );
 }

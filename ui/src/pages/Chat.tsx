@@ -130,6 +130,8 @@ export function ChatPage() {
   const [query, setQuery] = useState("");
   const [current, setCurrent] = useState<Conversation | null>(null);
   const [effort, setEffort] = useState<Effort>("medium");
+  const [instructions, setInstructions] = useState("");
+  const [editingInstructions, setEditingInstructions] = useState(false);
   const [draft, setDraft] = useState("");
   const [live, setLive] = useState<Live | null>(null);
   const [error, setError] = useState<CommandError | string | null>(null);
@@ -162,6 +164,8 @@ export function ChatPage() {
       const c = await commands.getConversation(id);
       setCurrent(c);
       setEffort(c.setup.effort);
+      setInstructions(c.setup.instructions ?? "");
+      setEditingInstructions(false);
       setError(null);
       setExported(null);
     } catch (e) {
@@ -172,6 +176,8 @@ export function ChatPage() {
   const startNew = () => {
     if (live !== null) return;
     setCurrent(null);
+    setInstructions("");
+    setEditingInstructions(false);
     setError(null);
     setExported(null);
   };
@@ -180,7 +186,7 @@ export function ChatPage() {
     setError(null);
     let conversation = current;
     try {
-      conversation ??= await commands.newConversation(effort, null);
+      conversation ??= await commands.newConversation(effort, instructions.trim() === "" ? null : instructions);
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
       return;
@@ -234,7 +240,17 @@ export function ChatPage() {
     setEffort(next);
     if (current === null) return;
     try {
-      setCurrent(await commands.setConversationSetup(current.id, next, current.setup.instructions ?? null));
+      setCurrent(await commands.setConversationSetup(current.id, next, instructions.trim() === "" ? null : instructions));
+    } catch (e) {
+      setError(isCommandError(e) ? e : describeError(e));
+    }
+  };
+
+  const saveInstructions = async () => {
+    setEditingInstructions(false);
+    if (current === null) return;
+    try {
+      setCurrent(await commands.setConversationSetup(current.id, effort, instructions.trim() === "" ? null : instructions));
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
     }
@@ -329,12 +345,29 @@ export function ChatPage() {
               ))}
             </select>
           </label>
+          <button type="button" className="link" onClick={() => { setEditingInstructions(!editingInstructions); }} aria-expanded={editingInstructions}>
+            {instructions.trim() === "" ? "Instructions…" : "Instructions ✓"}
+          </button>
           {current !== null && (
             <button type="button" className="link" onClick={() => void exportCurrent()}>
               Export…
             </button>
           )}
         </div>
+        {editingInstructions && (
+          <form
+            className="instructions"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void saveInstructions();
+            }}
+          >
+            <textarea aria-label="Instructions" placeholder="How Context-1 should answer in this conversation (e.g. “Answer in French, briefly.”)" value={instructions} rows={3} onChange={(e) => { setInstructions(e.target.value); }} />
+            <button type="submit" disabled={busy}>
+              Save instructions
+            </button>
+          </form>
+        )}
         {exported !== null && <div className="notice">Saved to {exported}</div>}
         <div className="messages" data-testid="messages">
           {messages.map((m, i) =>

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { commands, describeError, type Folder, type Hit } from "../ipc";
 import { baseName } from "../format";
+import { Reader, type ReaderTarget } from "../Reader";
 
 /** Results grouped by document, best first; each with its matching chunks. */
 export function groupByDocument(hits: Hit[]): { docId: string; path: string; folder: string; hits: Hit[] }[] {
@@ -54,6 +55,7 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
   const [type, setType] = useState<string>("");
   const [found, setFound] = useState<{ query: string; hits: Hit[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [reading, setReading] = useState<ReaderTarget | null>(null);
 
   // Search as the user types, after a short pause; a newer query wins over a slower older one.
   useEffect(() => {
@@ -120,13 +122,16 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
             </div>
             {g.hits.slice(0, 3).map((h) => (
               <p key={h.chunkId} className="snippet">
-                <span className="muted place">{h.page > 0 ? `page ${String(h.page)}` : `line ${String(h.line)}`}</span>{" "}
+                <button type="button" className="link place" title="Show this place in Fathom's reader" onClick={() => { setReading({ path: h.path, chunk: h.chunk, line: h.line, page: h.page }); }}>
+                  {h.page > 0 ? `page ${String(h.page)}` : `line ${String(h.line)}`}
+                </button>{" "}
                 {highlight(snippet(h.text, query), query).map((part, i) => (typeof part === "string" ? part : <mark key={i}>{part.mark}</mark>))}
               </p>
             ))}
           </li>
         ))}
       </ol>
+      {reading !== null && <Reader target={reading} onClose={() => { setReading(null); }} />}
     </section>
   );
 }

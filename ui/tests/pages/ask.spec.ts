@@ -35,8 +35,14 @@ test("a question shows the live trace, the budget, ranked documents and an answe
   await expect(cites.nth(1)).toHaveAttribute("data-verified", "false");
   await expect(cites.nth(1)).toContainText("✗ not found in the source");
   await page.screenshot({ path: shot("ask") });
+  // A citation opens the reader with the quote highlighted.
   await cites.nth(0).getByRole("button").click();
-  expect(await callsOf(page, "open_document")).toEqual([{ path: "/home/test/Notes/tides.md" }]);
+  const reader = page.getByRole("dialog", { name: "Reader: tides.md" });
+  await expect(reader.getByTestId("reader-quote")).toHaveText("Spring tides follow the full and new moon");
+  await reader.getByRole("button", { name: "Close" }).click();
+  await cites.nth(1).getByRole("button").click();
+  await expect(page.getByRole("dialog", { name: "Reader: orbits.pdf" })).toContainText("The quote is not in this document.");
+  await page.keyboard.press("Escape");
   expect(await callsOf(page, "ask_library")).toEqual([{ question: "When are tides strongest?", folder: null, allowUnfit: false }]);
   // The run is in the history.
   await expect(page.getByTestId("run-item")).toHaveCount(1);

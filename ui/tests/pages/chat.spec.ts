@@ -17,6 +17,9 @@ const stored = (id: string, title: string, updatedMs: number, userText: string, 
 
 test("a message streams a reply with folded thinking, Markdown and its figures", async ({ page }) => {
   await openWith(page, "/index.html#/chat", { chat: { ...defaultSeed.chat, delayMs: 60 } });
+  await page.getByRole("button", { name: "Instructions…" }).click();
+  await page.getByRole("textbox", { name: "Instructions" }).fill("Be brief.");
+  await page.getByRole("button", { name: "Save instructions" }).click();
   await page.getByRole("textbox", { name: "Message" }).fill("Hello there");
   await page.getByRole("textbox", { name: "Message" }).press("Enter");
   // Shown at once, then the model loads (first use) and the reply streams in.
@@ -38,7 +41,7 @@ test("a message streams a reply with folded thinking, Markdown and its figures",
   await page.screenshot({ path: shot("chat") });
   const sent = await callsOf(page, "chat_reply");
   expect(sent).toEqual([{ id: "c1", action: { kind: "send", text: "Hello there" }, allowUnfit: false }]);
-  expect(await callsOf(page, "new_conversation")).toEqual([{ effort: "medium", instructions: null }]);
+  expect(await callsOf(page, "new_conversation")).toEqual([{ effort: "medium", instructions: "Be brief." }]);
 });
 
 test("Stop ends the reply and keeps what came", async ({ page }) => {
@@ -109,6 +112,11 @@ test("conversations: search by title and content, rename, change effort, export,
   await page.getByRole("button", { name: "Budget memo" }).click();
   await page.getByRole("combobox", { name: "Reasoning effort" }).selectOption("high");
   expect((await callsOf(page, "set_conversation_setup")).at(-1)).toEqual({ id: "b", effort: "high", instructions: null });
+  await page.getByRole("button", { name: "Instructions…" }).click();
+  await page.getByRole("textbox", { name: "Instructions" }).fill("Answer in French.");
+  await page.getByRole("button", { name: "Save instructions" }).click();
+  expect((await callsOf(page, "set_conversation_setup")).at(-1)).toEqual({ id: "b", effort: "high", instructions: "Answer in French." });
+  await expect(page.getByRole("button", { name: "Instructions ✓" })).toBeVisible();
   await page.getByRole("button", { name: "Export…" }).click();
   await expect(page.getByText("Saved to /home/test/Documents/conversation.md")).toBeVisible();
 

@@ -379,6 +379,11 @@ mockIPC(
       }
       case "open_document":
         return null;
+      case "read_document_text": {
+        const chunks = seed.hits.filter((h) => h.path === args.path);
+        if (chunks.length === 0) throw { kind: "index", message: `${String(args.path)} is not in the index (yet)` };
+        return chunks;
+      }
       case "set_index_hidden":
         settings = { ...settings, settings: { ...settings.settings, indexHidden: args.hidden as boolean } };
         return settings;
@@ -425,7 +430,7 @@ mockIPC(
       case "get_conversation":
         return structuredClone(conversation(args.id));
       case "new_conversation": {
-        const c: Conversation = { id: `c${String(nextConversation++)}`, title: "", setup: { effort: args.effort as Conversation["setup"]["effort"], date: "2026-11-27" }, messages: [], createdMs: Date.now(), updatedMs: Date.now() };
+        const c: Conversation = { id: `c${String(nextConversation++)}`, title: "", setup: { effort: args.effort as Conversation["setup"]["effort"], date: "2026-11-27", instructions: (args.instructions as string | null) ?? null }, messages: [], createdMs: Date.now(), updatedMs: Date.now() };
         conversations.push(c);
         return structuredClone(c);
       }
@@ -440,7 +445,7 @@ mockIPC(
         return null;
       case "set_conversation_setup": {
         const c = conversation(args.id);
-        c.setup = { ...c.setup, effort: args.effort as Conversation["setup"]["effort"] };
+        c.setup = { ...c.setup, effort: args.effort as Conversation["setup"]["effort"], instructions: (args.instructions as string | null) ?? null };
         return structuredClone(c);
       }
       case "export_conversation":

@@ -49,3 +49,18 @@ test("no match says so", async ({ page }) => {
   await page.getByRole("searchbox", { name: "Search the library" }).fill("volcano");
   await expect(page.getByTestId("no-results")).toHaveText("Nothing in your library matches “volcano”.");
 });
+
+test("a result's place opens Fathom's reader there", async ({ page }) => {
+  await openWith(page, "/index.html#/search", seed);
+  await page.getByRole("searchbox", { name: "Search the library" }).fill("spring");
+  await page.getByTestId("result").getByRole("button", { name: "line 9" }).click();
+  const reader = page.getByRole("dialog", { name: "Reader: tides.md" });
+  await expect(reader).toContainText("The moon drives the ocean tides twice a day.");
+  await expect(reader).toContainText("Spring tides follow the full moon.");
+  await expect(reader.getByTestId("reader-place")).toHaveCount(1);
+  await reader.getByRole("button", { name: "Open in its app" }).click();
+  expect(await callsOf(page, "open_document")).toEqual([{ path: "/home/test/Notes/tides.md" }]);
+  expect(await callsOf(page, "read_document_text")).toEqual([{ path: "/home/test/Notes/tides.md" }]);
+  await page.keyboard.press("Escape");
+  await expect(reader).toHaveCount(0);
+});
