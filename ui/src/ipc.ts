@@ -97,8 +97,8 @@ export const streams = {
     stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
   chatReply: (id: string, action: ReplyAction, allowUnfit: boolean, onEvent: (e: ReplyEvent) => void) =>
     stream<ReplyEvent, Conversation>("chat_reply", { id, action, allowUnfit }, onEvent),
-  askLibrary: (question: string, folder: string | null, allowUnfit: boolean, onEvent: (e: AgentEvent) => void) =>
-    stream<AgentEvent, SavedRun>("ask_library", { question, folder, budget: null, allowUnfit }, onEvent),
+  askLibrary: (question: string, folder: string | null, budget: number | null, allowUnfit: boolean, onEvent: (e: AgentEvent) => void) =>
+    stream<AgentEvent, SavedRun>("ask_library", { question, folder, budget, allowUnfit }, onEvent),
 };
 
 export function isCommandError(e: unknown): e is CommandError {

@@ -46,6 +46,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
   const [hasModel, setHasModel] = useState<boolean | null>(null);
   const [question, setQuestion] = useState("");
   const [folder, setFolder] = useState("");
+  const [budget, setBudget] = useState(32_768);
   const [view, setView] = useState<View | null>(null);
   const [stream, setStream] = useState<Stream<SavedRun> | null>(null);
   const [error, setError] = useState<CommandError | string | null>(null);
@@ -96,7 +97,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
     setError(null);
     setRunId(null);
     setView(empty(q));
-    const s = streams.askLibrary(q, folder === "" ? null : folder, allowUnfit, (e) => {
+    const s = streams.askLibrary(q, folder === "" ? null : folder, budget, allowUnfit, (e) => {
       setView((v) => {
         if (v === null) return v;
         switch (e.event) {
@@ -183,6 +184,15 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
             {(folders ?? []).map((f) => (
               <option key={f.id} value={f.id}>
                 {baseName(f.path)}
+              </option>
+            ))}
+          </select>
+        )}
+        {!compact && (
+          <select aria-label="Token budget" value={budget} onChange={(e) => { setBudget(Number(e.target.value)); }} title="How much the search may read in all">
+            {[16_384, 32_768, 65_536].map((b) => (
+              <option key={b} value={b}>
+                {b / 1024}k tokens
               </option>
             ))}
           </select>

@@ -43,7 +43,7 @@ test("a question shows the live trace, the budget, ranked documents and an answe
   await cites.nth(1).getByRole("button").click();
   await expect(page.getByRole("dialog", { name: "Reader: orbits.pdf" })).toContainText("The quote is not in this document.");
   await page.keyboard.press("Escape");
-  expect(await callsOf(page, "ask_library")).toEqual([{ question: "When are tides strongest?", folder: null, allowUnfit: false }]);
+  expect(await callsOf(page, "ask_library")).toEqual([{ question: "When are tides strongest?", folder: null, budget: 32768, allowUnfit: false }]);
   // The run is in the history.
   await expect(page.getByTestId("run-item")).toHaveCount(1);
   await expect(page.getByTestId("run-item")).toContainText("When are tides strongest?");
@@ -53,9 +53,10 @@ test("earlier questions reopen and can be deleted", async ({ page }) => {
   await openWith(page, "/index.html#/ask", withModel);
   await page.getByRole("searchbox", { name: "Question" }).fill("tides?");
   await page.getByRole("combobox", { name: "Folder" }).selectOption("n");
+  await page.getByRole("combobox", { name: "Token budget" }).selectOption("16384");
   await page.getByRole("button", { name: "Ask" }).click();
   await expect(page.getByTestId("citations")).toBeVisible();
-  expect((await callsOf(page, "ask_library"))[0]).toEqual({ question: "tides?", folder: "n", allowUnfit: false });
+  expect((await callsOf(page, "ask_library"))[0]).toEqual({ question: "tides?", folder: "n", budget: 16384, allowUnfit: false });
   await page.getByRole("searchbox", { name: "Question" }).fill("second");
   await page.getByRole("button", { name: "Ask" }).click();
   await expect(page.getByTestId("run-item")).toHaveCount(2);

@@ -338,7 +338,7 @@ mockWindows(seed.window);
 mockIPC(
   async (cmd, rawArgs) => {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : cmd === "ask_library" ? { question: args.question, folder: args.folder, allowUnfit: args.allowUnfit } : args });
+    calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : cmd === "ask_library" ? { question: args.question, folder: args.folder, budget: args.budget, allowUnfit: args.allowUnfit } : args });
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform };
