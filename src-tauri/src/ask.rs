@@ -67,11 +67,14 @@ pub async fn ask_library(
     chat.host.set_model(Some(PathBuf::from(model.path)));
     chat.host
         .set_idle_unload(crate::chat::idle_unload(settings.model_idle_minutes));
+    let budget = budget.map_or_else(Budget::default, Budget::new);
     let mut generate = ChatModel {
         chat: &chat,
         options: ReplyOptions {
             allow_unfit: allow_unfit || settings.ignore_fit,
             max_tokens: settings.reply_max_tokens.max(1) as usize,
+            // The memory check is asked about the whole budget, and the answer's turn after it.
+            context: (budget.total + fathom_agent::answer::ANSWER_CONTEXT) as u64,
             ..ReplyOptions::default()
         },
     };
@@ -83,7 +86,7 @@ pub async fn ask_library(
         },
         chat.harmony.clone(),
         &question,
-        budget.map_or_else(Budget::default, Budget::new),
+        budget,
         Some(fathom_chat::conversation::today()),
     );
     let asked = harness

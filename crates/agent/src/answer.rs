@@ -44,16 +44,45 @@ pub struct Answer {
     pub reply: Message,
 }
 
-/// A document as the answer sees it: its chunks in order.
+/// A document as the answer sees it: the chunks it is given, in document order.
 pub struct Source {
     pub doc: RankedDocument,
     pub chunks: Vec<Hit>,
 }
 
 impl Source {
-    pub fn load(index: &SearchIndex, doc: RankedDocument) -> Option<Source> {
+    /// The document's chunks, cut to `tokens`: those the search showed the model first (they are
+    /// why it ranked the document), then the rest from the start, shown in document order.
+    pub fn load(
+        index: &SearchIndex,
+        harmony: &Harmony,
+        doc: RankedDocument,
+        shown: &[String],
+        tokens: usize,
+    ) -> Option<Source> {
         let chunks = index.read_document(&doc.doc_id).ok()?;
-        (!chunks.is_empty()).then_some(Source { doc, chunks })
+        if chunks.is_empty() {
+            return None;
+        }
+        let (mut first, rest): (Vec<Hit>, Vec<Hit>) = chunks
+            .into_iter()
+            .partition(|h| shown.contains(&h.chunk_id));
+        first.extend(rest);
+        let mut left = tokens;
+        let mut kept = Vec::new();
+        for h in first {
+            let n = harmony.count_tokens(&h.text);
+            if n > left {
+                continue;
+            }
+            left -= n;
+            kept.push(h);
+        }
+        if kept.is_empty() {
+            return None;
+        }
+        kept.sort_by_key(|h| h.chunk);
+        Some(Source { doc, chunks: kept })
     }
 }
 
@@ -62,34 +91,23 @@ Support every claim with a citation written as [n: \"quote\"], where n is the do
 word for word from that document (a short span, at most about 25 words). Use several citations where several documents \
 agree. If the documents do not answer the question, say so plainly instead of guessing.";
 
-/// The setup and the message that ask for the answer; documents are cut, in rank order, to
-/// [`ANSWER_CONTEXT`] tokens.
-pub fn prompt(
-    harmony: &Harmony,
-    question: &str,
-    sources: &[Source],
-    date: Option<String>,
-) -> (Setup, Message) {
+/// The setup and the message that ask for the answer, from sources already cut to size (see
+/// [`Source::load`]); citations are checked against exactly this text.
+pub fn prompt(question: &str, sources: &[Source], date: Option<String>) -> (Setup, Message) {
     let mut text = String::from("Documents:\n\n");
-    let mut left = ANSWER_CONTEXT;
     for (i, s) in sources.iter().enumerate() {
         let name = s.doc.path.rsplit(['/', '\\']).next().unwrap_or(&s.doc.path);
         text.push_str(&format!("[{}] {name}\n", i + 1));
+        let mut last = None;
         for chunk in &s.chunks {
-            let tokens = harmony.count_tokens(&chunk.text);
-            if tokens > left {
+            if last.is_some_and(|l: u32| chunk.chunk > l + 1) {
                 text.push_str("[…]\n");
-                left = 0;
-                break;
             }
-            left -= tokens;
             text.push_str(chunk.text.trim());
             text.push('\n');
+            last = Some(chunk.chunk);
         }
         text.push('\n');
-        if left == 0 {
-            break;
-        }
     }
     text.push_str(&format!("Question: {question}"));
     let setup = Setup {
@@ -191,14 +209,13 @@ fn line_of(quote: &str, chunk: &Hit) -> u32 {
 /// Asks the model for the answer and checks its citations.
 pub async fn answer<G: Generate>(
     model: &mut G,
-    harmony: &Harmony,
     question: &str,
     sources: &[Source],
     date: Option<String>,
     stop: &CancellationToken,
     on_event: &mut (dyn FnMut(ReplyEvent) + Send),
 ) -> Result<Answer, ChatError> {
-    let (setup, message) = prompt(harmony, question, sources, date);
+    let (setup, message) = prompt(question, sources, date);
     let reply = model
         .generate(&setup, std::slice::from_ref(&message), stop, on_event)
         .await?;

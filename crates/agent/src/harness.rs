@@ -96,6 +96,8 @@ pub enum RunEnding {
     Stopped,
     /// The model's last reply held no ranking: the documents still in view, in the order found.
     Unranked,
+    /// The model could not go on (its context is full): the documents still in view.
+    OutOfContext,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -173,17 +175,30 @@ impl<'a> Harness<'a> {
         if run.ending == RunEnding::Stopped || run.documents.is_empty() || stop.is_cancelled() {
             return Ok(Asked { run, answer: None });
         }
+        // Each document gets an equal share of what the answer may read, the chunks the search
+        // showed first.
+        let shown: Vec<String> = run
+            .actions
+            .iter()
+            .flat_map(|a| match a {
+                Action::Search { found, .. }
+                | Action::Grep { found, .. }
+                | Action::Read { found, .. } => found.iter().map(|c| c.chunk_id.clone()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let picked = run.documents.len().clamp(1, ANSWERED_DOCUMENTS);
+        let share = crate::answer::ANSWER_CONTEXT / picked;
         let sources: Vec<Source> = run
             .documents
             .iter()
             .take(ANSWERED_DOCUMENTS)
-            .filter_map(|d| Source::load(index, d.clone()))
+            .filter_map(|d| Source::load(index, &harmony, d.clone(), &shown, share))
             .collect();
-        let answer =
-            crate::answer::answer(model, &harmony, question, &sources, date, stop, &mut |e| {
-                on_event(AgentEvent::Answering { reply: e })
-            })
-            .await?;
+        let answer = crate::answer::answer(model, question, &sources, date, stop, &mut |e| {
+            on_event(AgentEvent::Answering { reply: e })
+        })
+        .await?;
         on_event(AgentEvent::Answered {
             answer: answer.clone(),
         });
@@ -252,11 +267,17 @@ impl<'a> Harness<'a> {
             turns += 1;
             on_event(AgentEvent::Turn { turn: turns });
             let messages = self.messages(&user, &parts, &observations);
-            let reply = model
+            let reply = match model
                 .generate(&self.setup, &messages, stop, &mut |e| {
                     on_event(AgentEvent::Reply { reply: e })
                 })
-                .await?;
+                .await
+            {
+                Ok(reply) => reply,
+                // A run that has found things is not thrown away because the context filled up.
+                Err(ChatError::Input(_)) if !parts.is_empty() => break RunEnding::OutOfContext,
+                Err(e) => return Err(e),
+            };
             let Message::Assistant {
                 parts: new_parts,
                 ending,
@@ -280,6 +301,13 @@ impl<'a> Harness<'a> {
                 break RunEnding::Stopped;
             }
             let Some((tool, arguments)) = call else {
+                // Cut off (out of tokens) or garbled: not a ranking; the model goes on.
+                if matches!(ending, Ending::Length | Ending::Malformed)
+                    && !concluding
+                    && turns < self.max_turns
+                {
+                    continue;
+                }
                 break if concluding {
                     RunEnding::TurnLimit
                 } else {
@@ -351,22 +379,15 @@ impl<'a> Harness<'a> {
                 })
             })
             .collect();
-        let ending = if documents.is_empty() && ending != RunEnding::Stopped {
-            documents = self
-                .tools
-                .view
-                .documents_in_view()
-                .into_iter()
-                .filter_map(|doc_id| {
-                    Some(RankedDocument {
-                        path: self.path_of(&doc_id)?,
-                        doc_id,
-                        justification: String::new(),
-                    })
-                })
-                .collect();
+        let ending = if documents.is_empty()
+            && !matches!(ending, RunEnding::Stopped | RunEnding::OutOfContext)
+        {
+            documents = self.in_view();
             RunEnding::Unranked
         } else {
+            if ending == RunEnding::OutOfContext && documents.is_empty() {
+                documents = self.in_view();
+            }
             ending
         };
         on_event(AgentEvent::Ranked {
@@ -388,6 +409,22 @@ impl<'a> Harness<'a> {
             ending,
             transcript,
         })
+    }
+
+    /// The documents still in view, in the order found, for a run without a ranking.
+    fn in_view(&self) -> Vec<RankedDocument> {
+        self.tools
+            .view
+            .documents_in_view()
+            .into_iter()
+            .filter_map(|doc_id| {
+                Some(RankedDocument {
+                    path: self.path_of(&doc_id)?,
+                    doc_id,
+                    justification: String::new(),
+                })
+            })
+            .collect()
     }
 
     /// The file of a document the model named: one it was shown, else one in the index.

@@ -8,7 +8,7 @@ use fathom_agent::harness::Generate;
 use fathom_agent::tools::{Action, Corpus};
 use fathom_agent::{AgentEvent, Budget, Harness, Run, RunEnding};
 use fathom_chat::conversation::Ending;
-use fathom_chat::harmony::CALL;
+use fathom_chat::harmony::{CALL, RETURN};
 use fathom_chat::session::ReplyEvent;
 use fathom_chat::{ChatError, Harmony, Message, Setup};
 use fathom_index::indexer::{index_folder, IndexOptions};
@@ -47,11 +47,13 @@ impl Generate for Scripted {
         for &t in &tokens {
             parser.push(t);
         }
-        let (parts, error) = parser.finish();
+        let (parts, error) = parser.finish(false);
         let ending = match (error, tokens.last()) {
             (Some(_), _) => Ending::Malformed,
             (None, Some(&CALL)) => Ending::ToolCall,
-            _ => Ending::Done,
+            (None, Some(&RETURN)) => Ending::Done,
+            // No stop token: the reply ran out of tokens.
+            _ => Ending::Length,
         };
         std::future::ready(Ok(Message::Assistant {
             parts,
@@ -359,10 +361,11 @@ async fn past_half_results_are_cut_and_past_the_cutoff_only_pruning_works() {
 #[tokio::test]
 async fn bad_calls_get_errors_the_model_can_act_on() {
     let lib = library();
+    // Seven turns: the last reply breaks the format and, at the turn limit, ends the run.
     let (run, _, _) = drive(
         &lib,
         Budget::default(),
-        10,
+        7,
         vec![
             step(|_| call("search_corpus", "{query: moon")),
             step(|p| {
@@ -387,7 +390,7 @@ async fn bad_calls_get_errors_the_model_can_act_on() {
             }),
             step(|p| {
                 assert!(last_observation(p).contains("tool_uses is empty"));
-                // A reply that breaks the format ends the run without a crash.
+                // A reply that breaks the format: no crash, no ranking.
                 "<|channel|><|message|>garbage".to_string()
             }),
         ],
@@ -508,4 +511,35 @@ async fn ask_answers_from_the_ranked_documents_and_checks_each_quote() {
     );
     assert_eq!(answer.citations[0].line, 3, "the quote's line in tides.md");
     assert!(matches!(events.last(), Some(AgentEvent::Answered { .. })));
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_by_its_length_is_not_taken_for_a_ranking() {
+    let lib = library();
+    let tides = lib.doc("tides.md");
+    let (run, prompts, _) = drive(
+        &lib,
+        Budget::default(),
+        10,
+        vec![
+            step(|_| "<|channel|>analysis<|message|>I will search for the moon and".to_string()),
+            step(|p| {
+                assert!(
+                    p.contains("I will search for the moon and"),
+                    "the cut reasoning stays in view"
+                );
+                call("search_corpus", r#"{"query": "spring tides"}"#)
+            }),
+            step(move |_| {
+                answer(&format!(
+                    "<Document id={tides}><Justification>Spring tides.</Justification></Document>"
+                ))
+            }),
+        ],
+    )
+    .await;
+    assert_eq!(prompts.len(), 3);
+    assert_eq!(run.turns, 3);
+    assert_eq!(run.ending, RunEnding::Ranked);
+    assert_eq!(run.documents.len(), 1);
 }

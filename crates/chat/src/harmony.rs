@@ -93,6 +93,12 @@ impl Harmony {
             .map_err(|e| ChatError::Harmony(format!("cannot render the conversation: {e:#}")))
     }
 
+    /// Tokens at the end of a rendered prompt that open the assistant's turn
+    /// (`<|start|>assistant`): the point where the next turn's prompt parts from this one.
+    pub fn reply_opening_len(&self) -> usize {
+        self.encode_with_special_tokens("<|start|>assistant").len()
+    }
+
     /// Generation ends at `<|return|>` (answer done) or `<|call|>` (a tool call to run).
     pub fn stop_tokens(&self) -> Vec<u32> {
         vec![RETURN, CALL]
@@ -289,9 +295,11 @@ impl ReplyParser {
         )
     }
 
-    /// The parts of the reply, and why the format broke if it did. A reply cut short (stopped,
-    /// out of tokens) keeps its unfinished last part.
-    pub fn finish(self) -> (Vec<Part>, Option<String>) {
+    /// The parts of the reply, and why the format broke if it did. A reply cut short (`cut`:
+    /// stopped, out of tokens) keeps its unfinished last part, but not a half-read header
+    /// (`assistant<|channel|>fin` is not something the model said); a reply that ended on its
+    /// own inside a header keeps the header's text, as it did not follow the format.
+    pub fn finish(self, cut: bool) -> (Vec<Part>, Option<String>) {
         let kind = self.current_kind();
         let partial = self.inner.current_content().unwrap_or_default();
         let mut parts: Vec<Part> = self.inner.messages().iter().map(from_harmony).collect();
@@ -307,7 +315,10 @@ impl ReplyParser {
             .ok()
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
-        if let Some(header) = state["header_tokens"].as_array().filter(|h| !h.is_empty()) {
+        if let Some(header) = state["header_tokens"]
+            .as_array()
+            .filter(|h| !h.is_empty() && !cut)
+        {
             let header: Vec<u32> = header
                 .iter()
                 .filter_map(|t| t.as_u64().map(|t| t as u32))

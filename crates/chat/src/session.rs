@@ -31,6 +31,9 @@ struct Loaded {
 struct HostState {
     dir: Option<PathBuf>,
     loaded: Option<Loaded>,
+    /// An engine let go while a reply still held it: a new load waits until it is gone, so two
+    /// copies of a model are never in memory at once.
+    retiring: Weak<Engine>,
     last_used: Instant,
     idle_unload: Duration,
 }
@@ -41,6 +44,9 @@ type MemoryProbe = Box<dyn Fn() -> Memory + Send + Sync>;
 pub struct ModelHost {
     state: Arc<Mutex<HostState>>,
     memory: MemoryProbe,
+    /// Held while loading (seconds, for a large model), apart from `state`, whose lock is only
+    /// ever held briefly: asking whether a model is loaded never waits for a load.
+    loading: Mutex<()>,
 }
 
 impl ModelHost {
@@ -56,11 +62,16 @@ impl ModelHost {
         let state = Arc::new(Mutex::new(HostState {
             dir: None,
             loaded: None,
+            retiring: Weak::new(),
             last_used: Instant::now(),
             idle_unload,
         }));
         watch_idle(Arc::downgrade(&state));
-        Arc::new(ModelHost { state, memory })
+        Arc::new(ModelHost {
+            state,
+            memory,
+            loading: Mutex::new(()),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HostState> {
@@ -71,7 +82,7 @@ impl ModelHost {
     pub fn set_model(&self, dir: Option<PathBuf>) {
         let mut state = self.lock();
         if state.loaded.as_ref().map(|l| &l.dir) != dir.as_ref() {
-            state.loaded = None;
+            retire(&mut state);
         }
         state.dir = dir;
     }
@@ -90,20 +101,35 @@ impl ModelHost {
 
     /// Frees the model now (a generation in progress keeps its engine until it ends).
     pub fn unload(&self) {
-        self.lock().loaded = None;
+        retire(&mut self.lock());
     }
 
     /// The engine, loading it if needed (blocking: seconds for a large model). A model the
     /// memory check says will not fit at `context` tokens is refused with the reason, unless
     /// `allow_unfit`. Returns the engine and the context the check allows.
     pub fn engine(&self, context: u64, allow_unfit: bool) -> Result<(Arc<Engine>, u64), ChatError> {
-        let mut state = self.lock();
-        state.last_used = Instant::now();
-        let dir = state.dir.clone().ok_or_else(|| {
-            ChatError::Model("no model chosen: download one on the Models page".into())
-        })?;
-        if let Some(loaded) = &state.loaded {
-            return Ok((loaded.engine.clone(), loaded.max_context));
+        let _one_load_at_a_time = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        let (dir, retiring) = {
+            let mut state = self.lock();
+            state.last_used = Instant::now();
+            let dir = state.dir.clone().ok_or_else(|| {
+                ChatError::Model("no model chosen: download one on the Models page".into())
+            })?;
+            if let Some(loaded) = &state.loaded {
+                return Ok((loaded.engine.clone(), loaded.max_context));
+            }
+            (dir, state.retiring.clone())
+        };
+        // A reply that still holds the previous engine stops within a token once its stream
+        // is dropped or cancelled; wait for it rather than hold two models.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while retiring.strong_count() > 0 {
+            if Instant::now() > deadline {
+                return Err(ChatError::Model(
+                    "the previous model is still in use; try again when its reply has ended".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         let report = fathom_fit::check_dir(&dir, &(self.memory)(), context)
             .map_err(|e| ChatError::Model(format!("cannot check {}: {e}", dir.display())))?;
@@ -113,6 +139,12 @@ impl ModelHost {
             Verdict::DoesNotFit => return Err(ChatError::DoesNotFit(report.summary)),
         };
         let engine = Arc::new(load(&dir)?);
+        let mut state = self.lock();
+        if state.dir.as_ref() != Some(&dir) {
+            return Err(ChatError::Model(
+                "the model was changed while it loaded; try again".into(),
+            ));
+        }
         state.loaded = Some(Loaded {
             dir,
             engine: engine.clone(),
@@ -124,6 +156,13 @@ impl ModelHost {
 
     fn touch(&self) {
         self.lock().last_used = Instant::now();
+    }
+}
+
+/// Lets go of the loaded engine, remembering it until the last reply using it ends.
+fn retire(state: &mut HostState) {
+    if let Some(loaded) = state.loaded.take() {
+        state.retiring = Arc::downgrade(&loaded.engine);
     }
 }
 
@@ -148,7 +187,7 @@ fn watch_idle(state: Weak<Mutex<HostState>>) {
                 if in_use {
                     s.last_used = Instant::now();
                 } else if s.loaded.is_some() && idle >= s.idle_unload {
-                    s.loaded = None;
+                    retire(&mut s);
                 }
                 (s.idle_unload / 4).clamp(Duration::from_millis(50), Duration::from_secs(10))
             };
@@ -268,6 +307,14 @@ impl Chat {
             tokio::task::spawn_blocking(move || host.engine(context, allow))
                 .await
                 .map_err(|e| ChatError::Model(format!("the loader stopped: {e}")))??;
+        if stop.is_cancelled() {
+            // Stopped while the model loaded: nothing was generated.
+            return Ok(Message::Assistant {
+                parts: Vec::new(),
+                ending: Ending::Stopped,
+                stats: None,
+            });
+        }
         let room = (max_context as usize).saturating_sub(prompt.len());
         if room == 0 {
             return Err(ChatError::Input(format!(
@@ -276,12 +323,17 @@ impl Chat {
             )));
         }
         let mut stream = engine.generate(
-            prompt,
+            prompt.clone(),
             GenerateOptions {
                 max_tokens: options.max_tokens.min(room),
                 sampling: options.sampling,
                 stop_tokens: self.harmony.stop_tokens(),
                 reuse_cache: true,
+                // Before the reply opens: a reply that leaves nothing in the history (or is
+                // regenerated, or the last message edited) parts from the next prompt there.
+                marks: vec![prompt
+                    .len()
+                    .saturating_sub(self.harmony.reply_opening_len())],
                 ..GenerateOptions::default()
             },
         );
@@ -322,7 +374,10 @@ impl Chat {
         };
         drop(engine);
         self.host.touch();
-        let (parts, error) = parser.finish();
+        // A reply cut short (stopped, out of tokens) inside a message header has nothing worth
+        // keeping there; one that broke the format keeps its raw text.
+        let cut = stats.finish_reason != FinishReason::Stop;
+        let (parts, error) = parser.finish(cut);
         let ending = match (stats.finish_reason, error) {
             (FinishReason::Cancelled, _) => Ending::Stopped,
             (FinishReason::Length, _) => Ending::Length,

@@ -89,7 +89,7 @@ fn streamed_replies_parse_into_the_references_messages() {
                 }
             }
         }
-        let (parts, error) = parser.finish();
+        let (parts, error) = parser.finish(false);
         assert_eq!(error, None, "{name}");
         let expected: Vec<Part> = reply["messages"]
             .as_array()
@@ -129,7 +129,7 @@ fn a_reply_that_breaks_the_format_keeps_what_came() {
     for &t in &good[..good.len() - 1] {
         parser.push(t);
     }
-    let (parts, error) = parser.finish();
+    let (parts, error) = parser.finish(false);
     assert_eq!(error, None);
     assert!(matches!(&parts[..], [Part::Answer { text }] if text.starts_with("日本語")));
 
@@ -138,7 +138,7 @@ fn a_reply_that_breaks_the_format_keeps_what_came() {
     for t in [200005, 200008, 12194] {
         parser.push(t);
     }
-    let (parts, error) = parser.finish();
+    let (parts, error) = parser.finish(false);
     assert!(error.unwrap().contains("channel"));
     assert!(matches!(&parts[..], [Part::Answer { text }] if text.ends_with("Hi")));
 
@@ -147,7 +147,7 @@ fn a_reply_that_breaks_the_format_keeps_what_came() {
     for t in [12194, 12194] {
         assert_eq!(parser.push(t), None);
     }
-    let (parts, error) = parser.finish();
+    let (parts, error) = parser.finish(false);
     assert!(error.unwrap().contains("header"));
     assert_eq!(
         parts,

@@ -155,7 +155,11 @@ async fn stop_ends_the_reply_within_a_token_and_keeps_it() {
         panic!()
     };
     assert_eq!(*ending, Ending::Stopped);
-    assert!(stats.as_ref().unwrap().generated_tokens <= 1, "{stats:?}");
+    // Stopped while loading: nothing generated (no figures), or at most the first token.
+    assert!(
+        stats.as_ref().is_none_or(|s| s.generated_tokens <= 1),
+        "{stats:?}"
+    );
 
     // The next request still works and is not cut short.
     let (message, _) = reply(&chat, &history, &greedy(5)).await;

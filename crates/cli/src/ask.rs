@@ -86,11 +86,12 @@ async fn ask(args: AskArgs) -> Result<(), String> {
         options: ReplyOptions {
             max_tokens: args.max_tokens,
             allow_unfit: args.ignore_fit,
+            // The memory check is asked about the whole budget, and the answer's turn after it.
+            context: (args.budget + fathom_agent::answer::ANSWER_CONTEXT) as u64,
             sampling: fathom_engine::SamplingParams {
                 seed: args.seed,
                 ..ReplyOptions::default().sampling
             },
-            ..ReplyOptions::default()
         },
     };
     let mut harness = Harness::new(

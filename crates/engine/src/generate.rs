@@ -22,6 +22,9 @@ pub struct GenerateOptions {
     /// Start from the engine's [`PromptCache`] where the prompt extends what it holds (a
     /// conversation's next turn, a regenerated reply), instead of prefilling everything.
     pub reuse_cache: bool,
+    /// Prompt positions to keep restore points at besides the prompt's end (where a later
+    /// prompt is likely to part from this one, e.g. before the reply's opening tokens).
+    pub marks: Vec<usize>,
 }
 
 impl Default for GenerateOptions {
@@ -32,6 +35,7 @@ impl Default for GenerateOptions {
             stop_tokens: Vec::new(),
             prefill_chunk: 512,
             reuse_cache: false,
+            marks: Vec::new(),
         }
     }
 }
@@ -152,7 +156,9 @@ impl PromptCache {
         let len = self.tokens.len();
         self.marks.retain(|m| m.len != len);
         if self.marks.len() == MARKS {
-            self.marks.remove(0);
+            // The first mark (usually the end of the system prompt and tools, shared by every
+            // turn) stays; the oldest after it goes.
+            self.marks.remove(1);
         }
         self.marks.push(Mark {
             len,
@@ -250,10 +256,26 @@ impl Model {
 
         // Prefill what the cache lacks, in chunks; only the last position's logits are computed.
         let chunk = options.prefill_chunk.max(1);
-        for piece in prompt[held..].chunks(chunk) {
+        // Pieces of at most `chunk` tokens that also end at every position asked to be marked.
+        let mut pieces = Vec::new();
+        let mut at = held;
+        while at < prompt.len() {
+            let end = options
+                .marks
+                .iter()
+                .copied()
+                .filter(|&m| m > at && m < prompt.len())
+                .min()
+                .unwrap_or(prompt.len())
+                .min(at + chunk);
+            pieces.push((at, end));
+            at = end;
+        }
+        for (from, to) in pieces {
             if cancelled() {
                 return finish(stats, Vec::new(), FinishReason::Cancelled);
             }
+            let piece = &prompt[from..to];
             let ids: Vec<i32> = piece.iter().map(|&t| t as i32).collect();
             let out = self.forward(
                 &Array::from_slice(&ids, &[1, ids.len() as i32]),
@@ -265,7 +287,11 @@ impl Model {
             arrays.push(&out);
             mlx_rs::transforms::eval(arrays)?;
             cache.tokens.extend_from_slice(piece);
-            row = Some(last_row(&out)?);
+            let last = last_row(&out)?;
+            if options.marks.contains(&to) && to < prompt.len() {
+                cache.mark(&last);
+            }
+            row = Some(last);
         }
         let Some(mut row) = row else {
             return Err(EngineError::Input("no logits after the prompt".into()));

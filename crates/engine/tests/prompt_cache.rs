@@ -149,3 +149,29 @@ fn the_engine_service_keeps_its_cache_only_when_asked() {
     assert_eq!(cached, 0);
     assert_eq!(with, without);
 }
+
+#[test]
+fn marks_asked_for_inside_the_prompt_are_restore_points_too() {
+    let model = model();
+    let mut cache = PromptCache::new(&model);
+    let p1 = text(1, 23);
+    let at = p1.len() - 2;
+    let with_mark = GenerateOptions {
+        marks: vec![at, 9],
+        ..options(6)
+    };
+    let (r1, _) = model
+        .generate_with(&mut cache, &p1, &with_mark, &|| false, &mut |_| {})
+        .unwrap();
+    assert_eq!(
+        r1,
+        fresh(&model, &p1, 6),
+        "splitting the prefill changes nothing"
+    );
+    // A prompt that parts from the first two tokens before its end (a reply that left nothing
+    // in the history): it starts from the mark there.
+    let p2 = [&p1[..at], &text(2, 7)].concat();
+    let (r2, cached) = kept(&model, &mut cache, &p2, 8);
+    assert_eq!(cached, at);
+    assert_eq!(r2, fresh(&model, &p2, 8));
+}

@@ -38,6 +38,7 @@ function fromSaved(asked: Asked): View {
 const ENDINGS: Record<string, string> = {
   ranked: "",
   turnLimit: "The search reached its turn limit; the model ranked what it had.",
+  outOfContext: "The model's context filled up: these are the documents it kept, in the order it found them.",
   stopped: "Stopped.",
   unranked: "The model gave no ranking: these are the documents it kept, in the order it found them.",
 };
