@@ -1,7 +1,5 @@
 //! Commands of the Ask page and the quick-query window: thin calls into `fathom-agent`.
 
-use std::path::PathBuf;
-
 use fathom_agent::harness::ChatModel;
 use fathom_agent::tools::Corpus;
 use fathom_agent::{AgentEvent, Asked, Budget, Harness};
@@ -12,7 +10,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 use ts_rs::TS;
 
-use crate::state::{lock, AppState};
+use crate::state::AppState;
 use crate::streams::StreamId;
 use crate::CommandError;
 
@@ -53,20 +51,7 @@ pub async fn ask_library(
         .clone()
         .map_err(|message| CommandError::Chat { message })?;
     let index = crate::search::index(&state)?;
-    let settings = lock(&state.settings).clone();
-    let repo = settings.active_model.ok_or_else(|| CommandError::Model {
-        message: "No model chosen yet: download or pick one on the Models page.".into(),
-    })?;
-    let model = state
-        .models
-        .store
-        .find(&repo)
-        .ok_or_else(|| CommandError::Model {
-            message: format!("{repo} is no longer installed: pick a model on the Models page."),
-        })?;
-    chat.host.set_model(Some(PathBuf::from(model.path)));
-    chat.host
-        .set_idle_unload(crate::chat::idle_unload(settings.model_idle_minutes));
+    let settings = crate::chat::use_active_model(&state, &chat)?;
     let budget = budget.map_or_else(Budget::default, Budget::new);
     let mut generate = ChatModel {
         chat: &chat,

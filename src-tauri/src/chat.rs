@@ -52,6 +52,32 @@ pub fn idle_unload(minutes: u32) -> Duration {
     }
 }
 
+/// Points the chat host at the model chosen on the Models page (with the idle time from the
+/// settings); the settings, for the rest of the request.
+pub(crate) fn use_active_model(
+    state: &AppState,
+    chat: &Chat,
+) -> Result<fathom_store::Settings, CommandError> {
+    let settings = lock(&state.settings).clone();
+    let repo = settings
+        .active_model
+        .clone()
+        .ok_or_else(|| CommandError::Model {
+            message: "No model chosen yet: download or pick one on the Models page.".into(),
+        })?;
+    let model = state
+        .models
+        .store
+        .find(&repo)
+        .ok_or_else(|| CommandError::Model {
+            message: format!("{repo} is no longer installed: pick a model on the Models page."),
+        })?;
+    chat.host.set_model(Some(PathBuf::from(model.path)));
+    chat.host
+        .set_idle_unload(idle_unload(settings.model_idle_minutes));
+    Ok(settings)
+}
+
 /// Conversations, most recent first; with a query, those whose title or text contains it.
 #[tauri::command]
 pub fn list_conversations(
@@ -225,20 +251,7 @@ pub async fn chat_reply(
             messages.push(message);
         }
     }
-    let settings = lock(&state.settings).clone();
-    let repo = settings.active_model.ok_or_else(|| CommandError::Model {
-        message: "No model chosen yet: download or pick one on the Models page.".into(),
-    })?;
-    let model = state
-        .models
-        .store
-        .find(&repo)
-        .ok_or_else(|| CommandError::Model {
-            message: format!("{repo} is no longer installed: pick a model on the Models page."),
-        })?;
-    chat.host.set_model(Some(PathBuf::from(model.path)));
-    chat.host
-        .set_idle_unload(idle_unload(settings.model_idle_minutes));
+    let settings = use_active_model(&state, &chat)?;
     let options = ReplyOptions {
         allow_unfit: allow_unfit || settings.ignore_fit,
         max_tokens: settings.reply_max_tokens.max(1) as usize,

@@ -4,6 +4,9 @@
 //! and the conversations still there after a restart.
 //! One test per binary: the Hugging Face cache is process environment.
 
+mod common;
+use common::invoke;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -12,30 +15,11 @@ use fathom_app::streams::StreamId;
 use fathom_app::AppState;
 use fathom_store::AppDirs;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, Manager, WebviewWindow};
 
 const REPO: &str = "test/chat-tiny";
-
-fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        webview,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-}
 
 fn app(state_dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let state = AppState::load_from(AppDirs::under(state_dir)).unwrap();

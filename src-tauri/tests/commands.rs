@@ -1,6 +1,9 @@
 //! The app's commands through Tauri's mock runtime: the same handler table the app registers,
 //! called over IPC as the UI calls them, with real state on disk.
 
+mod common;
+use common::invoke;
+
 use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
@@ -11,11 +14,8 @@ use fathom_app::AppState;
 use fathom_library::ScanProgress;
 use fathom_store::AppDirs;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, Manager, WebviewWindow};
 
 fn app(root: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
@@ -27,22 +27,6 @@ fn app(root: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
         .build()
         .unwrap();
     (app, webview)
-}
-
-fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        webview,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! loopback in the Hub's shape: check, download with progress, pause, resume, activate, delete.
 //! One test per binary: the Hub endpoint and cache are process environment.
 
+mod common;
+use common::invoke;
+
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -11,30 +14,11 @@ use fathom_app::{AppState, CommandError};
 use fathom_fakehub::FakeHub;
 use fathom_store::AppDirs;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewWindow};
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::test::{mock_builder, mock_context, noop_assets};
+use tauri::Manager;
 
 const REPO: &str = "test/tiny-gpt-oss";
-
-fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        webview,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-}
 
 #[test]
 fn models_are_checked_downloaded_paused_resumed_activated_and_deleted_over_ipc() {

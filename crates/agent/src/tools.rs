@@ -55,6 +55,16 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// The chunks shown, in order.
+    fn of(found: &[ChunkRef]) -> Observation {
+        Observation {
+            blocks: found
+                .iter()
+                .map(|c| Block::Chunk(c.chunk_id.clone()))
+                .collect(),
+        }
+    }
+
     fn note(text: impl Into<String>) -> Observation {
         Observation {
             blocks: vec![Block::Note(text.into())],
@@ -362,12 +372,7 @@ impl<'a> Tools<'a> {
             Err(e) => return refuse(SEARCH, format!("Error: the search failed ({e}).")),
         };
         let (found, left) = self.take(hits, room, usize::MAX);
-        let mut observation = Observation {
-            blocks: found
-                .iter()
-                .map(|c| Block::Chunk(c.chunk_id.clone()))
-                .collect(),
-        };
+        let mut observation = Observation::of(&found);
         observation
             .blocks
             .push(Block::Note(match (found.len(), left) {
@@ -404,12 +409,7 @@ impl<'a> Tools<'a> {
             }
         };
         let (found, left) = self.take(hits, room, GREP_CHUNKS);
-        let mut observation = Observation {
-            blocks: found
-                .iter()
-                .map(|c| Block::Chunk(c.chunk_id.clone()))
-                .collect(),
-        };
+        let mut observation = Observation::of(&found);
         observation
             .blocks
             .push(Block::Note(match (found.len(), left) {
@@ -457,12 +457,7 @@ impl<'a> Tools<'a> {
             usize::MAX,
         );
         found.sort_by_key(|c| self.view.hit(&c.chunk_id).map_or(0, |h| h.chunk));
-        let mut observation = Observation {
-            blocks: found
-                .iter()
-                .map(|c| Block::Chunk(c.chunk_id.clone()))
-                .collect(),
-        };
+        let mut observation = Observation::of(&found);
         observation.blocks.push(Block::Note(format!(
             "Document {doc_id}: {total} chunks; {} shown before, {} now{}.",
             total - unseen,
