@@ -83,11 +83,16 @@ impl Dense {
         if query.len() != self.dim || self.dim == 0 {
             return Vec::new();
         }
+        // Excluded chunks are left out before the top k is taken, so k results still come back
+        // when many were excluded (the agent excludes everything it has seen).
+        let excluded: std::collections::HashSet<&str> =
+            exclude.iter().map(String::as_str).collect();
         let mut scored: Vec<(usize, f32)> = self
             .data
             .chunks_exact(self.dim)
             .enumerate()
             .filter(|(row, _)| folder.is_none_or(|f| self.folders[*row] == f))
+            .filter(|(row, _)| !excluded.contains(self.chunk_ids[*row].as_str()))
             .map(|(row, v)| (row, v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>()))
             .collect();
         let k = k.min(scored.len());
@@ -100,7 +105,6 @@ impl Dense {
         scored
             .into_iter()
             .map(|(row, s)| (self.chunk_ids[row].clone(), s))
-            .filter(|(id, _)| !exclude.contains(id))
             .collect()
     }
 }
@@ -143,6 +147,14 @@ mod tests {
         );
         assert_eq!(d.top(&[0.0, 1.0], 5, Some("f1"), &[])[0].0, "a:1");
         assert_eq!(d.top(&[0.0, 1.0], 5, None, &["b:0".into()])[0].0, "a:1");
+        // Exclusion comes before the cut: the best k of what is left, not fewer.
+        assert_eq!(
+            d.top(&[0.0, 1.0], 2, None, &["b:0".into()])
+                .iter()
+                .map(|t| t.0.as_str())
+                .collect::<Vec<_>>(),
+            ["a:1", "a:0"]
+        );
         d.remove_doc("a");
         assert_eq!(d.len(), 1);
         assert_eq!(
