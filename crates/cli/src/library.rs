@@ -663,7 +663,8 @@ fn run_scale_bench(chunks: usize) -> Result<serde_json::Value, String> {
     let mut bytes = 0usize;
     for f in 0..files {
         let mut text = String::new();
-        while text.len() < per_file * 1100 {
+        // About 344 bytes of this text make one 256-token chunk (its words are several tokens).
+        while text.len() < per_file * 344 {
             let n = 8 + (next() * 12.0) as usize;
             let sentence: Vec<&str> = (0..n).map(|_| word(&mut next).as_str()).collect();
             text.push_str(&sentence.join(" "));
