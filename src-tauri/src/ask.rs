@@ -22,12 +22,6 @@ pub struct SavedRun {
     pub asked: Asked,
 }
 
-fn chats(state: &AppState) -> Result<&fathom_chat::ChatStore, CommandError> {
-    state.chats.as_ref().map_err(|message| CommandError::Chat {
-        message: message.clone(),
-    })
-}
-
 /// Context-1 searches the library for `question` with its tools, streaming the trace on
 /// `on_progress`, then answers from what it ranked; `cancel_stream` stops it. The run is saved.
 #[tauri::command]
@@ -46,10 +40,7 @@ pub async fn ask_library(
             message: "the question is empty".into(),
         });
     }
-    let chat = state
-        .chat
-        .clone()
-        .map_err(|message| CommandError::Chat { message })?;
+    let chat = crate::chat::chat(&state)?;
     let index = crate::search::index(&state)?;
     let settings = crate::chat::use_active_model(&state, &chat)?;
     let budget = budget.map_or_else(Budget::default, Budget::new);
@@ -83,23 +74,23 @@ pub async fn ask_library(
     let body = serde_json::to_value(&asked).map_err(|e| CommandError::Chat {
         message: e.to_string(),
     })?;
-    let id = chats(&state)?.save_run(&question, &body)?;
+    let id = crate::chat::store(&state)?.save_run(&question, &body)?;
     Ok(SavedRun { id, asked })
 }
 
 /// Past Ask runs, newest first.
 #[tauri::command]
 pub fn list_runs(state: State<'_, AppState>) -> Result<Vec<RunSummary>, CommandError> {
-    Ok(chats(&state)?.list_runs()?)
+    Ok(crate::chat::store(&state)?.list_runs()?)
 }
 
 /// A saved run (as `SavedRun.asked`).
 #[tauri::command]
 pub fn get_run(state: State<'_, AppState>, id: String) -> Result<serde_json::Value, CommandError> {
-    Ok(chats(&state)?.get_run(&id)?)
+    Ok(crate::chat::store(&state)?.get_run(&id)?)
 }
 
 #[tauri::command]
 pub fn delete_run(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
-    Ok(chats(&state)?.delete_run(&id)?)
+    Ok(crate::chat::store(&state)?.delete_run(&id)?)
 }

@@ -31,13 +31,13 @@ impl From<ChatError> for CommandError {
     }
 }
 
-fn store(state: &AppState) -> Result<&ChatStore, CommandError> {
+pub(crate) fn store(state: &AppState) -> Result<&ChatStore, CommandError> {
     state.chats.as_ref().map_err(|message| CommandError::Chat {
         message: message.clone(),
     })
 }
 
-fn chat(state: &AppState) -> Result<Arc<Chat>, CommandError> {
+pub(crate) fn chat(state: &AppState) -> Result<Arc<Chat>, CommandError> {
     state
         .chat
         .clone()

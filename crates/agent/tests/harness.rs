@@ -223,7 +223,7 @@ async fn parallel_searches_show_chunks_with_ids_and_tokens_and_never_repeat_them
         .collect();
     assert_eq!(usage.len(), 2);
     assert!(usage[0] > 400 && usage[1] > usage[0], "{usage:?}");
-    assert!(prompts[1].contains(&format!("[Token usage: {}/32,768]", thousands(usage[0]))));
+    assert!(prompts[1].contains(&Budget::default().usage_line(usage[0] as usize)));
     assert!(
         matches!(&run.actions[0], Action::Search { found, .. } if found.iter().any(|c| c.doc_id == tides && c.tokens > 16))
     );
@@ -233,18 +233,6 @@ async fn parallel_searches_show_chunks_with_ids_and_tokens_and_never_repeat_them
     assert_eq!(run.ending, RunEnding::Unranked);
     assert_eq!(run.documents[0].doc_id, tides);
     assert_eq!(run.turns, 3);
-}
-
-fn thousands(n: u32) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[tokio::test]

@@ -3,15 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use fathom_agent::harness::ChatModel;
 use fathom_agent::tools::{Action, Corpus};
 use fathom_agent::{AgentEvent, Budget, Harness};
-use fathom_chat::session::{Chat, ModelHost, ReplyOptions};
+use fathom_chat::session::ReplyOptions;
 use fathom_chat::Harmony;
 use fathom_store::AppDirs;
-use tokio_util::sync::CancellationToken;
 
 use crate::fail;
 
@@ -78,9 +76,7 @@ async fn ask(args: AskArgs) -> Result<(), String> {
     let (library, index) = crate::library::open()?;
     let folder = crate::library::folder_id(&library, args.folder.as_deref())?;
     let embedder = crate::library::embedder().map(crate::library::embed_fn);
-    let host = ModelHost::new(Duration::from_secs(u64::MAX / 4));
-    host.set_model(Some(crate::chat::model_dir(args.model.clone())?));
-    let chat = Chat::new(harmony.clone(), host);
+    let chat = crate::chat::open_chat(harmony.clone(), args.model.clone())?;
     let mut model = ChatModel {
         chat: &chat,
         options: ReplyOptions {
@@ -106,15 +102,7 @@ async fn ask(args: AskArgs) -> Result<(), String> {
         Some(fathom_chat::conversation::today()),
     );
     harness.max_turns = args.max_turns;
-    let stop = CancellationToken::new();
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.cancel();
-            }
-        })
-    };
+    let (stop, ctrl_c) = crate::chat::stop_on_ctrl_c();
     let asked = harness
         .ask(
             &args.question,

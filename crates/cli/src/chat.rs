@@ -103,6 +103,25 @@ pub(crate) fn model_dir(given: Option<PathBuf>) -> Result<PathBuf, String> {
         .ok_or_else(|| "no model: give --model DIR, or `fathom pull` one".into())
 }
 
+/// A chat on the chosen model, kept loaded for the whole command.
+pub(crate) fn open_chat(harmony: Harmony, model: Option<PathBuf>) -> Result<Chat, String> {
+    let host = ModelHost::new(Duration::from_secs(u64::MAX / 4));
+    host.set_model(Some(model_dir(model)?));
+    Ok(Chat::new(harmony, host))
+}
+
+/// A stop signal that Ctrl-C sets; abort the task when the work is done.
+pub(crate) fn stop_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let set = stop.clone();
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            set.cancel();
+        }
+    });
+    (stop, task)
+}
+
 struct Session {
     chat: Chat,
     setup: Setup,
@@ -114,15 +133,7 @@ struct Session {
 impl Session {
     /// One reply to the conversation so far, streamed to the terminal when `stream`.
     async fn reply(&mut self, stream: bool) -> Result<Message, String> {
-        let stop = CancellationToken::new();
-        let ctrl_c = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.cancel();
-                }
-            })
-        };
+        let (stop, ctrl_c) = stop_on_ctrl_c();
         let mut out = std::io::stdout();
         let color = out.is_terminal();
         let paint = move |code: &'static str| if color { code } else { "" };
@@ -285,10 +296,8 @@ async fn chat(args: ChatArgs) -> Result<(), String> {
         conversation_id = Some(c.id);
     }
 
-    let host = ModelHost::new(Duration::from_secs(u64::MAX / 4));
-    host.set_model(Some(model_dir(args.model.clone())?));
     let mut session = Session {
-        chat: Chat::new(harmony, host),
+        chat: open_chat(harmony, args.model.clone())?,
         setup,
         options: ReplyOptions {
             max_tokens: args.max_tokens,

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { describeAction, uniqueCitations, withoutQuotes } from "../ask";
 import { baseName } from "../format";
+import { FolderSelect } from "../FolderSelect";
 import { commands, describeError, isCommandError, streams, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../ipc";
 import { renderMarkdown } from "../markdown";
 import { SearchPage } from "./Search";
@@ -180,14 +181,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
       >
         <input type="search" aria-label="Question" placeholder="Ask your library…" value={question} onChange={(e) => { setQuestion(e.target.value); }} autoFocus={compact} />
         {!compact && (
-          <select aria-label="Folder" value={folder} onChange={(e) => { setFolder(e.target.value); }}>
-            <option value="">All folders</option>
-            {(folders ?? []).map((f) => (
-              <option key={f.id} value={f.id}>
-                {baseName(f.path)}
-              </option>
-            ))}
-          </select>
+          <FolderSelect folders={folders} value={folder} onChange={setFolder} />
         )}
         {!compact && (
           <select aria-label="Token budget" value={budget} onChange={(e) => { setBudget(Number(e.target.value)); }} title="How much the search may read in all">

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { commands, describeError, type Folder, type Hit } from "../ipc";
 import { baseName } from "../format";
+import { FolderSelect } from "../FolderSelect";
 import { Reader, type ReaderTarget } from "../Reader";
 
 /** Results grouped by document, best first; each with its matching chunks. */
@@ -90,14 +91,7 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
     <section className="search">
       <form className="search-bar" role="search" onSubmit={(e) => { e.preventDefault(); }}>
         <input type="search" aria-label="Search the library" placeholder="Search your library" value={query} autoFocus onChange={(e) => { setQuery(e.target.value); }} />
-        <select aria-label="Folder" value={folder} onChange={(e) => { setFolder(e.target.value); }}>
-          <option value="">All folders</option>
-          {(folders ?? []).map((f) => (
-            <option key={f.id} value={f.id}>
-              {baseName(f.path)}
-            </option>
-          ))}
-        </select>
+        <FolderSelect folders={folders} value={folder} onChange={setFolder} />
         <select aria-label="File type" value={type} onChange={(e) => { setType(e.target.value); }}>
           <option value="">All types</option>
           {types.map((t) => (
