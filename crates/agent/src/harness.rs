@@ -156,10 +156,6 @@ impl<'a> Harness<'a> {
         }
     }
 
-    pub fn setup(&self) -> &Setup {
-        &self.setup
-    }
-
     /// Searches, then answers from the documents found (the best [`ANSWERED_DOCUMENTS`]).
     pub async fn ask<G: Generate>(
         self,

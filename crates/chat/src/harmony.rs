@@ -26,7 +26,6 @@ const VOCAB_DIR_ENV: &str = "TIKTOKEN_ENCODINGS_BASE";
 
 pub const RETURN: u32 = 200002;
 pub const CALL: u32 = 200012;
-pub const END: u32 = 200007;
 
 static LOADED: Mutex<Option<Arc<HarmonyEncoding>>> = Mutex::new(None);
 

@@ -87,10 +87,6 @@ impl ModelHost {
         state.dir = dir;
     }
 
-    pub fn model(&self) -> Option<PathBuf> {
-        self.lock().dir.clone()
-    }
-
     pub fn set_idle_unload(&self, idle: Duration) {
         self.lock().idle_unload = idle;
     }

@@ -109,10 +109,6 @@ impl ChatStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
