@@ -44,6 +44,9 @@ pub async fn ask_library(
     let index = crate::search::index(&state)?;
     let settings = crate::chat::use_active_model(&state, &chat)?;
     let budget = budget.map_or_else(Budget::default, Budget::new);
+    // The model comes first: the vector pass waits until the run ends.
+    let _hold = crate::search::hold_vectors(&state);
+    let embed = state.semantic.as_ref().and_then(|s| s.query_embed());
     let mut generate = ChatModel {
         chat: &chat,
         options: ReplyOptions {
@@ -58,7 +61,7 @@ pub async fn ask_library(
         Corpus {
             index: &index,
             folder,
-            embed: None,
+            embed: embed.as_deref(),
         },
         chat.harmony.clone(),
         &question,

@@ -215,6 +215,8 @@ pub async fn chat_reply(
     let guard = state.streams.open(stream);
     let store = store(&state)?;
     let chat = chat(&state)?;
+    // The model comes first: the vector pass waits until the reply ends.
+    let _hold = crate::search::hold_vectors(&state);
     let mut conversation = store.get(&id)?;
     let messages = &mut conversation.messages;
     match action {

@@ -58,6 +58,10 @@ pub fn add_folders<R: Runtime>(
 ) -> Result<AddReport, CommandError> {
     let report = lock(&state.library).add(&paths)?;
     crate::search::sync_watched(&app);
+    if !report.added.is_empty() {
+        // First use of the library: semantic search needs its embedder.
+        crate::search::ensure_embedder(&state);
+    }
     Ok(report)
 }
 

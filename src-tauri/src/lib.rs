@@ -51,6 +51,10 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             search::open_document,
             search::read_document_text,
             search::set_index_hidden,
+            search::semantic_status,
+            search::retry_semantic,
+            search::set_semantic_search,
+            search::pause_semantic,
             chat::list_conversations,
             chat::get_conversation,
             chat::new_conversation,
@@ -105,6 +109,7 @@ pub fn run() {
             if let Err(e) = search::start_watching(app.handle()) {
                 log::warn!("the library will not follow file changes: {e}");
             }
+            search::start_semantic(app.handle());
             tray::install(app.handle())?;
             shortcut::install_saved(app.handle());
             Ok(())

@@ -28,7 +28,7 @@ impl From<ModelsError> for CommandError {
     }
 }
 
-fn hub(state: &AppState) -> Result<Hub, CommandError> {
+pub(crate) fn hub(state: &AppState) -> Result<Hub, CommandError> {
     Ok(Hub::from_env(lock(&state.settings).hf_token.clone())?)
 }
 

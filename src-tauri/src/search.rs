@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use fathom_index::indexer::{folder_status, index_folder, FolderStatus, IndexOptions};
 use fathom_index::{Chunker, Hit, IndexProgress, IndexReport, SearchIndex, SearchQuery};
+use fathom_semantic::SemanticStatus;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
@@ -57,8 +58,11 @@ pub async fn index_folder_cmd(
     let guard = state.streams.open(stream);
     let index = index(&state)?;
     let options = options(&state);
+    // The vector pass waits while this runs, and picks up the new chunks after.
+    let hold = hold_vectors(&state);
     // Indexing is CPU and disk work: off the async runtime.
     let work = tauri::async_runtime::spawn_blocking(move || {
+        let _hold = hold;
         index_folder(
             &index,
             &id,
@@ -95,12 +99,14 @@ pub fn search_library(
     folder: Option<String>,
     limit: Option<usize>,
 ) -> Result<Vec<Hit>, CommandError> {
+    // Hybrid once the embedder is loaded; BM25 until then (and for chunks still without vectors).
+    let vector = query_vector(&state, &query);
     Ok(index(&state)?.search(&SearchQuery {
         text: query,
         folder,
         exclude: Vec::new(),
         limit: limit.unwrap_or(50).min(500),
-        vector: None,
+        vector,
     })?)
 }
 
@@ -181,6 +187,7 @@ pub fn start_watching<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError
         else {
             return;
         };
+        let _hold = hold_vectors(&state);
         match index_folder(
             &index,
             id,
@@ -246,4 +253,84 @@ pub fn set_index_hidden(
     state.settings_doc.save(&settings)?;
     *lock(&state.settings) = settings;
     Ok(crate::commands::get_settings(state))
+}
+
+/// Dense search's state: the embedder, the vector pass, how many chunks have vectors.
+#[tauri::command]
+pub fn semantic_status(state: State<'_, AppState>) -> Option<SemanticStatus> {
+    state.semantic.as_ref().map(|s| s.status())
+}
+
+/// Emitted whenever `semantic_status` changes, with the new status.
+pub const SEMANTIC_STATUS: &str = "semantic-status";
+
+/// Makes the embedder available when semantic search is on: loaded from the cache, or
+/// downloaded first (the first time the library has a folder). Runs in the background.
+pub(crate) fn ensure_embedder(state: &AppState) {
+    let Some(semantic) = &state.semantic else {
+        return;
+    };
+    if !lock(&state.settings).semantic_search {
+        return;
+    }
+    semantic.ensure(state.hub_cache.clone(), crate::models::hub(state).ok());
+}
+
+/// Tries again after the embedder failed to download or load.
+#[tauri::command]
+pub fn retry_semantic(state: State<'_, AppState>) {
+    ensure_embedder(&state);
+}
+
+/// Semantic search on (fetching the embedder if needed) or off (BM25 alone).
+#[tauri::command]
+pub fn set_semantic_search(
+    state: State<'_, AppState>,
+    on: bool,
+) -> Result<crate::commands::SettingsView, CommandError> {
+    let mut settings = lock(&state.settings).clone();
+    settings.semantic_search = on;
+    state.settings_doc.save(&settings)?;
+    *lock(&state.settings) = settings;
+    if let Some(semantic) = &state.semantic {
+        if on {
+            semantic.turn_on();
+            ensure_embedder(&state);
+        } else {
+            semantic.turn_off();
+        }
+    }
+    Ok(crate::commands::get_settings(state))
+}
+
+/// Keeps the background vector pass paused while indexing or the model runs: they come first.
+pub(crate) fn hold_vectors(state: &AppState) -> Option<fathom_semantic::Hold> {
+    state.semantic.as_ref().map(|s| s.hold())
+}
+
+/// A query's vector for hybrid search, when semantic search is on and its embedder loaded.
+pub(crate) fn query_vector(state: &AppState, text: &str) -> Option<Vec<f32>> {
+    state.semantic.as_ref()?.query_vector(text)
+}
+
+/// Sends semantic status changes to the windows, and loads (or fetches) the embedder when the
+/// library already has folders.
+pub fn start_semantic<R: Runtime>(app: &AppHandle<R>) {
+    use tauri::{Emitter, Manager};
+    let state = app.state::<AppState>();
+    let handle = app.clone();
+    *lock(&state.semantic_listener) = Some(Box::new(move |s: &SemanticStatus| {
+        let _ = handle.emit(SEMANTIC_STATUS, s);
+    }));
+    if !lock(&state.library).folders().is_empty() {
+        ensure_embedder(&state);
+    }
+}
+
+/// Pauses or resumes the background vector pass (BM25 search is unaffected).
+#[tauri::command]
+pub fn pause_semantic(state: State<'_, AppState>, paused: bool) {
+    if let Some(s) = &state.semantic {
+        s.set_paused(paused);
+    }
 }

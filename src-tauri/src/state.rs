@@ -22,7 +22,16 @@ pub struct AppState {
     pub chat: Result<std::sync::Arc<fathom_chat::session::Chat>, String>,
     /// Stored conversations; the reason when the store could not be opened.
     pub chats: Result<fathom_chat::ChatStore, String>,
+    /// Dense search (embedder, background vector pass, query vectors); absent without an index.
+    pub semantic: Option<std::sync::Arc<fathom_semantic::Semantic>>,
+    /// Hears the semantic status; the app points it at the windows once they exist.
+    pub semantic_listener: SemanticListener,
+    /// The Hugging Face cache models and the embedder live in.
+    pub hub_cache: HubCache,
 }
+
+type Listener = Box<dyn Fn(&fathom_semantic::SemanticStatus) + Send + Sync>;
+pub type SemanticListener = std::sync::Arc<Mutex<Option<Listener>>>;
 
 impl AppState {
     /// State under the platform's directories (or `FATHOM_DATA_DIR`).
@@ -43,7 +52,7 @@ impl AppState {
         // The Hugging Face cache (HF_HUB_CACHE, HF_HOME or ~/.cache/huggingface/hub); without a
         // home directory, a cache inside Fathom's own data.
         let cache = HubCache::from_env().unwrap_or_else(|_| HubCache::at(dirs.data().join("hub")));
-        let models = ModelManager::new(ModelStore::new(cache, dirs.data()), dirs.data());
+        let models = ModelManager::new(ModelStore::new(cache.clone(), dirs.data()), dirs.data());
         let index = fathom_index::SearchIndex::open(&dirs.data().join("index"))
             .map(std::sync::Arc::new)
             .map_err(|e| {
@@ -62,6 +71,15 @@ impl AppState {
                 log::error!("chat is unavailable: {e}");
                 e.to_string()
             });
+        let semantic_listener = SemanticListener::default();
+        let semantic = index.as_ref().ok().map(|index| {
+            let listener = semantic_listener.clone();
+            std::sync::Arc::new(fathom_semantic::Semantic::start(index.clone(), move |s| {
+                if let Some(tell) = &*lock(&listener) {
+                    tell(s);
+                }
+            }))
+        });
         let chats = fathom_chat::ChatStore::open(dirs.chats_file()).map_err(|e| {
             log::error!("the conversations could not be opened: {e}");
             e.to_string()
@@ -69,6 +87,9 @@ impl AppState {
         Ok(Self {
             chat,
             chats,
+            semantic,
+            semantic_listener,
+            hub_cache: cache,
             index,
             models,
             dirs,

@@ -36,6 +36,7 @@ fn generate(dir: &Path) {
     fathom_app::ask::SavedRun::export_all(&cfg).unwrap();
     fathom_agent::AgentEvent::export_all(&cfg).unwrap();
     fathom_chat::store::RunSummary::export_all(&cfg).unwrap();
+    fathom_semantic::SemanticStatus::export_all(&cfg).unwrap();
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {

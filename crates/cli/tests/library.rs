@@ -5,11 +5,93 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn fathom(data: &Path, args: &[&str]) -> Output {
+    fathom_with(data, args, None)
+}
+
+/// With `embedder`, the CLI finds the embedder there; without, none (the machine's Hugging Face
+/// cache is not looked at).
+fn fathom_with(data: &Path, args: &[&str], embedder: Option<&Path>) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
         .args(args)
         .env("FATHOM_DATA_DIR", data)
+        .env("HF_HUB_CACHE", data.join("hub"))
+        .env(
+            "FATHOM_EMBEDDER",
+            embedder.map_or_else(|| data.join("no-embedder"), Path::to_path_buf),
+        )
         .output()
         .unwrap()
+}
+
+fn minilm() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/minilm")
+}
+
+#[test]
+fn vectors_follow_bm25_and_queries_find_passages_by_meaning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("car.txt"),
+        "The automobile would not start on cold mornings, so the mechanic replaced its battery.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("soup.txt"),
+        "Simmer the tomatoes with garlic and basil for twenty minutes.",
+    )
+    .unwrap();
+    let data = tmp.path().join("state");
+    // Indexed without an embedder: BM25 only, and status says how to get vectors.
+    let out = fathom(&data, &["index", "add", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = fathom(&data, &["index", "status"]);
+    assert!(
+        text(&out.stdout)
+            .contains("0 of 2 chunks have vectors (semantic search); no embedder here"),
+        "{}",
+        text(&out.stdout)
+    );
+    let query = "vehicle engine trouble in freezing weather";
+    let hits: serde_json::Value =
+        serde_json::from_slice(&fathom(&data, &["search", query, "--json"]).stdout).unwrap();
+    assert_eq!(
+        hits.as_array().unwrap().len(),
+        0,
+        "BM25 shares no word with it"
+    );
+
+    // With the embedder, `update` adds the missing vectors (and only those).
+    let out = fathom_with(&data, &["index", "update"], Some(&minilm()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("vectors: 2 chunks of 2 documents"),
+        "{}",
+        text(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(
+        &fathom_with(&data, &["index", "status", "--json"], Some(&minilm())).stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        (status["vectors"].as_u64(), status["chunks"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let out = fathom_with(&data, &["index", "update"], Some(&minilm()));
+    assert!(
+        !text(&out.stderr).contains("vectors:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let hits: serde_json::Value = serde_json::from_slice(
+        &fathom_with(&data, &["search", query, "--json"], Some(&minilm())).stdout,
+    )
+    .unwrap();
+    assert!(
+        hits[0]["path"].as_str().unwrap().ends_with("car.txt"),
+        "{hits}"
+    );
 }
 
 fn text(b: &[u8]) -> String {

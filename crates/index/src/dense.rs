@@ -46,6 +46,20 @@ impl Dense {
         self.data.extend_from_slice(v);
     }
 
+    /// Whether this chunk has a vector.
+    pub fn contains(&self, chunk_id: &str) -> bool {
+        self.row_of.contains_key(chunk_id)
+    }
+
+    /// How many vectors each document has.
+    pub fn doc_counts(&self) -> HashMap<&str, usize> {
+        let mut counts = HashMap::new();
+        for d in &self.doc_ids {
+            *counts.entry(d.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
     /// Drops every vector of a document (swap-remove: rows move, ids follow).
     pub fn remove_doc(&mut self, doc_id: &str) {
         let mut row = 0;

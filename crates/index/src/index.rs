@@ -259,7 +259,9 @@ impl SearchIndex {
     /// the pending vectors, in one transaction; then makes the vectors searchable.
     pub fn record(&self, docs: &[DocState], forget: &[String]) -> Result<(), IndexError> {
         let ops = std::mem::take(&mut *lock(&self.pending));
-        lock(&self.state).apply(docs, forget, &ops)?;
+        // Held until memory matches the database (see `add_vectors`).
+        let mut state = lock(&self.state);
+        state.apply(docs, forget, &ops)?;
         let mut dense = lock(&self.dense);
         for id in forget {
             dense.remove_doc(id);
@@ -281,6 +283,52 @@ impl SearchIndex {
     /// Dense retrieval alone: (chunk id, cosine), best first.
     pub fn dense_top(&self, vector: &[f32], k: usize, folder: Option<&str>) -> Vec<(String, f32)> {
         lock(&self.dense).top(vector, k, folder, &[])
+    }
+
+    /// Indexed documents that have chunks without vectors, with how many lack one.
+    pub fn documents_missing_vectors(&self) -> Result<Vec<(DocState, usize)>, IndexError> {
+        let docs = lock(&self.state).all()?;
+        let dense = lock(&self.dense);
+        let counts = dense.doc_counts();
+        Ok(docs
+            .into_iter()
+            .filter(|d| d.status == crate::DocStatus::Indexed)
+            .filter_map(|d| {
+                let have = counts.get(d.doc_id.as_str()).copied().unwrap_or(0);
+                let missing = (d.chunks as usize).saturating_sub(have);
+                (missing > 0).then_some((d, missing))
+            })
+            .collect())
+    }
+
+    /// The chunks of a document that have no vector yet, in order.
+    pub fn chunks_missing_vectors(&self, doc_id: &str) -> Result<Vec<Hit>, IndexError> {
+        let chunks = self.read_document(doc_id)?;
+        let dense = lock(&self.dense);
+        Ok(chunks
+            .into_iter()
+            .filter(|h| !dense.contains(&h.chunk_id))
+            .collect())
+    }
+
+    /// Adds vectors for chunks of `doc` (stored, then searchable), unless the document changed
+    /// since `doc` was read: then nothing is stored and `false` comes back.
+    pub fn add_vectors(
+        &self,
+        doc: &DocState,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<bool, IndexError> {
+        // The state lock is held until the vectors are in memory too, so a `record` that
+        // replaces this document cannot run in between and leave stale vectors searchable.
+        let mut state = lock(&self.state);
+        if !state.put_vectors_if_current(doc, vectors)? {
+            return Ok(false);
+        }
+        let mut dense = lock(&self.dense);
+        for (chunk_id, v) in vectors {
+            dense.insert(chunk_id, &doc.doc_id, &doc.folder, v);
+        }
+        Ok(true)
     }
 
     /// Chunks with vectors.

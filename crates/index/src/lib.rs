@@ -8,12 +8,14 @@ pub mod dense;
 pub mod index;
 pub mod indexer;
 mod state;
+pub mod vectors;
 pub mod watch;
 
 pub use chunk::{Chunk, Chunker};
 pub use index::{DocumentChunks, Hit, SearchIndex, SearchQuery};
 pub use indexer::{IndexProgress, IndexReport};
 pub use state::{DocState, DocStatus};
+pub use vectors::{VectorProgress, VectorReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -174,6 +174,34 @@ impl State {
         tx.commit()
     }
 
+    /// Stores vectors for chunks of `doc`, but only while the document is still recorded at that
+    /// file version: vectors computed from chunks that were replaced meanwhile (the file changed
+    /// and was re-indexed, or was removed) are dropped. Says whether they were stored.
+    pub fn put_vectors_if_current(
+        &mut self,
+        doc: &DocState,
+        vectors: &[(String, Vec<f32>)],
+    ) -> rusqlite::Result<bool> {
+        let tx = self.db.transaction()?;
+        let current: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM documents WHERE doc_id = ?1 AND size = ?2 AND mtime_ns = ?3 AND status = 'indexed')",
+            params![doc.doc_id, doc.size as i64, doc.mtime_ns],
+            |r| r.get(0),
+        )?;
+        if !current {
+            return Ok(false);
+        }
+        for (chunk_id, vector) in vectors {
+            let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+            tx.execute(
+                "INSERT OR REPLACE INTO vectors (chunk_id, doc_id, folder, vec) VALUES (?1, ?2, ?3, ?4)",
+                params![chunk_id, doc.doc_id, doc.folder, bytes],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Every stored vector.
     pub fn vectors(&self) -> rusqlite::Result<Vec<StoredVector>> {
         let mut stmt = self

@@ -23,6 +23,9 @@ pub struct Settings {
     pub model_idle_minutes: u32,
     /// The longest reply, in tokens (reasoning included).
     pub reply_max_tokens: u32,
+    /// Hybrid search (BM25 and meaning): fetches a 90 MB embedding model when the library gets
+    /// its first folder. Off, search is BM25 alone.
+    pub semantic_search: bool,
 }
 
 impl Default for Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
             index_hidden: false,
             model_idle_minutes: 15,
             reply_max_tokens: 8192,
+            semantic_search: true,
         }
     }
 }

@@ -32,4 +32,9 @@ modelIdleMinutes: number,
 /**
  * The longest reply, in tokens (reasoning included).
  */
-replyMaxTokens: number, };
+replyMaxTokens: number, 
+/**
+ * Hybrid search (BM25 and meaning): fetches a 90 MB embedding model when the library gets
+ * its first folder. Off, search is BM25 alone.
+ */
+semanticSearch: boolean, };

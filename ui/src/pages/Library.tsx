@@ -1,9 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { commands, describeError, type AddReport, type Folder, type FolderStatus } from "../ipc";
-import { baseName, describeRejection, formatBytes, formatCount } from "../format";
+import { commands, describeError, type AddReport, type Folder, type FolderStatus, type SemanticStatus } from "../ipc";
+import { baseName, describeRejection, describeSemantic, formatBytes, formatCount, formatDuration } from "../format";
 import { forgetIndexing, pauseIndexing, startIndexing, useIndexing, type Indexing } from "../indexing";
-import { formatDuration } from "./Models";
 
 interface Props {
   folders: Folder[] | null;
@@ -44,6 +43,7 @@ export function LibraryPage({ folders, report, onPick, onChanged, onDismissRepor
         </button>
       </div>
       {report !== null && <ReportView report={report} onDismiss={onDismissReport} />}
+      {folders !== null && folders.length > 0 && <SemanticLine onError={onError} />}
       {folders === null ? (
         <p className="muted">Loading…</p>
       ) : folders.length === 0 ? (
@@ -174,6 +174,63 @@ function FolderIndex({ run, status, onPause, onResume }: { run: Indexing | undef
   return (
     <div className="folder-scan" data-testid="index" data-state={run?.state ?? "idle"}>
       <span>{counts}</span>
+    </div>
+  );
+}
+
+/** Semantic search: its model's download and the background pass that reads passages for meaning. */
+function SemanticLine({ onError }: { onError: (m: string) => void }) {
+  const [status, setStatus] = useState<SemanticStatus | null>(null);
+  useEffect(() => {
+    commands.semanticStatus().then(setStatus, (e: unknown) => {
+      onError(describeError(e));
+    });
+    const unlisten = listen<SemanticStatus>("semantic-status", (e) => {
+      setStatus(e.payload);
+    });
+    return () => {
+      void unlisten.then((f) => {
+        f();
+      });
+    };
+  }, [onError]);
+  if (status === null) return null;
+  const { text, tone, done } = describeSemantic(status);
+  const act = (p: Promise<unknown>) => {
+    p.then(
+      () => commands.semanticStatus().then(setStatus),
+      (e: unknown) => {
+        onError(describeError(e));
+      },
+    );
+  };
+  const pausable = status.embedder.state === "ready" && (status.pass === "embedding" || status.pausedByUser);
+  return (
+    <div className="semantic" data-testid="semantic" data-state={status.embedder.state} data-pass={status.pass}>
+      <span className={tone === "muted" ? "muted" : tone}>{text}</span>
+      {done !== null && <progress max={1} value={done} aria-label="Semantic search progress" />}
+      {pausable && (
+        <button type="button" onClick={() => { act(commands.pauseSemantic(!status.pausedByUser)); }}>
+          {status.pausedByUser ? "Resume" : "Pause"}
+        </button>
+      )}
+      {status.embedder.state === "failed" && (
+        <button type="button" onClick={() => { act(commands.retrySemantic()); }}>
+          Try again
+        </button>
+      )}
+      {status.failed.length > 0 && (
+        <details className="problems">
+          <summary className="warning">Details</summary>
+          <ul>
+            {status.failed.map((p) => (
+              <li key={p.path}>
+                {baseName(p.path)}: {p.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
     </div>
   );
 }

@@ -1,18 +1,11 @@
 import { useCallback, useEffect, useState } from "react";
 import { commands, describeError, isCommandError, type FitCheck, type Memory, type ModelRow, type PullProgress } from "../ipc";
 import { cancelDownload, forget, pauseDownload, startDownload, useDownloads, type Download } from "../downloads";
-import { formatBytes } from "../format";
+import { formatBytes, formatDuration } from "../format";
 
 type Fit = { state: "checking" } | { state: "ok"; check: FitCheck } | { state: "failed"; message: string };
 
 const VERDICT_TEXT = { fits: "Fits", fitsShorterContext: "Fits with a shorter context", doesNotFit: "Does not fit" } as const;
-
-/** "3 min", "45 s": an ETA a person reads at a glance. */
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${String(Math.max(1, Math.round(seconds)))} s`;
-  if (seconds < 5400) return `${String(Math.round(seconds / 60))} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
 
 /** The bytes a model may use, as the Rust side's `Memory::budget_bytes` computes them. */
 export function budgetOf(memory: Memory): number {

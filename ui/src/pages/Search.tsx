@@ -21,14 +21,23 @@ export function extensionOf(path: string): string {
   return dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
 }
 
-/** The query's words marked in a snippet (case-insensitive, whole words and their prefixes). */
-export function highlight(text: string, query: string): (string | { mark: string })[] {
-  const words = query
+/** Words the index leaves out (as its BM25 analyzer does): marking them would be noise. */
+const STOP_WORDS = new Set("a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with".split(" "));
+
+/** The query's words worth marking: lowercased, no stop words or single letters. */
+function queryWords(query: string): string[] {
+  return query
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
-    .filter((w) => w.length > 1);
+    .filter((w) => w.length > 1 && !STOP_WORDS.has(w));
+}
+
+/** The query's words marked in a snippet (case-insensitive, whole words and their prefixes). */
+export function highlight(text: string, query: string): (string | { mark: string })[] {
+  const words = queryWords(query);
   if (words.length === 0) return [text];
-  const pattern = new RegExp(`(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})[\\p{L}\\p{N}]*`, "giu");
+  // A word starts the match (not "in" inside "mornings"); the rest of the word is marked with it.
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})[\\p{L}\\p{N}]*`, "giu");
   const out: (string | { mark: string })[] = [];
   let last = 0;
   for (const m of text.matchAll(pattern)) {
@@ -44,8 +53,10 @@ export function highlight(text: string, query: string): (string | { mark: string
 /** A window of the chunk around its first match, so snippets stay short. */
 function snippet(text: string, query: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
-  const first = query.toLowerCase().split(/[^\p{L}\p{N}]+/u).find((w) => w.length > 1 && flat.toLowerCase().includes(w));
-  const at = first ? flat.toLowerCase().indexOf(first) : 0;
+  // Where the first marked word starts: the length of the unmarked text before it.
+  const parts = highlight(flat, query);
+  const first = parts[0];
+  const at = parts.length > 1 && typeof first === "string" ? first.length : 0;
   const start = Math.max(0, at - 80);
   return `${start > 0 ? "…" : ""}${flat.slice(start, start + 260)}${start + 260 < flat.length ? "…" : ""}`;
 }

@@ -52,6 +52,15 @@ export function SettingsPage() {
     }
   };
 
+  const setSemantic = async (on: boolean) => {
+    try {
+      setView(await commands.setSemanticSearch(on));
+      setMessage({ ok: true, text: on ? "Semantic search is on." : "Semantic search is off: search matches words only." });
+    } catch (err) {
+      setMessage({ ok: false, text: describeError(err) });
+    }
+  };
+
   const setIdle = async (minutes: number) => {
     try {
       setView(await commands.setModelIdleMinutes(minutes));
@@ -97,6 +106,16 @@ export function SettingsPage() {
           onChange={(e) => void setHidden(e.target.checked)}
         />
         Index hidden files and folders (names starting with a dot)
+      </label>
+      <label className="row">
+        <input
+          type="checkbox"
+          data-testid="semantic-search"
+          checked={view?.settings.semanticSearch ?? true}
+          disabled={view === null}
+          onChange={(e) => void setSemantic(e.target.checked)}
+        />
+        Semantic search: find passages by meaning as well as by their words (downloads a 90 MB model once)
       </label>
       <h2>Model</h2>
       <label className="row">

@@ -200,3 +200,37 @@ test("choosing nothing changes nothing", async ({ page }) => {
   await expect(page.getByTestId("library-empty")).toBeVisible();
   await expect(page.getByTestId("add-report")).toHaveCount(0);
 });
+
+test("semantic search shows its model's download, its reading progress with pause, and a failure with retry", async ({ page }) => {
+  await openWith(page, "/index.html#/library", {
+    folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }],
+    semantic: { embedder: { state: "downloading", doneBytes: 45_000_000, totalBytes: 90_900_000 }, pass: "waiting", progress: null, pausedByUser: false, vectors: 0, chunks: 5000, failed: [], error: null },
+  });
+  const line = page.getByTestId("semantic");
+  await expect(line).toContainText("downloading its model… 45.0 MB of 90.9 MB");
+  await expect(line.getByRole("progressbar")).toBeVisible();
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "ready" }, pass: "embedding", progress: { chunksTotal: 5000, chunksDone: 1234, etaSeconds: 180 }, pausedByUser: false, vectors: 1234, chunks: 5000, failed: [], error: null }));
+  await expect(line).toContainText("reading for meaning… 1,234 of 5,000 passages · 3 min left");
+  await line.getByRole("button", { name: "Pause" }).click();
+  expect(await callsOf(page, "pause_semantic")).toEqual([{ paused: true }]);
+  await expect(line).toHaveAttribute("data-pass", "paused");
+  await expect(line).toContainText("Semantic search paused");
+  await line.getByRole("button", { name: "Resume" }).click();
+  expect(await callsOf(page, "pause_semantic")).toEqual([{ paused: true }, { paused: false }]);
+  await page.screenshot({ path: shot("library-semantic") });
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "failed", message: "downloading sentence-transformers/all-MiniLM-L6-v2: no connection" }, pass: "waiting", progress: null, pausedByUser: false, vectors: 0, chunks: 5000, failed: [], error: null }));
+  await expect(line).toContainText("unavailable (downloading sentence-transformers/all-MiniLM-L6-v2: no connection); search matches words only");
+  await line.getByRole("button", { name: "Try again" }).click();
+  await expect.poll(async () => (await callsOf(page, "retry_semantic")).length).toBe(1);
+  await expect(line).toHaveAttribute("data-state", "loading");
+});
+
+test("semantic search can be turned off and on in the settings", async ({ page }) => {
+  await openWith(page, "/index.html#/settings");
+  const box = page.getByTestId("semantic-search");
+  await expect(box).toBeChecked();
+  await box.uncheck();
+  await expect(page.getByTestId("settings-message")).toHaveText("Semantic search is off: search matches words only.");
+  await box.check();
+  expect(await callsOf(page, "set_semantic_search")).toEqual([{ on: false }, { on: true }]);
+});

@@ -22,6 +22,7 @@ import type { ReplyEvent } from "../../src/bindings/ReplyEvent";
 import type { AgentEvent } from "../../src/bindings/AgentEvent";
 import type { Asked } from "../../src/bindings/Asked";
 import type { RunSummary } from "../../src/bindings/RunSummary";
+import type { SemanticStatus } from "../../src/bindings/SemanticStatus";
 
 export interface Seed {
   window: string;
@@ -45,6 +46,7 @@ export interface Seed {
   /** Indexing: progress steps over `files`; waits to be paused when `hang`. */
   index: { steps: number; files: number; bytes: number; hang: boolean };
   statuses: FolderStatus[];
+  semantic: SemanticStatus;
   /** The index's chunks: a search returns those containing a query word. */
   hits: Hit[];
   /** Stored conversations, and how the pretend model replies. */
@@ -86,6 +88,7 @@ const calls: Call[] = [];
 window.__FATHOM_CALLS__ = calls;
 let folders = [...seed.folders];
 let settings = seed.settings;
+let semantic = seed.semantic;
 let models = seed.models.map((m) => ({ ...m }));
 const pulled = new Set<string>();
 const cancels = new Map<string, () => void>();
@@ -384,6 +387,18 @@ mockIPC(
         if (chunks.length === 0) throw { kind: "index", message: `${String(args.path)} is not in the index (yet)` };
         return chunks;
       }
+      case "semantic_status":
+        return semantic;
+      case "retry_semantic":
+        semantic = { ...semantic, embedder: { state: "loading" } };
+        return null;
+      case "pause_semantic":
+        semantic = { ...semantic, pausedByUser: args.paused as boolean, pass: args.paused === true ? "paused" : "embedding" };
+        return null;
+      case "set_semantic_search":
+        settings = { ...settings, settings: { ...settings.settings, semanticSearch: args.on as boolean } };
+        semantic = { ...semantic, embedder: args.on === true ? { state: "loading" } : { state: "off" } };
+        return settings;
       case "set_index_hidden":
         settings = { ...settings, settings: { ...settings.settings, indexHidden: args.hidden as boolean } };
         return settings;
@@ -481,4 +496,8 @@ mockIPC(
   { shouldMockEvents: true },
 );
 
-window.__FATHOM_EMIT__ = (event, payload) => window.__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
+window.__FATHOM_EMIT__ = (event, payload) => {
+  // The backend's state is where its events come from.
+  if (event === "semantic-status") semantic = payload as SemanticStatus;
+  return window.__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
+};

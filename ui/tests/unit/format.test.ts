@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { baseName, describeRejection, formatBytes, formatCount } from "../../src/format";
+import { baseName, describeRejection, describeSemantic, formatBytes, formatCount } from "../../src/format";
+import type { SemanticStatus } from "../../src/bindings/SemanticStatus";
 
 describe("formatBytes", () => {
   it("uses decimal units and sensible precision", () => {
@@ -32,5 +33,22 @@ describe("describeRejection", () => {
     expect(describeRejection({ path: "/a/b/c", reason: { kind: "insideLibraryFolder", folder: "/a/b" } })).toMatch(/covered by b/);
     expect(describeRejection({ path: "/x", reason: { kind: "unreadable", message: "Permission denied" } })).toMatch(/Permission denied/);
     expect(describeRejection({ path: "/gone", reason: { kind: "notFound" } })).toMatch(/no longer exists/);
+  });
+});
+
+describe("describeSemantic", () => {
+  const base: SemanticStatus = { embedder: { state: "ready" }, pass: "upToDate", progress: null, pausedByUser: false, vectors: 10, chunks: 10, failed: [], error: null };
+  it("says what the embedder and the pass are doing", () => {
+    expect(describeSemantic(base)).toEqual({ text: "Semantic search is on: 10 of 10 passages searchable by meaning.", tone: "ok", done: null });
+    expect(describeSemantic({ ...base, embedder: { state: "missing" } }).text).toMatch(/when you add a folder/);
+    expect(describeSemantic({ ...base, embedder: { state: "downloading", doneBytes: 5, totalBytes: 10 } }).done).toBe(0.5);
+    const embedding = describeSemantic({ ...base, pass: "embedding", vectors: 3, progress: { chunksTotal: 8, chunksDone: 1, etaSeconds: 30 } });
+    expect(embedding.text).toBe("Semantic search: reading for meaning… 3 of 10 passages · 30 s left. Word search works meanwhile.");
+    expect(embedding.done).toBe(0.125);
+    expect(describeSemantic({ ...base, pass: "paused", vectors: 4 }).text).toMatch(/waits while indexing or the model runs: 4 of 10/);
+    expect(describeSemantic({ ...base, pass: "paused", pausedByUser: true, vectors: 4 }).text).toMatch(/^Semantic search paused/);
+    expect(describeSemantic({ ...base, failed: [{ path: "/a/b.txt", reason: "x" }] }).tone).toBe("warning");
+    expect(describeSemantic({ ...base, embedder: { state: "failed", message: "no connection" } }).text).toMatch(/unavailable \(no connection\)/);
+    expect(describeSemantic({ ...base, embedder: { state: "off" } }).tone).toBe("muted");
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { budgetOf, formatDuration } from "../../src/pages/Models";
+import { budgetOf } from "../../src/pages/Models";
+import { formatDuration } from "../../src/format";
 import { extensionOf, groupByDocument, highlight } from "../../src/pages/Search";
 
 const hit = (doc: string, chunk: number) => ({ chunkId: `${doc}:${String(chunk)}`, docId: doc, folder: "f", path: `/x/${doc}.md`, chunk, score: 1, text: "t", line: 1, page: 0 });
@@ -32,6 +33,8 @@ describe("search page helpers", () => {
     // Query syntax in the box is matched as words, never as a regular expression.
     expect(highlight("a+b (cat)", "(cat")).toEqual(["a+b (", { mark: "cat" }, ")"]);
     expect(highlight("text", "")).toEqual(["text"]);
+    // Words start a match, and stop words are not marked.
+    expect(highlight("Cold mornings in minutes", "trouble in minutes")).toEqual(["Cold mornings in ", { mark: "minutes" }]);
   });
 
   it("file types come from extensions", () => {

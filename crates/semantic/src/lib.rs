@@ -1,0 +1,539 @@
+//! Dense search for the library, as the app runs it: the embedder (all-MiniLM-L6-v2) found in
+//! the Hugging Face cache or fetched on first use through the model download code, loaded in the
+//! background; a background pass that gives vectors to whatever BM25 indexing put in, yielding
+//! to indexing and to the model whenever they run; and query vectors for hybrid search. Until
+//! the embedder is there, and while chunks wait for vectors, search works on BM25.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use fathom_embed::{Embedder, SharedEmbedder, EMBEDDER_REPO};
+use fathom_index::indexer::{Embed, FileProblem};
+use fathom_index::vectors::{embed_pending, VectorProgress};
+use fathom_index::SearchIndex;
+use fathom_models::{Hub, HubCache, PullOptions};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+/// Chunks the background pass embeds at once: few, so that a pause (indexing starts, the model
+/// is asked something) takes effect within about a second even on a CPU.
+const PASS_BATCH: usize = 8;
+
+/// Where the embedder is.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum EmbedderState {
+    /// Semantic search is turned off in the settings.
+    Off,
+    /// Not on this machine; fetched when the library gets its first folder.
+    Missing,
+    Downloading {
+        #[ts(type = "number")]
+        done_bytes: u64,
+        #[ts(type = "number")]
+        total_bytes: u64,
+    },
+    Loading,
+    Ready,
+    Failed {
+        message: String,
+    },
+}
+
+/// What the background vector pass is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum PassState {
+    /// No embedder yet.
+    Waiting,
+    Embedding,
+    /// Chunks wait for vectors while indexing or the model runs (they come first).
+    Paused,
+    /// Every chunk the embedder could read has its vector.
+    UpToDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SemanticStatus {
+    pub embedder: EmbedderState,
+    pub pass: PassState,
+    /// The running pass's progress.
+    pub progress: Option<VectorProgress>,
+    /// Paused by the person (`set_paused`), not by other work.
+    pub paused_by_user: bool,
+    /// Chunks with vectors, of all chunks.
+    #[ts(type = "number")]
+    pub vectors: u64,
+    #[ts(type = "number")]
+    pub chunks: u64,
+    /// Files the embedder failed on in the last pass (retried by the next).
+    pub failed: Vec<FileProblem>,
+    /// Why the last pass stopped early, if it failed.
+    pub error: Option<String>,
+}
+
+/// The embedder's directory in the Hugging Face cache, if a complete copy is there.
+pub fn installed_embedder(cache: &HubCache) -> Option<PathBuf> {
+    let commit = cache.resolve(EMBEDDER_REPO, "main")?;
+    let dir = cache.snapshot(EMBEDDER_REPO, &commit);
+    ["config.json", "model.safetensors", "tokenizer.json"]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+        .then_some(dir)
+}
+
+/// The embedder as the index and the agent take it.
+pub fn embed_fn(e: Arc<SharedEmbedder>) -> Arc<Embed> {
+    Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
+}
+
+struct Ctl {
+    embedder: EmbedderState,
+    /// One copy for queries and one for the pass, so a search never waits for a pass's batch.
+    query: Option<Arc<SharedEmbedder>>,
+    pass_embedder: Option<Arc<SharedEmbedder>>,
+    running: bool,
+    progress: Option<VectorProgress>,
+    failed: Vec<FileProblem>,
+    error: Option<String>,
+    /// Work may be waiting (set by `wake` and when a hold ends).
+    pending: bool,
+    holds: usize,
+    /// The person paused the pass (it stays paused until they resume it).
+    paused: bool,
+    shutdown: bool,
+    /// Bumped whenever the embedder goes or changes: a pass or load of an older one gives up.
+    generation: u64,
+    download: Option<CancellationToken>,
+}
+
+struct Shared {
+    ctl: Mutex<Ctl>,
+    cv: Condvar,
+    index: Arc<SearchIndex>,
+    on_status: Box<dyn Fn(&SemanticStatus) + Send + Sync>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Ctl> {
+        self.ctl.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn status_of(&self, c: &Ctl) -> SemanticStatus {
+        let vectors = self.index.vector_count() as u64;
+        let chunks = self.index.chunk_count();
+        let pass = if c.pass_embedder.is_none() {
+            PassState::Waiting
+        } else if c.running {
+            PassState::Embedding
+        } else if (c.holds > 0 || c.paused) && vectors < chunks {
+            PassState::Paused
+        } else {
+            PassState::UpToDate
+        };
+        SemanticStatus {
+            embedder: c.embedder.clone(),
+            pass,
+            progress: c.progress.clone().filter(|_| c.running),
+            paused_by_user: c.paused,
+            vectors,
+            chunks,
+            failed: c.failed.clone(),
+            error: c.error.clone(),
+        }
+    }
+
+    /// Tells the listener; never called with the lock held.
+    fn changed(&self) {
+        let status = {
+            let c = self.lock();
+            self.status_of(&c)
+        };
+        (self.on_status)(&status);
+    }
+
+    fn set_embedder(&self, generation: u64, state: EmbedderState) -> bool {
+        let mut c = self.lock();
+        if c.generation != generation {
+            return false;
+        }
+        c.embedder = state;
+        true
+    }
+}
+
+/// Dense search's moving parts for one index. Dropping it stops the pass and any download.
+pub struct Semantic {
+    shared: Arc<Shared>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// While it lives, the background pass stays paused (indexing or generation is running).
+pub struct Hold {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        {
+            let mut c = self.shared.lock();
+            c.holds -= 1;
+            c.pending = true;
+        }
+        self.shared.cv.notify_all();
+        self.shared.changed();
+    }
+}
+
+impl Semantic {
+    /// Starts the background pass over `index`; `on_status` hears every change (from any thread).
+    pub fn start(
+        index: Arc<SearchIndex>,
+        on_status: impl Fn(&SemanticStatus) + Send + Sync + 'static,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            ctl: Mutex::new(Ctl {
+                embedder: EmbedderState::Missing,
+                query: None,
+                pass_embedder: None,
+                running: false,
+                progress: None,
+                failed: Vec::new(),
+                error: None,
+                pending: true,
+                holds: 0,
+                paused: false,
+                shutdown: false,
+                generation: 0,
+                download: None,
+            }),
+            cv: Condvar::new(),
+            index,
+            on_status: Box::new(on_status),
+        });
+        let worker = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("fathom-vectors".into())
+                .spawn(move || pass_worker(&shared))
+                .expect("start the vector pass thread")
+        };
+        Semantic {
+            shared,
+            worker: Some(worker),
+        }
+    }
+
+    pub fn status(&self) -> SemanticStatus {
+        let c = self.shared.lock();
+        self.shared.status_of(&c)
+    }
+
+    /// Makes the embedder available: loads it from `cache` if it is there, else downloads it
+    /// from `hub` first (when given; without one the state stays `Missing`). Returns at once;
+    /// the work runs in the background. Nothing happens if it is already loading or loaded, or
+    /// while semantic search is turned off.
+    pub fn ensure(&self, cache: HubCache, hub: Option<Hub>) {
+        {
+            let mut c = self.shared.lock();
+            if matches!(
+                c.embedder,
+                EmbedderState::Off
+                    | EmbedderState::Downloading { .. }
+                    | EmbedderState::Loading
+                    | EmbedderState::Ready
+            ) {
+                return;
+            }
+            let dir = installed_embedder(&cache);
+            c.embedder = match (&dir, &hub) {
+                (Some(_), _) => EmbedderState::Loading,
+                (None, Some(_)) => EmbedderState::Downloading {
+                    done_bytes: 0,
+                    total_bytes: 0,
+                },
+                (None, None) => EmbedderState::Missing,
+            };
+            if dir.is_none() && hub.is_none() {
+                drop(c);
+                self.shared.changed();
+                return;
+            }
+            let cancel = CancellationToken::new();
+            c.download = Some(cancel.clone());
+            let generation = c.generation;
+            let shared = self.shared.clone();
+            std::thread::Builder::new()
+                .name("fathom-embedder".into())
+                .spawn(move || match dir {
+                    Some(dir) => load(&shared, generation, &dir),
+                    None => {
+                        let hub = hub.expect("checked above");
+                        if let Some(dir) = download(&shared, generation, &cache, &hub, &cancel) {
+                            load(&shared, generation, &dir);
+                        }
+                    }
+                })
+                .expect("start the embedder thread");
+        }
+        self.shared.changed();
+    }
+
+    /// Semantic search off: the embedder is dropped (vectors already made stay stored), a
+    /// download in progress is paused (its partial files stay for next time).
+    pub fn turn_off(&self) {
+        {
+            let mut c = self.shared.lock();
+            c.generation += 1;
+            c.embedder = EmbedderState::Off;
+            c.query = None;
+            c.pass_embedder = None;
+            if let Some(cancel) = c.download.take() {
+                cancel.cancel();
+            }
+        }
+        self.shared.cv.notify_all();
+        self.shared.changed();
+    }
+
+    /// Semantic search back on after `turn_off` (then `ensure` loads the embedder).
+    pub fn turn_on(&self) {
+        {
+            let mut c = self.shared.lock();
+            if c.embedder != EmbedderState::Off {
+                return;
+            }
+            c.embedder = EmbedderState::Missing;
+        }
+        self.shared.changed();
+    }
+
+    /// The query embedder, when it is loaded.
+    pub fn query_embedder(&self) -> Option<Arc<SharedEmbedder>> {
+        self.shared.lock().query.clone()
+    }
+
+    /// Query embedding for the agent's searches, when the embedder is loaded.
+    pub fn query_embed(&self) -> Option<Arc<Embed>> {
+        self.query_embedder().map(embed_fn)
+    }
+
+    /// A query's vector for hybrid search; `None` until the embedder is loaded.
+    pub fn query_vector(&self, text: &str) -> Option<Vec<f32>> {
+        let e = self.query_embedder()?;
+        match e.embed(&[text]) {
+            Ok(mut v) => v.pop(),
+            Err(e) => {
+                log::warn!("embedding a query: {e}");
+                None
+            }
+        }
+    }
+
+    /// Pauses the background pass until the returned hold is dropped (then it resumes).
+    pub fn hold(&self) -> Hold {
+        self.shared.lock().holds += 1;
+        self.shared.changed();
+        Hold {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Pauses the background pass (between two batches) or resumes it.
+    pub fn set_paused(&self, paused: bool) {
+        {
+            let mut c = self.shared.lock();
+            c.paused = paused;
+            c.pending = true;
+        }
+        self.shared.cv.notify_all();
+        self.shared.changed();
+    }
+
+    /// New chunks may be waiting for vectors (after indexing).
+    pub fn wake(&self) {
+        self.shared.lock().pending = true;
+        self.shared.cv.notify_all();
+    }
+}
+
+impl Drop for Semantic {
+    fn drop(&mut self) {
+        {
+            let mut c = self.shared.lock();
+            c.shutdown = true;
+            c.generation += 1;
+            if let Some(cancel) = c.download.take() {
+                cancel.cancel();
+            }
+        }
+        self.shared.cv.notify_all();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Fetches the embedder's repository into the cache; its directory, or `None` (state set).
+fn download(
+    shared: &Arc<Shared>,
+    generation: u64,
+    cache: &HubCache,
+    hub: &Hub,
+    cancel: &CancellationToken,
+) -> Option<PathBuf> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            shared.set_embedder(
+                generation,
+                EmbedderState::Failed {
+                    message: format!("cannot start the download: {e}"),
+                },
+            );
+            shared.changed();
+            return None;
+        }
+    };
+    let options = PullOptions {
+        require_gpt_oss: false,
+        ..PullOptions::default()
+    };
+    let result = runtime.block_on(fathom_models::pull(
+        hub,
+        cache,
+        EMBEDDER_REPO,
+        &options,
+        cancel,
+        &|p| {
+            let state = EmbedderState::Downloading {
+                done_bytes: p.done_bytes,
+                total_bytes: p.total_bytes,
+            };
+            if shared.set_embedder(generation, state) {
+                shared.changed();
+            }
+        },
+    ));
+    match result {
+        Ok(m) => Some(PathBuf::from(m.path)),
+        Err(e) => {
+            // Cancelled by `turn_off` or shutdown: the state already says so.
+            if !cancel.is_cancelled() {
+                let message = format!("downloading {EMBEDDER_REPO}: {e}");
+                log::warn!("{message}");
+                shared.set_embedder(generation, EmbedderState::Failed { message });
+                shared.changed();
+            }
+            None
+        }
+    }
+}
+
+/// Loads two copies of the embedder (queries, pass) and hands them over.
+fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
+    if !shared.set_embedder(generation, EmbedderState::Loading) {
+        return;
+    }
+    shared.changed();
+    let loaded = Embedder::load(dir).and_then(|q| Ok((q, Embedder::load(dir)?)));
+    {
+        let mut c = shared.lock();
+        if c.generation != generation {
+            return;
+        }
+        c.download = None;
+        match loaded {
+            Ok((query, pass)) => {
+                c.query = Some(Arc::new(SharedEmbedder::new(query)));
+                c.pass_embedder = Some(Arc::new(SharedEmbedder::new(pass)));
+                c.embedder = EmbedderState::Ready;
+                c.pending = true;
+            }
+            Err(e) => {
+                let message = format!("the embedder in {} cannot be used: {e}", dir.display());
+                log::warn!("{message}");
+                c.embedder = EmbedderState::Failed { message };
+            }
+        }
+    }
+    shared.cv.notify_all();
+    shared.changed();
+}
+
+/// The background pass: waits for work, an embedder and no holds, then embeds what lacks a
+/// vector, stopping between batches when a hold comes, the embedder goes, or the app quits.
+fn pass_worker(shared: &Arc<Shared>) {
+    loop {
+        let (embedder, generation) = {
+            let mut c = shared.lock();
+            loop {
+                if c.shutdown {
+                    return;
+                }
+                if c.pending && c.holds == 0 && !c.paused {
+                    if let Some(e) = c.pass_embedder.clone() {
+                        c.pending = false;
+                        c.running = true;
+                        c.error = None;
+                        break (e, c.generation);
+                    }
+                }
+                c = shared.cv.wait(c).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        shared.changed();
+        let stop = || {
+            let c = shared.lock();
+            c.shutdown || c.holds > 0 || c.paused || c.generation != generation
+        };
+        let mut last_report = Instant::now();
+        let result = embed_pending(
+            &shared.index,
+            &|texts| embedder.embed(texts).map_err(|e| e.to_string()),
+            PASS_BATCH,
+            &stop,
+            &mut |p| {
+                shared.lock().progress = Some(p.clone());
+                if last_report.elapsed() >= Duration::from_millis(250) {
+                    last_report = Instant::now();
+                    shared.changed();
+                }
+            },
+        );
+        {
+            let mut c = shared.lock();
+            c.running = false;
+            c.progress = None;
+            match result {
+                Ok(report) => {
+                    if report.stopped {
+                        c.pending = true;
+                    }
+                    if !report.stopped || !report.failed.is_empty() {
+                        c.failed = report
+                            .failed
+                            .into_iter()
+                            .map(|(path, reason)| FileProblem { path, reason })
+                            .collect();
+                    }
+                }
+                Err(e) => {
+                    log::warn!("adding vectors: {e}");
+                    c.error = Some(e.to_string());
+                }
+            }
+        }
+        shared.changed();
+    }
+}
