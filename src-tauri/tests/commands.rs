@@ -18,7 +18,40 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, Manager, WebviewWindow};
 
+/// A Hugging Face cache for this test process holding the embedder (the real all-MiniLM-L6-v2
+/// weights, see scripts/fixtures.sh), and no Hub to reach: adding a folder loads the embedder from
+/// there and nothing is downloaded.
+fn hub_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = dir
+                .path()
+                .join("models--sentence-transformers--all-MiniLM-L6-v2");
+            let commit = "0123456789abcdef0123456789abcdef01234567";
+            let snapshot = repo.join("snapshots").join(commit);
+            fs::create_dir_all(&snapshot).unwrap();
+            fs::create_dir_all(repo.join("refs")).unwrap();
+            fs::write(repo.join("refs/main"), commit).unwrap();
+            let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/fixtures/minilm");
+            for f in [
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "sentence_bert_config.json",
+            ] {
+                std::os::unix::fs::symlink(minilm.join(f), snapshot.join(f)).unwrap();
+            }
+            std::env::set_var("HF_HUB_CACHE", dir.path());
+            std::env::set_var("HF_ENDPOINT", "http://127.0.0.1:9");
+            dir
+        })
+        .path()
+}
+
 fn app(root: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    hub_cache();
     let state = AppState::load_from(AppDirs::under(root)).unwrap();
     let app = fathom_app::with_commands(mock_builder(), state)
         .build(mock_context(noop_assets()))
@@ -251,4 +284,89 @@ fn a_folder_is_indexed_with_progress_searched_and_forgotten_when_removed() {
     )
     .unwrap();
     assert_eq!(hits, json!([]));
+}
+
+#[test]
+fn semantic_search_loads_its_embedder_on_first_use_and_can_be_paused_and_turned_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    fs::write(
+        docs.join("car.txt"),
+        "The automobile would not start on cold mornings, so the mechanic replaced its battery.",
+    )
+    .unwrap();
+    fs::write(
+        docs.join("soup.txt"),
+        "Simmer the tomatoes with garlic and basil.",
+    )
+    .unwrap();
+    let (app, w) = app(&tmp.path().join("state"));
+    let status = invoke(&w, "semantic_status", json!({})).unwrap();
+    assert_eq!(status["embedder"]["state"], "missing");
+    // The first folder brings the embedder in (from the cache here).
+    let id = invoke(&w, "add_folders", json!({ "paths": [docs] })).unwrap()["added"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (tx, _rx) = mpsc::channel();
+    let channel = Channel::new(move |body: InvokeResponseBody| {
+        let _ = tx.send(body);
+        Ok(())
+    });
+    tauri::async_runtime::block_on(fathom_app::search::index_folder_cmd(
+        app.state::<AppState>(),
+        id,
+        StreamId("ix".into()),
+        channel,
+    ))
+    .unwrap();
+    let wait = |what: &str, done: &dyn Fn(&Value) -> bool| {
+        let start = std::time::Instant::now();
+        loop {
+            let s = invoke(&w, "semantic_status", json!({})).unwrap();
+            if done(&s) {
+                return s;
+            }
+            assert!(start.elapsed().as_secs() < 120, "waited for {what}: {s}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait("vectors", &|s| s["pass"] == "upToDate" && s["vectors"] == 2);
+    let search = |q: &str| {
+        invoke(
+            &w,
+            "search_library",
+            json!({ "query": q, "folder": null, "limit": 5 }),
+        )
+        .unwrap()
+    };
+    let query = "vehicle engine trouble in freezing weather";
+    assert!(search(query)[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("car.txt"));
+
+    invoke(&w, "pause_semantic", json!({ "paused": true })).unwrap();
+    assert_eq!(
+        invoke(&w, "semantic_status", json!({})).unwrap()["pausedByUser"],
+        true
+    );
+    invoke(&w, "pause_semantic", json!({ "paused": false })).unwrap();
+
+    // Off: saved, the embedder dropped, search back to words only.
+    let view = invoke(&w, "set_semantic_search", json!({ "on": false })).unwrap();
+    assert_eq!(view["settings"]["semanticSearch"], false);
+    assert_eq!(
+        invoke(&w, "semantic_status", json!({})).unwrap()["embedder"]["state"],
+        "off"
+    );
+    assert_eq!(search(query), json!([]));
+    // On again: it loads again.
+    invoke(&w, "set_semantic_search", json!({ "on": true })).unwrap();
+    wait("the embedder again", &|s| s["embedder"]["state"] == "ready");
+    assert!(search(query)[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("car.txt"));
 }

@@ -121,7 +121,12 @@ pub fn run_reference(
     decode_tokens: usize,
 ) -> Result<Report, String> {
     let lens: Vec<String> = prompt_lens.iter().map(|n| n.to_string()).collect();
-    let out = Command::new(python)
+    let mut command = Command::new(python);
+    if let Some(blas) = loaded_openblas() {
+        // The same BLAS on both sides: the reference's wheel would load its slow reference BLAS.
+        command.env("LD_PRELOAD", blas);
+    }
+    let out = command
         .arg(script)
         .arg(model_dir)
         .args([
@@ -144,6 +149,15 @@ pub fn run_reference(
         .unwrap_or("")
         .to_string();
     serde_json::from_str(&last).map_err(|e| format!("unreadable mlx-lm report ({e}): {last}"))
+}
+
+/// The OpenBLAS this process's MLX runs on (Linux), read from its memory map.
+fn loaded_openblas() -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("openblas"))
+        .map(str::to_string)
 }
 
 /// A side-by-side table; ratios are Fathom ÷ mlx-lm (above 1 is better for rates, below 1 for

@@ -102,9 +102,14 @@ enum Command {
         chunk_tokens: usize,
         #[arg(long, default_value_t = library::OVERLAP_TOKENS)]
         overlap_tokens: usize,
-        /// A sentence-transformers model directory (all-MiniLM-L6-v2): adds dense and hybrid.
+        /// A sentence-transformers model directory (all-MiniLM-L6-v2): adds dense and hybrid
+        /// (with --generated-chunks: the vector pass's throughput and query-embedding latency).
         #[arg(long)]
         embedder: Option<PathBuf>,
+        /// With --generated-chunks and --embedder: stop the vector pass after this many seconds
+        /// and report its rate (the whole corpus takes hours on a CPU).
+        #[arg(long)]
+        embed_seconds: Option<f64>,
         #[arg(long)]
         json: bool,
     },
@@ -474,9 +479,10 @@ async fn main() -> ExitCode {
             chunk_tokens,
             overlap_tokens,
             embedder,
+            embed_seconds,
             json,
         } => match (generated_chunks, data) {
-            (Some(n), _) => library::scale_bench(n, json),
+            (Some(n), _) => library::scale_bench(n, embedder.as_deref(), embed_seconds, json),
             (None, Some(data)) => library::search_bench(
                 &data,
                 chunk_tokens,
