@@ -99,15 +99,18 @@ pub fn search_library(
     folder: Option<String>,
     limit: Option<usize>,
 ) -> Result<Vec<Hit>, CommandError> {
-    // Hybrid once the embedder is loaded; BM25 until then (and for chunks still without vectors).
-    let vector = query_vector(&state, &query);
-    Ok(index(&state)?.search(&SearchQuery {
-        text: query,
-        folder,
-        exclude: Vec::new(),
-        limit: limit.unwrap_or(50).min(500),
-        vector,
-    })?)
+    // Hybrid once the embedder is loaded (the query embedded while BM25 runs); BM25 until then.
+    let semantic = state.semantic.clone();
+    Ok(index(&state)?.search_embedding(
+        &SearchQuery {
+            text: query,
+            folder,
+            exclude: Vec::new(),
+            limit: limit.unwrap_or(50).min(500),
+            vector: None,
+        },
+        |text| semantic?.query_vector(text),
+    )?)
 }
 
 /// A library document's text as indexed, chunk by chunk in order, for Fathom's own reader: it can
@@ -306,11 +309,6 @@ pub fn set_semantic_search(
 /// Keeps the background vector pass paused while indexing or the model runs: they come first.
 pub(crate) fn hold_vectors(state: &AppState) -> Option<fathom_semantic::Hold> {
     state.semantic.as_ref().map(|s| s.hold())
-}
-
-/// A query's vector for hybrid search, when semantic search is on and its embedder loaded.
-pub(crate) fn query_vector(state: &AppState, text: &str) -> Option<Vec<f32>> {
-    state.semantic.as_ref()?.query_vector(text)
 }
 
 /// Sends semantic status changes to the windows, and loads (or fetches) the embedder when the

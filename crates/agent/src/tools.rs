@@ -356,18 +356,21 @@ impl<'a> Tools<'a> {
             return full;
         }
         self.interests.push(query.to_string());
-        let vector = self
-            .corpus
-            .embed
-            .and_then(|e| e(&[query]).ok())
-            .and_then(|mut v| v.pop());
-        let hits = match self.corpus.index.search(&SearchQuery {
-            text: query.to_string(),
-            folder: self.corpus.folder.clone(),
-            exclude: self.view.shown().to_vec(),
-            limit: CANDIDATES,
-            vector,
-        }) {
+        let embed = self.corpus.embed;
+        let hits = match self.corpus.index.search_embedding(
+            &SearchQuery {
+                text: query.to_string(),
+                folder: self.corpus.folder.clone(),
+                exclude: self.view.shown().to_vec(),
+                limit: CANDIDATES,
+                vector: None,
+            },
+            |text| {
+                embed
+                    .and_then(|e| e(&[text]).ok())
+                    .and_then(|mut v| v.pop())
+            },
+        ) {
             Ok(h) => h,
             Err(e) => return refuse(SEARCH, format!("Error: the search failed ({e}).")),
         };

@@ -368,12 +368,54 @@ impl SearchIndex {
         let Some(vector) = q.vector.as_ref().filter(|_| self.vector_count() > 0) else {
             return self.bm25(q);
         };
-        // Each side contributes a deep list; fusion picks the final `limit`.
-        let depth = (q.limit * 2).max(100);
         let lexical = self.bm25(&SearchQuery {
-            limit: depth,
+            limit: Self::depth(q),
             ..q.clone()
         })?;
+        self.fuse(q, lexical, vector)
+    }
+
+    /// `search` with the query's vector computed by `embed` (`None`: BM25 alone) on another
+    /// thread while BM25 runs, so a hybrid search costs the longer of the two, not their sum.
+    pub fn search_embedding(
+        &self,
+        q: &SearchQuery,
+        embed: impl FnOnce(&str) -> Option<Vec<f32>> + Send,
+    ) -> Result<Vec<Hit>, IndexError> {
+        if self.vector_count() == 0 {
+            return self.bm25(q);
+        }
+        let (lexical, vector) = std::thread::scope(|s| {
+            let vector = s.spawn(|| embed(&q.text));
+            let lexical = self.bm25(&SearchQuery {
+                limit: Self::depth(q),
+                ..q.clone()
+            });
+            (lexical, vector.join().ok().flatten())
+        });
+        match vector {
+            Some(v) => self.fuse(q, lexical?, &v),
+            None => {
+                let mut hits = lexical?;
+                hits.truncate(q.limit);
+                Ok(hits)
+            }
+        }
+    }
+
+    /// Each side contributes a deep list; fusion picks the final `limit`.
+    fn depth(q: &SearchQuery) -> usize {
+        (q.limit * 2).max(100)
+    }
+
+    /// BM25's deep list and the dense one for `vector`, fused by reciprocal rank.
+    fn fuse(
+        &self,
+        q: &SearchQuery,
+        lexical: Vec<Hit>,
+        vector: &[f32],
+    ) -> Result<Vec<Hit>, IndexError> {
+        let depth = Self::depth(q);
         let dense = lock(&self.dense).top(vector, depth, q.folder.as_deref(), &q.exclude);
         let fused = rrf(
             &[

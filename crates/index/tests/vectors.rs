@@ -146,6 +146,29 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
         })
         .unwrap();
     assert_eq!(hybrid[0].chunk_id, hit.chunk_id);
+
+    // Embedding the query while BM25 runs gives the same results as embedding it first.
+    let ids =
+        |hits: Vec<fathom_index::Hit>| hits.into_iter().map(|h| h.chunk_id).collect::<Vec<_>>();
+    let q = SearchQuery {
+        text: "word3x5 word1x2".into(),
+        limit: 4,
+        ..Default::default()
+    };
+    let first = idx
+        .search(&SearchQuery {
+            vector: Some(vector(&hit.text)),
+            ..q.clone()
+        })
+        .unwrap();
+    let meanwhile = idx
+        .search_embedding(&q, |_| Some(vector(&hit.text)))
+        .unwrap();
+    assert_eq!(first.len(), 4);
+    assert_eq!(ids(first), ids(meanwhile));
+    // No vector (no embedder yet): BM25 alone, cut to the limit.
+    let alone = idx.search_embedding(&q, |_| None).unwrap();
+    assert_eq!(ids(alone), ids(idx.bm25(&q).unwrap()));
 }
 
 #[test]
