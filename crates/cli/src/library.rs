@@ -743,8 +743,8 @@ fn run_scale_bench(
     let mut bytes = 0usize;
     for f in 0..files {
         let mut text = String::new();
-        // About 344 bytes of this text make one 256-token chunk (its words are several tokens).
-        while text.len() < per_file * 344 {
+        // About 344 bytes of this text make 256 tokens (its words are several tokens each).
+        while text.len() < per_file * CHUNK_TOKENS * 344 / 256 {
             let n = 8 + (next() * 12.0) as usize;
             let sentence: Vec<&str> = (0..n).map(|_| word(&mut next).as_str()).collect();
             text.push_str(&sentence.join(" "));

@@ -23,8 +23,9 @@ use crate::state::{DocState, State, VectorOp};
 use crate::IndexError;
 
 const ANALYZER: &str = "fathom_en";
-/// Bump when the schema or analyzer changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "1";
+/// Bump when the schema, the analyzer or the chunking changes: an index of another version is
+/// rebuilt. (2: 384-token chunks.)
+const SCHEMA_VERSION: &str = "2";
 
 #[derive(Clone, Copy)]
 struct Fields {
