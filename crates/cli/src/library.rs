@@ -20,8 +20,8 @@ pub use fathom_index::chunk::{CHUNK_TOKENS, OVERLAP_TOKENS};
 /// all-MiniLM-L6-v2 in the Hugging Face cache (`fathom pull --embedder` puts it there).
 pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
     let dir = embedder_dir()?;
-    match fathom_embed::Embedder::load(&dir) {
-        Ok(e) => Some(std::sync::Arc::new(fathom_embed::SharedEmbedder::new(e))),
+    match fathom_embed::SharedEmbedder::load(&dir) {
+        Ok(e) => Some(std::sync::Arc::new(e)),
         Err(e) => {
             eprintln!(
                 "note: the embedder in {} cannot be used ({e}); searching with BM25 only",
@@ -45,9 +45,10 @@ pub(crate) use fathom_semantic::embed_fn;
 /// Gives every chunk without a vector its vector (after BM25 indexing, as the app does). Each
 /// batch is stored as it is done, so an interrupted pass (Ctrl-C) resumes next time.
 fn add_vectors(index: &SearchIndex) -> Result<(), String> {
-    let Some(e) = embedder() else {
+    let Some(dir) = embedder_dir() else {
         return Ok(());
     };
+    let copies = fathom_semantic::load_pass_copies(&dir).map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("vectors [{bar:30}] {pos}/{len} chunks ETA {eta}")
@@ -56,8 +57,8 @@ fn add_vectors(index: &SearchIndex) -> Result<(), String> {
     );
     let report = fathom_index::vectors::embed_pending(
         index,
-        &|texts| e.embed(texts).map_err(|err| err.to_string()),
-        16,
+        &|texts| fathom_semantic::embed_split(&copies, texts),
+        8 * copies.len(),
         &|| false,
         &mut |p| {
             bar.set_length(p.chunks_total);
@@ -412,8 +413,8 @@ pub fn search_bench(
 ) -> ExitCode {
     let embedder = match embedder_dir {
         None => None,
-        Some(dir) => match fathom_embed::Embedder::load(dir) {
-            Ok(e) => Some(fathom_embed::SharedEmbedder::new(e)),
+        Some(dir) => match fathom_embed::SharedEmbedder::load(dir) {
+            Ok(e) => Some(e),
             Err(e) => return fail(e),
         },
     };
@@ -662,14 +663,12 @@ pub fn scale_bench(
     embed_seconds: Option<f64>,
     json: bool,
 ) -> ExitCode {
-    let embedder = match embedder
-        .map(|d| fathom_embed::Embedder::load(d).map(fathom_embed::SharedEmbedder::new))
-        .transpose()
-    {
+    let query_embedder = match embedder.map(fathom_embed::SharedEmbedder::load).transpose() {
         Ok(e) => e,
         Err(e) => return fail(format!("the embedder: {e}")),
     };
-    match run_scale_bench(chunks, embedder.as_ref(), embed_seconds) {
+    let embedder = embedder.zip(query_embedder.as_ref());
+    match run_scale_bench(chunks, embedder, embed_seconds) {
         Ok(r) => {
             if json {
                 println!("{r}");
@@ -709,7 +708,7 @@ pub fn scale_bench(
 
 fn run_scale_bench(
     chunks: usize,
-    embedder: Option<&fathom_embed::SharedEmbedder>,
+    embedder: Option<(&Path, &fathom_embed::SharedEmbedder)>,
     embed_seconds: Option<f64>,
 ) -> Result<serde_json::Value, String> {
     let root = tempfile_dir()?;
@@ -830,13 +829,15 @@ fn run_scale_bench(
     // query embeddings, the part of a hybrid search's latency the synthetic vectors leave out.
     let embedding = match embedder {
         None => None,
-        Some(e) => {
+        Some((dir, e)) => {
             let deadline =
                 embed_seconds.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s));
+            // The pass as the app runs it: several copies side by side on a CPU.
+            let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
             let report = fathom_index::vectors::embed_pending(
                 &index,
-                &|texts| e.embed(texts).map_err(|err| err.to_string()),
-                16,
+                &|texts| fathom_semantic::embed_split(&copies, texts),
+                8 * copies.len(),
                 &|| deadline.is_some_and(|d| Instant::now() >= d),
                 &mut |_| {},
             )

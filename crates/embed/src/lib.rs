@@ -387,22 +387,123 @@ impl Embedder {
     }
 }
 
-/// The embedder behind a lock, shareable across threads (MLX arrays may move between threads but
-/// not be used from two at once).
-pub struct SharedEmbedder(std::sync::Mutex<Embedder>);
+/// An embedder on a thread of its own, shareable across threads: every MLX call for it runs on that
+/// one long-lived thread. MLX gives each thread that evaluates arrays its own stream, with a
+/// worker thread behind it that is never ended, so embedding from short-lived threads (a command
+/// handler, a search's helper thread) would leave one thread behind per call.
+pub struct SharedEmbedder {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    dimension: usize,
+}
+
+type Reply = std::sync::mpsc::Sender<Result<Vec<Vec<f32>>>>;
+type Job = (Vec<String>, Reply);
 
 impl SharedEmbedder {
+    /// Loads the model in `dir` on a new thread, which then serves `embed` calls until dropped.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        Self::start(move || Embedder::load(&dir))
+    }
+
+    /// Moves an embedder loaded elsewhere onto a thread of its own.
     pub fn new(e: Embedder) -> Self {
-        SharedEmbedder(std::sync::Mutex::new(e))
+        Self::start(move || Ok(e)).expect("an embedder already loaded starts")
+    }
+
+    fn start(make: impl FnOnce() -> Result<Embedder> + Send + 'static) -> Result<Self> {
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let (ready, started) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("fathom-embedder".into())
+            .spawn(move || {
+                let embedder = match make() {
+                    Ok(e) => {
+                        let _ = ready.send(Ok(e.dimension()));
+                        e
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                // Ends when every handle is dropped.
+                while let Ok((texts, reply)) = inbox.recv() {
+                    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    let _ = reply.send(embedder.embed(&refs));
+                }
+            })
+            .map_err(|e| EmbedError::Model {
+                file: "embedder".into(),
+                reason: format!("cannot start its thread: {e}"),
+            })?;
+        let dimension = started.recv().map_err(|_| EmbedError::Model {
+            file: "embedder".into(),
+            reason: "its thread stopped while loading".into(),
+        })??;
+        Ok(SharedEmbedder {
+            jobs: std::sync::Mutex::new(jobs),
+            dimension,
+        })
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Starts embedding `texts`; the answer arrives on the returned channel.
+    pub fn submit(&self, texts: &[&str]) -> std::sync::mpsc::Receiver<Result<Vec<Vec<f32>>>> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        let job = (texts.iter().map(|t| t.to_string()).collect(), reply);
+        // A send fails only if the thread is gone; the dropped reply then says so below.
+        let _ = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job);
+        answer
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .embed(texts)
+        self.submit(texts).recv().unwrap_or_else(|_| {
+            Err(EmbedError::Model {
+                file: "embedder".into(),
+                reason: "its thread stopped".into(),
+            })
+        })
     }
 }
 
 /// The Hugging Face repository the embedder's weights come from.
 pub const EMBEDDER_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// How many embedders a bulk pass should run side by side. On a CPU, MLX runs an encoder's
+/// element-wise work (GELU, softmax: most of its time) on one core per thread, so copies on
+/// several threads use the cores (with BLAS kept to one thread each, see `single_threaded_blas`;
+/// measured on 2 cores: 8.0 → 12.0 chunks/s). On Metal one GPU queue does it all.
+pub fn pass_threads() -> usize {
+    if cfg!(target_os = "macos") {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4)
+    }
+}
+
+/// Tells OpenBLAS, when it is the BLAS MLX loaded (Linux, see vendor/mlx-sys/FATHOM-PATCH.md), to
+/// use one thread per call: the pass runs its own threads, and OpenBLAS's on top of them fight
+/// for the same cores. A no-op where OpenBLAS is not loaded.
+pub fn single_threaded_blas() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `openblas_set_num_threads(int)` is OpenBLAS's documented C API; it is looked up in
+    // the libraries already loaded and called only if found. By hand because OpenBLAS arrives as
+    // a dependency of libmlx, not through a Rust crate that would wrap it.
+    unsafe {
+        let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"openblas_set_num_threads".as_ptr());
+        if !symbol.is_null() {
+            let set: extern "C" fn(libc::c_int) = std::mem::transmute(symbol);
+            set(1);
+        }
+    }
+}

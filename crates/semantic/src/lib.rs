@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use fathom_embed::{Embedder, SharedEmbedder, EMBEDDER_REPO};
+use fathom_embed::{SharedEmbedder, EMBEDDER_REPO};
 use fathom_index::indexer::{Embed, FileProblem};
 use fathom_index::vectors::{embed_pending, VectorProgress};
 use fathom_index::SearchIndex;
@@ -96,9 +96,10 @@ pub fn embed_fn(e: Arc<SharedEmbedder>) -> Arc<Embed> {
 
 struct Ctl {
     embedder: EmbedderState,
-    /// One copy for queries and one for the pass, so a search never waits for a pass's batch.
+    /// One copy for queries and others for the pass (one per pass thread), so a search never
+    /// waits for a pass's batch.
     query: Option<Arc<SharedEmbedder>>,
-    pass_embedder: Option<Arc<SharedEmbedder>>,
+    pass_embedder: Option<Arc<Vec<SharedEmbedder>>>,
     running: bool,
     progress: Option<VectorProgress>,
     failed: Vec<FileProblem>,
@@ -446,7 +447,7 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
         return;
     }
     shared.changed();
-    let loaded = Embedder::load(dir).and_then(|q| Ok((q, Embedder::load(dir)?)));
+    let loaded = SharedEmbedder::load(dir).and_then(|q| Ok((q, load_pass_copies(dir)?)));
     {
         let mut c = shared.lock();
         if c.generation != generation {
@@ -455,8 +456,8 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
         c.download = None;
         match loaded {
             Ok((query, pass)) => {
-                c.query = Some(Arc::new(SharedEmbedder::new(query)));
-                c.pass_embedder = Some(Arc::new(SharedEmbedder::new(pass)));
+                c.query = Some(Arc::new(query));
+                c.pass_embedder = Some(Arc::new(pass));
                 c.embedder = EmbedderState::Ready;
                 c.pending = true;
             }
@@ -469,6 +470,38 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
     }
     shared.cv.notify_all();
     shared.changed();
+}
+
+/// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`); with more
+/// than one, BLAS goes single-threaded so the copies do not fight over the cores.
+pub fn load_pass_copies(dir: &Path) -> Result<Vec<SharedEmbedder>, fathom_embed::EmbedError> {
+    let threads = fathom_embed::pass_threads();
+    let copies = (0..threads)
+        .map(|_| SharedEmbedder::load(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    if threads > 1 {
+        fathom_embed::single_threaded_blas();
+    }
+    Ok(copies)
+}
+
+/// Embeds `texts` with every copy at once (each on its own thread), a share each.
+pub fn embed_split(copies: &[SharedEmbedder], texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+    let share = texts.len().div_ceil(copies.len().max(1)).max(1);
+    let answers: Vec<_> = texts
+        .chunks(share)
+        .zip(copies)
+        .map(|(part, e)| e.submit(part))
+        .collect();
+    let mut out = Vec::with_capacity(texts.len());
+    for answer in answers {
+        let part = answer
+            .recv()
+            .map_err(|_| "the embedder stopped".to_string())?
+            .map_err(|e| e.to_string())?;
+        out.extend(part);
+    }
+    Ok(out)
 }
 
 /// The background pass: waits for work, an embedder and no holds, then embeds what lacks a
@@ -500,8 +533,8 @@ fn pass_worker(shared: &Arc<Shared>) {
         let mut last_report = Instant::now();
         let result = embed_pending(
             &shared.index,
-            &|texts| embedder.embed(texts).map_err(|e| e.to_string()),
-            PASS_BATCH,
+            &|texts| embed_split(&embedder, texts),
+            PASS_BATCH * embedder.len(),
             &stop,
             &mut |p| {
                 shared.lock().progress = Some(p.clone());
