@@ -13,7 +13,16 @@ if ! cmp -s tests/fixtures/requirements.txt "$stamp" 2>/dev/null; then
   cp tests/fixtures/requirements.txt "$stamp"
 fi
 rm -rf "$out"
-"$venv/bin/python" tests/fixtures/make_gpt_oss.py "$out"
+# The reference computes with the BLAS Fathom's MLX uses (vendor/mlx-sys/build.rs links the system's
+# OpenBLAS in place of the wheel's reference BLAS), so both sides' matmuls round alike.
+blas=${FATHOM_BLAS:-}
+for c in /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 /usr/lib/x86_64-linux-gnu/libopenblas.so.0 \
+  /usr/lib64/libopenblas.so.0 /usr/lib/libopenblas.so.0; do
+  if [ -z "$blas" ] && [ -f "$c" ]; then blas=$c; fi
+done
+preload=(env)
+if [ -n "$blas" ] && [ "$(uname -s)" = Linux ]; then preload=(env "LD_PRELOAD=$blas"); fi
+"${preload[@]}" "$venv/bin/python" tests/fixtures/make_gpt_oss.py "$out"
 
 # The harmony format's reference renderings and parses, from the bundled vocabulary (offline).
 harmony=${FATHOM_HARMONY_REFERENCE:-.tools/fixtures/harmony.json}

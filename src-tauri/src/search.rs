@@ -276,13 +276,23 @@ pub(crate) fn ensure_embedder(state: &AppState) {
     if !lock(&state.settings).semantic_search {
         return;
     }
-    semantic.ensure(state.hub_cache.clone(), crate::models::hub(state).ok());
+    match crate::models::hub(state) {
+        Ok(hub) => semantic.ensure(state.hub_cache.clone(), Some(hub)),
+        Err(e) => {
+            // Still loads a copy already in the cache; says why it cannot fetch one otherwise.
+            semantic.ensure(state.hub_cache.clone(), None);
+            semantic.fail(format!("cannot reach the model hub: {e}"));
+        }
+    }
 }
 
-/// Tries again after the embedder failed to download or load.
+/// Tries again after the embedder failed to download or load, or the vector pass failed.
 #[tauri::command]
 pub fn retry_semantic(state: State<'_, AppState>) {
     ensure_embedder(&state);
+    if let Some(s) = &state.semantic {
+        s.wake();
+    }
 }
 
 /// Semantic search on (fetching the embedder if needed) or off (BM25 alone).

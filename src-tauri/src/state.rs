@@ -80,6 +80,11 @@ impl AppState {
                 }
             }))
         });
+        if !settings.value.semantic_search {
+            if let Some(s) = &semantic {
+                s.turn_off();
+            }
+        }
         let chats = fathom_chat::ChatStore::open(dirs.chats_file()).map_err(|e| {
             log::error!("the conversations could not be opened: {e}");
             e.to_string()

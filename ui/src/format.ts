@@ -83,6 +83,8 @@ export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" 
       };
     case "waiting":
       return { text: "Semantic search: loading its model…", tone: "muted", done: null };
+    case "failed":
+      return { text: `Semantic search stopped reading for meaning (${s.error ?? "unknown error"}); ${passages} are searchable by meaning.`, tone: "warning", done: null };
     case "upToDate": {
       const failed = s.failed.length > 0 ? ` (${formatCount(s.failed.length, "file", "files")} could not be read for meaning)` : "";
       return { text: `Semantic search is on: ${passages} searchable by meaning${failed}.`, tone: s.failed.length > 0 || s.error !== null ? "warning" : "ok", done: null };

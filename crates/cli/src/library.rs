@@ -48,6 +48,9 @@ fn add_vectors(index: &SearchIndex) -> Result<(), String> {
     let Some(dir) = embedder_dir() else {
         return Ok(());
     };
+    if fathom_embed::pass_threads() > 1 {
+        fathom_embed::single_threaded_blas();
+    }
     let copies = fathom_semantic::load_pass_copies(&dir).map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -58,7 +61,7 @@ fn add_vectors(index: &SearchIndex) -> Result<(), String> {
     let report = fathom_index::vectors::embed_pending(
         index,
         &|texts| fathom_semantic::embed_split(&copies, texts),
-        8 * copies.len(),
+        fathom_semantic::PASS_BATCH * copies.len(),
         &|| false,
         &mut |p| {
             bar.set_length(p.chunks_total);
@@ -833,11 +836,14 @@ fn run_scale_bench(
             let deadline =
                 embed_seconds.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s));
             // The pass as the app runs it: several copies side by side on a CPU.
+            if fathom_embed::pass_threads() > 1 {
+                fathom_embed::single_threaded_blas();
+            }
             let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
             let report = fathom_index::vectors::embed_pending(
                 &index,
                 &|texts| fathom_semantic::embed_split(&copies, texts),
-                8 * copies.len(),
+                fathom_semantic::PASS_BATCH * copies.len(),
                 &|| deadline.is_some_and(|d| Instant::now() >= d),
                 &mut |_| {},
             )

@@ -392,7 +392,7 @@ impl Embedder {
 /// worker thread behind it that is never ended, so embedding from short-lived threads (a command
 /// handler, a search's helper thread) would leave one thread behind per call.
 pub struct SharedEmbedder {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    jobs: std::sync::mpsc::Sender<Job>,
     dimension: usize,
 }
 
@@ -441,10 +441,7 @@ impl SharedEmbedder {
             file: "embedder".into(),
             reason: "its thread stopped while loading".into(),
         })??;
-        Ok(SharedEmbedder {
-            jobs: std::sync::Mutex::new(jobs),
-            dimension,
-        })
+        Ok(SharedEmbedder { jobs, dimension })
     }
 
     pub fn dimension(&self) -> usize {
@@ -456,11 +453,7 @@ impl SharedEmbedder {
         let (reply, answer) = std::sync::mpsc::channel();
         let job = (texts.iter().map(|t| t.to_string()).collect(), reply);
         // A send fails only if the thread is gone; the dropped reply then says so below.
-        let _ = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(job);
+        let _ = self.jobs.send(job);
         answer
     }
 

@@ -60,29 +60,37 @@ impl Dense {
         counts
     }
 
-    /// Drops every vector of a document (swap-remove: rows move, ids follow).
-    pub fn remove_doc(&mut self, doc_id: &str) {
-        let mut row = 0;
-        while row < self.doc_ids.len() {
-            if self.doc_ids[row] != doc_id {
-                row += 1;
+    /// Drops every vector of these documents in one pass over the rows (removing documents one by
+    /// one would scan every row per document).
+    pub fn remove_docs(&mut self, docs: &std::collections::HashSet<&str>) {
+        if docs.is_empty() || !self.doc_ids.iter().any(|d| docs.contains(d.as_str())) {
+            return;
+        }
+        let dim = self.dim;
+        let mut kept = 0;
+        for row in 0..self.doc_ids.len() {
+            if docs.contains(self.doc_ids[row].as_str()) {
                 continue;
             }
-            let last = self.doc_ids.len() - 1;
-            self.row_of.remove(&self.chunk_ids[row]);
-            if row != last {
-                let (a, b) = self.data.split_at_mut(last * self.dim);
-                a[row * self.dim..(row + 1) * self.dim].copy_from_slice(&b[..self.dim]);
-                self.chunk_ids.swap(row, last);
-                self.doc_ids.swap(row, last);
-                self.folders.swap(row, last);
-                self.row_of.insert(self.chunk_ids[row].clone(), row);
+            if kept != row {
+                self.data
+                    .copy_within(row * dim..(row + 1) * dim, kept * dim);
+                self.chunk_ids.swap(kept, row);
+                self.doc_ids.swap(kept, row);
+                self.folders.swap(kept, row);
             }
-            self.data.truncate(last * self.dim);
-            self.chunk_ids.pop();
-            self.doc_ids.pop();
-            self.folders.pop();
+            kept += 1;
         }
+        self.data.truncate(kept * dim);
+        self.chunk_ids.truncate(kept);
+        self.doc_ids.truncate(kept);
+        self.folders.truncate(kept);
+        self.row_of = self
+            .chunk_ids
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect();
     }
 
     /// The `k` chunks with the highest dot product with `query` (cosine, for unit vectors),
@@ -214,8 +222,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["a:1", "a:0"]
         );
-        d.remove_doc("a");
+        d.remove_docs(&["a"].into());
         assert_eq!(d.len(), 1);
+        assert_eq!(
+            d.top(&[0.0, 1.0], 5, None, &[]).len(),
+            1,
+            "row ids follow the rows"
+        );
         assert_eq!(
             d.top(&[1.0, 0.0], 5, None, &[]),
             vec![("b:0".to_string(), 0.0)]

@@ -264,12 +264,20 @@ impl SearchIndex {
         let mut state = lock(&self.state);
         state.apply(docs, forget, &ops)?;
         let mut dense = lock(&self.dense);
-        for id in forget {
-            dense.remove_doc(id);
-        }
+        // Every document whose vectors go, in one pass; then this batch's new vectors.
+        let gone: std::collections::HashSet<&str> = forget
+            .iter()
+            .map(String::as_str)
+            .chain(docs.iter().map(|d| d.doc_id.as_str()))
+            .chain(ops.iter().filter_map(|op| match op {
+                VectorOp::Delete(doc) => Some(doc.as_str()),
+                VectorOp::Put { .. } => None,
+            }))
+            .collect();
+        dense.remove_docs(&gone);
         for op in &ops {
             match op {
-                VectorOp::Delete(doc) => dense.remove_doc(doc),
+                VectorOp::Delete(_) => {}
                 VectorOp::Put {
                     doc_id,
                     folder,

@@ -132,6 +132,12 @@ impl State {
         vectors: &[VectorOp],
     ) -> rusqlite::Result<()> {
         let tx = self.db.transaction()?;
+        // A recorded document's vectors go first, whoever's pending ops carried its delete: two
+        // index runs at once share the pending list, and vectors made meanwhile from the old text
+        // (the pass checks only size and mtime) must not outlive it. This run's puts follow.
+        for d in docs {
+            tx.execute("DELETE FROM vectors WHERE doc_id = ?1", [&d.doc_id])?;
+        }
         for op in vectors {
             match op {
                 VectorOp::Delete(doc) => {

@@ -17,9 +17,9 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-/// Chunks the background pass embeds at once: few, so that a pause (indexing starts, the model
-/// is asked something) takes effect within about a second even on a CPU.
-const PASS_BATCH: usize = 8;
+/// Chunks each pass copy embeds at once: few, so that a pause (indexing starts, the model is
+/// asked something) takes effect within about a second even on a CPU.
+pub const PASS_BATCH: usize = 8;
 
 /// Where the embedder is.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -57,6 +57,8 @@ pub enum PassState {
     Paused,
     /// Every chunk the embedder could read has its vector.
     UpToDate,
+    /// The last pass stopped on an error (`error` says which); `wake` tries again.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -134,6 +136,8 @@ impl Shared {
             PassState::Waiting
         } else if c.running {
             PassState::Embedding
+        } else if c.error.is_some() {
+            PassState::Failed
         } else if (c.holds > 0 || c.paused) && vectors < chunks {
             PassState::Paused
         } else {
@@ -195,10 +199,15 @@ impl Drop for Hold {
 
 impl Semantic {
     /// Starts the background pass over `index`; `on_status` hears every change (from any thread).
+    /// Call it before other MLX work starts: with several pass copies it makes BLAS
+    /// single-threaded for the process (OpenBLAS must not change that while in use).
     pub fn start(
         index: Arc<SearchIndex>,
         on_status: impl Fn(&SemanticStatus) + Send + Sync + 'static,
     ) -> Self {
+        if fathom_embed::pass_threads() > 1 {
+            fathom_embed::single_threaded_blas();
+        }
         let shared = Arc::new(Shared {
             ctl: Mutex::new(Ctl {
                 embedder: EmbedderState::Missing,
@@ -272,7 +281,7 @@ impl Semantic {
             let generation = c.generation;
             let shared = self.shared.clone();
             std::thread::Builder::new()
-                .name("fathom-embedder".into())
+                .name("fathom-embedder-fetch".into())
                 .spawn(move || match dir {
                     Some(dir) => load(&shared, generation, &dir),
                     None => {
@@ -283,6 +292,21 @@ impl Semantic {
                     }
                 })
                 .expect("start the embedder thread");
+        }
+        self.shared.changed();
+    }
+
+    /// The embedder cannot be fetched (no Hub client: the reason); shown until `ensure` succeeds.
+    pub fn fail(&self, message: String) {
+        {
+            let mut c = self.shared.lock();
+            if !matches!(
+                c.embedder,
+                EmbedderState::Missing | EmbedderState::Failed { .. }
+            ) {
+                return;
+            }
+            c.embedder = EmbedderState::Failed { message };
         }
         self.shared.changed();
     }
@@ -358,10 +382,15 @@ impl Semantic {
         self.shared.changed();
     }
 
-    /// New chunks may be waiting for vectors (after indexing).
+    /// New chunks may be waiting for vectors (after indexing), or a failed pass should try again.
     pub fn wake(&self) {
-        self.shared.lock().pending = true;
+        {
+            let mut c = self.shared.lock();
+            c.pending = true;
+            c.error = None;
+        }
         self.shared.cv.notify_all();
+        self.shared.changed();
     }
 }
 
@@ -472,17 +501,13 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
     shared.changed();
 }
 
-/// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`); with more
-/// than one, BLAS goes single-threaded so the copies do not fight over the cores.
+/// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`). With more
+/// than one, BLAS should be single-threaded (`fathom_embed::single_threaded_blas`, once, before
+/// MLX work starts) so the copies do not fight over the cores.
 pub fn load_pass_copies(dir: &Path) -> Result<Vec<SharedEmbedder>, fathom_embed::EmbedError> {
-    let threads = fathom_embed::pass_threads();
-    let copies = (0..threads)
+    (0..fathom_embed::pass_threads())
         .map(|_| SharedEmbedder::load(dir))
-        .collect::<Result<Vec<_>, _>>()?;
-    if threads > 1 {
-        fathom_embed::single_threaded_blas();
-    }
-    Ok(copies)
+        .collect()
 }
 
 /// Embeds `texts` with every copy at once (each on its own thread), a share each.

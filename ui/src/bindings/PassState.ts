@@ -3,4 +3,4 @@
 /**
  * What the background vector pass is doing.
  */
-export type PassState = "waiting" | "embedding" | "paused" | "upToDate";
+export type PassState = "waiting" | "embedding" | "paused" | "upToDate" | "failed";

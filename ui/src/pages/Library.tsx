@@ -214,7 +214,7 @@ function SemanticLine({ onError }: { onError: (m: string) => void }) {
           {status.pausedByUser ? "Resume" : "Pause"}
         </button>
       )}
-      {status.embedder.state === "failed" && (
+      {(status.embedder.state === "failed" || status.pass === "failed") && (
         <button type="button" onClick={() => { act(commands.retrySemantic()); }}>
           Try again
         </button>

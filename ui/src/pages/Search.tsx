@@ -37,14 +37,16 @@ export function highlight(text: string, query: string): (string | { mark: string
   const words = queryWords(query);
   if (words.length === 0) return [text];
   // A word starts the match (not "in" inside "mornings"); the rest of the word is marked with it.
-  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})[\\p{L}\\p{N}]*`, "giu");
+  // The boundary is matched, not looked behind (older WebKit has no lookbehind), and left unmarked.
+  const pattern = new RegExp(`(^|[^\\p{L}\\p{N}])((?:${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})[\\p{L}\\p{N}]*)`, "giu");
   const out: (string | { mark: string })[] = [];
   let last = 0;
-  for (const m of text.matchAll(pattern)) {
-    const i = m.index;
+  for (const found of text.matchAll(pattern)) {
+    const word = found[2] ?? "";
+    const i = found.index + (found[1] ?? "").length;
     if (i > last) out.push(text.slice(last, i));
-    out.push({ mark: m[0] });
-    last = i + m[0].length;
+    out.push({ mark: word });
+    last = i + word.length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;

@@ -52,3 +52,10 @@ describe("describeSemantic", () => {
     expect(describeSemantic({ ...base, embedder: { state: "off" } }).tone).toBe("muted");
   });
 });
+
+describe("describeSemantic, a failed pass", () => {
+  it("says why and what is searchable", () => {
+    const s: SemanticStatus = { embedder: { state: "ready" }, pass: "failed", progress: null, pausedByUser: false, vectors: 3, chunks: 10, failed: [], error: "disk full" };
+    expect(describeSemantic(s)).toEqual({ text: "Semantic search stopped reading for meaning (disk full); 3 of 10 passages are searchable by meaning.", tone: "warning", done: null });
+  });
+});
