@@ -26,7 +26,8 @@ fn mlx_uses_openblas_where_the_system_has_it() {
     if system.iter().any(|p| std::path::Path::new(p).exists()) {
         assert!(
             blas.iter().any(|p| p.contains("openblas")),
-            "OpenBLAS is installed but MLX loaded {blas:?}"
+            "OpenBLAS is installed but MLX loaded {blas:?} (built before OpenBLAS was installed? \
+             `cargo clean -p mlx-sys` relinks it)"
         );
     } else {
         assert!(!blas.is_empty(), "no BLAS mapped at all: {maps}");
