@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { commands, describeError, type AddReport, type Folder, type FolderStatus, type SemanticStatus } from "../ipc";
+import { commands, describeError, type AddReport, type Folder, type FolderStatus } from "../ipc";
+import { useSemanticStatus } from "../semantic";
 import { baseName, describeRejection, describeSemantic, formatBytes, formatCount, formatDuration } from "../format";
 import { forgetIndexing, pauseIndexing, startIndexing, useIndexing, type Indexing } from "../indexing";
 
@@ -180,29 +181,13 @@ function FolderIndex({ run, status, onPause, onResume }: { run: Indexing | undef
 
 /** Semantic search: its model's download and the background pass that reads passages for meaning. */
 function SemanticLine({ onError }: { onError: (m: string) => void }) {
-  const [status, setStatus] = useState<SemanticStatus | null>(null);
-  useEffect(() => {
-    commands.semanticStatus().then(setStatus, (e: unknown) => {
-      onError(describeError(e));
-    });
-    const unlisten = listen<SemanticStatus>("semantic-status", (e) => {
-      setStatus(e.payload);
-    });
-    return () => {
-      void unlisten.then((f) => {
-        f();
-      });
-    };
-  }, [onError]);
+  const [status, refresh] = useSemanticStatus(onError);
   if (status === null) return null;
   const { text, tone, done } = describeSemantic(status);
   const act = (p: Promise<unknown>) => {
-    p.then(
-      () => commands.semanticStatus().then(setStatus),
-      (e: unknown) => {
-        onError(describeError(e));
-      },
-    );
+    p.then(refresh, (e: unknown) => {
+      onError(describeError(e));
+    });
   };
   const pausable = status.embedder.state === "ready" && (status.pass === "embedding" || status.pausedByUser);
   return (

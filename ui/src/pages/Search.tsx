@@ -1,6 +1,7 @@
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { commands, describeError, type Folder, type Hit } from "../ipc";
-import { baseName } from "../format";
+import { baseName, describeSemantic } from "../format";
+import { semanticReady, useSemanticStatus } from "../semantic";
 import { FolderSelect } from "../FolderSelect";
 import { Reader, type ReaderTarget } from "../Reader";
 
@@ -64,6 +65,7 @@ function snippet(text: string, query: string): string {
 }
 
 export function SearchPage({ folders }: { folders: Folder[] | null }) {
+  const [semantic] = useSemanticStatus(useCallback(() => undefined, []));
   const [query, setQuery] = useState("");
   const [folder, setFolder] = useState<string>("");
   const [type, setType] = useState<string>("");
@@ -115,6 +117,11 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
         </select>
       </form>
       {error !== null && <p role="alert" className="warning">{error}</p>}
+      {semantic !== null && folders !== null && folders.length > 0 && !semanticReady(semantic) && (
+        <p className="muted" data-testid="semantic-note">
+          {describeSemantic(semantic).text}
+        </p>
+      )}
       {folders !== null && folders.length === 0 && <p className="muted">Add folders on the Library page (or drop them here) to search them.</p>}
       {hits !== null && groups.length === 0 && <p className="muted" data-testid="no-results">Nothing in your library matches “{query.trim()}”.</p>}
       <ol className="results" data-testid="results">

@@ -64,3 +64,14 @@ test("a result's place opens Fathom's reader there", async ({ page }) => {
   await page.keyboard.press("Escape");
   await expect(reader).toHaveCount(0);
 });
+
+test("until every passage has its vector, the Search page says results match words only", async ({ page }) => {
+  await openWith(page, "/index.html#/search", {
+    ...seed,
+    semantic: { embedder: { state: "ready" }, pass: "embedding", progress: { chunksTotal: 10, chunksDone: 3, etaSeconds: 30 }, pausedByUser: false, vectors: 3, chunks: 10, failed: [], error: null },
+  });
+  const note = page.getByTestId("semantic-note");
+  await expect(note).toContainText("reading for meaning… 3 of 10 passages · 30 s left. Word search works meanwhile.");
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "ready" }, pass: "upToDate", progress: null, pausedByUser: false, vectors: 10, chunks: 10, failed: [], error: null }));
+  await expect(note).toHaveCount(0);
+});
