@@ -286,10 +286,7 @@ pub fn set_model_idle_minutes(
     state: State<'_, AppState>,
     minutes: u32,
 ) -> Result<SettingsView, CommandError> {
-    let mut settings = lock(&state.settings).clone();
-    settings.model_idle_minutes = minutes;
-    state.settings_doc.save(&settings)?;
-    *lock(&state.settings) = settings;
+    state.update_settings(|s| s.model_idle_minutes = minutes)?;
     if let Ok(chat) = &state.chat {
         chat.host.set_idle_unload(idle_unload(minutes));
     }

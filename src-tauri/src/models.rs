@@ -199,11 +199,10 @@ pub fn set_hf_token(
     state: State<'_, AppState>,
     token: Option<String>,
 ) -> Result<SettingsView, CommandError> {
-    let mut settings = lock(&state.settings).clone();
-    settings.hf_token = token
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    state.settings_doc.save(&settings)?;
-    *lock(&state.settings) = settings;
+    state.update_settings(|s| {
+        s.hf_token = token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    })?;
     Ok(get_settings(state))
 }

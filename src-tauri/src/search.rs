@@ -251,10 +251,7 @@ pub fn set_index_hidden(
     state: State<'_, AppState>,
     hidden: bool,
 ) -> Result<crate::commands::SettingsView, CommandError> {
-    let mut settings = lock(&state.settings).clone();
-    settings.index_hidden = hidden;
-    state.settings_doc.save(&settings)?;
-    *lock(&state.settings) = settings;
+    state.update_settings(|s| s.index_hidden = hidden)?;
     Ok(crate::commands::get_settings(state))
 }
 
@@ -301,10 +298,7 @@ pub fn set_semantic_search(
     state: State<'_, AppState>,
     on: bool,
 ) -> Result<crate::commands::SettingsView, CommandError> {
-    let mut settings = lock(&state.settings).clone();
-    settings.semantic_search = on;
-    state.settings_doc.save(&settings)?;
-    *lock(&state.settings) = settings;
+    state.update_settings(|s| s.semantic_search = on)?;
     if let Some(semantic) = &state.semantic {
         if on {
             semantic.turn_on();

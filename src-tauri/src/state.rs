@@ -107,6 +107,17 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Changes the settings: saved first, then in effect (a failed save changes nothing).
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<(), StoreError> {
+        let mut settings = lock(&self.settings).clone();
+        change(&mut settings);
+        self.settings_doc.save(&settings)?;
+        *lock(&self.settings) = settings;
+        Ok(())
+    }
+}
+
 /// Locks a mutex even if a thread panicked while holding it: the data behind these locks is
 /// always saved whole before it changes, so a poisoned lock holds consistent data.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
