@@ -1,6 +1,5 @@
 //! The typed commands the UI calls. Each one is a thin call into a crate.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use fathom_library::{AddReport, Folder, ScanProgress};
@@ -89,10 +88,7 @@ pub async fn scan_folder(
     on_progress: Channel<ScanProgress>,
 ) -> Result<ScanProgress, CommandError> {
     let path = lock(&state.library)
-        .folders()
-        .iter()
-        .find(|f| f.id == id)
-        .map(|f| PathBuf::from(&f.path))
+        .path_of(&id)
         .ok_or(CommandError::UnknownFolder { id })?;
     let guard = state.streams.open(stream);
     let walk = tauri::async_runtime::spawn_blocking(move || {

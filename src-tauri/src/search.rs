@@ -50,10 +50,7 @@ pub async fn index_folder_cmd(
     on_progress: Channel<IndexProgress>,
 ) -> Result<IndexReport, CommandError> {
     let path = lock(&state.library)
-        .folders()
-        .iter()
-        .find(|f| f.id == id)
-        .map(|f| PathBuf::from(&f.path))
+        .path_of(&id)
         .ok_or(CommandError::UnknownFolder { id: id.clone() })?;
     let guard = state.streams.open(stream);
     let index = index(&state)?;
@@ -121,11 +118,7 @@ pub fn read_document_text(
     state: State<'_, AppState>,
     path: String,
 ) -> Result<Vec<Hit>, CommandError> {
-    let inside = lock(&state.library)
-        .folders()
-        .iter()
-        .any(|f| std::path::Path::new(&path).starts_with(&f.path));
-    if !inside {
+    if !lock(&state.library).covers(std::path::Path::new(&path)) {
         return Err(CommandError::NotAFolder { path });
     }
     let doc = fathom_index::document_id(std::path::Path::new(&path));
@@ -145,11 +138,7 @@ pub fn open_document<R: Runtime>(
     state: State<'_, AppState>,
     path: String,
 ) -> Result<(), CommandError> {
-    let inside = lock(&state.library)
-        .folders()
-        .iter()
-        .any(|f| std::path::Path::new(&path).starts_with(&f.path));
-    if !inside {
+    if !lock(&state.library).covers(std::path::Path::new(&path)) {
         return Err(CommandError::NotAFolder { path });
     }
     app.opener()
@@ -182,12 +171,7 @@ pub fn start_watching<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError
     let refresher = fathom_index::watch::Refresher::start(move |id| {
         let state = handle.state::<AppState>();
         let Ok(index) = index(&state) else { return };
-        let Some(path) = lock(&state.library)
-            .folders()
-            .iter()
-            .find(|f| f.id == id)
-            .map(|f| PathBuf::from(&f.path))
-        else {
+        let Some(path) = lock(&state.library).path_of(id) else {
             return;
         };
         let _hold = hold_vectors(&state);

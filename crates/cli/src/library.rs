@@ -48,9 +48,7 @@ fn add_vectors(index: &SearchIndex) -> Result<(), String> {
     let Some(dir) = embedder_dir() else {
         return Ok(());
     };
-    if fathom_embed::pass_threads() > 1 {
-        fathom_embed::single_threaded_blas();
-    }
+    fathom_embed::single_threaded_blas();
     let copies = fathom_semantic::load_pass_copies(&dir).map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -836,9 +834,7 @@ fn run_scale_bench(
             let deadline =
                 embed_seconds.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s));
             // The pass as the app runs it: several copies side by side on a CPU.
-            if fathom_embed::pass_threads() > 1 {
-                fathom_embed::single_threaded_blas();
-            }
+            fathom_embed::single_threaded_blas();
             let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
             let report = fathom_index::vectors::embed_pending(
                 &index,

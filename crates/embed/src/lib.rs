@@ -484,10 +484,14 @@ pub fn pass_threads() -> usize {
     }
 }
 
-/// Tells OpenBLAS, when it is the BLAS MLX loaded (Linux, see vendor/mlx-sys/FATHOM-PATCH.md), to
-/// use one thread per call: the pass runs its own threads, and OpenBLAS's on top of them fight
-/// for the same cores. A no-op where OpenBLAS is not loaded.
+/// When a pass runs several copies (`pass_threads`), tells OpenBLAS, if it is the BLAS MLX loaded
+/// (Linux, see vendor/mlx-sys/FATHOM-PATCH.md), to use one thread per call: the copies are the
+/// threads, and OpenBLAS's on top of them fight for the same cores. Call it once, before MLX
+/// work starts (OpenBLAS must not change this while in use). A no-op otherwise.
 pub fn single_threaded_blas() {
+    if pass_threads() < 2 {
+        return;
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: `openblas_set_num_threads(int)` is OpenBLAS's documented C API; it is looked up in
     // the libraries already loaded and called only if found. By hand because OpenBLAS arrives as

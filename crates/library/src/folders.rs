@@ -98,6 +98,19 @@ impl Library {
         &self.folders
     }
 
+    /// The folder with this id, as a path.
+    pub fn path_of(&self, id: &str) -> Option<PathBuf> {
+        self.folders
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| PathBuf::from(&f.path))
+    }
+
+    /// Whether `path` lies inside a library folder (what the app may read or open).
+    pub fn covers(&self, path: &Path) -> bool {
+        self.folders.iter().any(|f| path.starts_with(&f.path))
+    }
+
     /// Where an unreadable library file was moved when it was opened, if it was.
     pub fn quarantined(&self) -> Option<&Path> {
         self.quarantined.as_deref()
@@ -221,6 +234,12 @@ mod tests {
         assert!(report.rejected.is_empty());
         let reopened = library(tmp.path());
         assert_eq!(reopened.folders(), lib.folders());
+        let id = &lib.folders()[0].id;
+        let canonical = fs::canonicalize(&a).unwrap();
+        assert_eq!(lib.path_of(id), Some(canonical.clone()));
+        assert_eq!(lib.path_of("nope"), None);
+        assert!(lib.covers(&canonical.join("x/y.txt")));
+        assert!(!lib.covers(&tmp.path().join("elsewhere.txt")));
         assert_eq!(
             reopened.folders()[0].path,
             fs::canonicalize(&a).unwrap().to_string_lossy()

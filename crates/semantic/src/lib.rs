@@ -205,9 +205,7 @@ impl Semantic {
         index: Arc<SearchIndex>,
         on_status: impl Fn(&SemanticStatus) + Send + Sync + 'static,
     ) -> Self {
-        if fathom_embed::pass_threads() > 1 {
-            fathom_embed::single_threaded_blas();
-        }
+        fathom_embed::single_threaded_blas();
         let shared = Arc::new(Shared {
             ctl: Mutex::new(Ctl {
                 embedder: EmbedderState::Missing,
@@ -501,9 +499,8 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
     shared.changed();
 }
 
-/// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`). With more
-/// than one, BLAS should be single-threaded (`fathom_embed::single_threaded_blas`, once, before
-/// MLX work starts) so the copies do not fight over the cores.
+/// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`); call
+/// `fathom_embed::single_threaded_blas` once before MLX work starts.
 pub fn load_pass_copies(dir: &Path) -> Result<Vec<SharedEmbedder>, fathom_embed::EmbedError> {
     (0..fathom_embed::pass_threads())
         .map(|_| SharedEmbedder::load(dir))
