@@ -10,7 +10,7 @@ build_pkgs=(build-essential pkg-config file curl libssl-dev libwebkit2gtk-4.1-de
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   nodejs npm cmake clang libclang-dev python3-pip libopenblas0-pthread)
 test_pkgs=(xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver chromium fonts-dejavu-core
-  imagemagick xdotool python3-pytest python3-selenium python3-gi gir1.2-gtk-3.0 libglib2.0-bin procps python3-xlib python3-venv)
+  imagemagick xdotool python3-pytest python3-selenium python3-gi gir1.2-gtk-3.0 libglib2.0-bin procps python3-xlib python3-venv shellcheck)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 
@@ -43,6 +43,16 @@ command -v cargo >/dev/null || { echo "setup: Rust is missing; install it with r
 # The UI's packages, exactly as locked.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   (cd ui && npm ci --no-audit --no-fund)
+fi
+
+# actionlint for the CI workflows, pinned by hash (scripts/lint-requirements.txt).
+lint=.tools/lint
+if [ "$what" = test ] && ! cmp -s scripts/lint-requirements.txt "$lint/.requirements" 2>/dev/null; then
+  rm -rf "$lint"
+  python3 -m venv "$lint"
+  "$lint/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: --require-hashes \
+    -r scripts/lint-requirements.txt
+  cp scripts/lint-requirements.txt "$lint/.requirements"
 fi
 
 if [ "$what" = test ] && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then

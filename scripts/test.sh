@@ -7,6 +7,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh test
 step() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
+step "workflows (actionlint, shellcheck)"
+.tools/lint/bin/actionlint -no-color
 step "rustfmt"
 cargo fmt --all --check
 step "ui lint"

@@ -48,6 +48,11 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // Installed by the .deb, MLX's runtime lives in /usr/lib/fathom (scripts/bundle-linux.sh); the
+    // build tree's layout is in .cargo/config.toml's rpath.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-rpath,$ORIGIN/../lib/fathom/mlx/lib");
+    }
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),

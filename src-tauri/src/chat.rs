@@ -23,7 +23,10 @@ impl From<ChatError> for CommandError {
     fn from(e: ChatError) -> Self {
         match e {
             ChatError::DoesNotFit(summary) => CommandError::DoesNotFit { summary },
-            ChatError::Model(message) => CommandError::Model { message },
+            ChatError::Model(message) => CommandError::Model {
+                message,
+                detail: None,
+            },
             e => CommandError::Chat {
                 message: e.to_string(),
             },
@@ -64,6 +67,7 @@ pub(crate) fn use_active_model(
         .clone()
         .ok_or_else(|| CommandError::Model {
             message: "No model chosen yet: download or pick one on the Models page.".into(),
+            detail: None,
         })?;
     let model = state
         .models
@@ -71,6 +75,7 @@ pub(crate) fn use_active_model(
         .find(&repo)
         .ok_or_else(|| CommandError::Model {
             message: format!("{repo} is no longer installed: pick a model on the Models page."),
+            detail: None,
         })?;
     chat.host.set_model(Some(PathBuf::from(model.path)));
     chat.host

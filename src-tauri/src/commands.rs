@@ -22,6 +22,8 @@ pub struct AppInfo {
     pub config_dir: String,
     /// `macos`, `linux`, …: lets the UI show ⌘ or Ctrl.
     pub platform: String,
+    /// Why models cannot run on this machine (Metal did not start), if they cannot.
+    pub device_problem: Option<String>,
 }
 
 /// The settings together with what became of them.
@@ -40,6 +42,9 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
         data_dir: state.dirs.data().display().to_string(),
         config_dir: state.dirs.config().display().to_string(),
         platform: std::env::consts::OS.to_string(),
+        device_problem: fathom_engine::device::prepare()
+            .err()
+            .map(|e| e.to_string()),
     }
 }
 

@@ -26,7 +26,13 @@ pub enum CommandError {
     Cancelled,
     /// A download, model or Hub problem, in a sentence that says what to do.
     #[error("{message}")]
-    Model { message: String },
+    Model {
+        message: String,
+        /// The technical account behind the message, shown folded away.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        detail: Option<String>,
+    },
     /// The library's index could not be read or written.
     #[error("{message}")]
     Index { message: String },

@@ -74,6 +74,11 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
 
 pub fn run() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // Before any MLX call (the embedder and the memory check make the first): on macOS this points
+    // MLX at the metallib inside the bundle and starts Metal, failing in words, not by exiting.
+    if let Err(e) = fathom_engine::device::prepare() {
+        log::error!("{e}");
+    }
     let state = match AppState::load() {
         Ok(state) => state,
         Err(e) => {

@@ -22,6 +22,7 @@ impl From<ModelsError> for CommandError {
         match e {
             ModelsError::Cancelled => CommandError::Cancelled,
             e => CommandError::Model {
+                detail: e.detail(),
                 message: e.to_string(),
             },
         }
@@ -153,6 +154,7 @@ pub fn reveal_model<R: TauriRuntime>(
 ) -> Result<(), CommandError> {
     let model = state.models.store.find(&repo).ok_or(CommandError::Model {
         message: format!("{repo} is not installed"),
+        detail: None,
     })?;
     app.opener()
         .reveal_item_in_dir(&model.path)
@@ -171,6 +173,7 @@ pub fn set_active_model(
 ) -> Result<SettingsView, CommandError> {
     let model = state.models.store.find(&repo).ok_or(CommandError::Model {
         message: format!("{repo} is not installed"),
+        detail: None,
     })?;
     let mut settings = lock(&state.settings).clone();
     if !(ignore_fit || settings.ignore_fit) {

@@ -21,7 +21,7 @@ CARGO_HOME = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
 TAURI_DRIVER = os.environ.get("TAURI_DRIVER", str(CARGO_HOME / "bin/tauri-driver"))
 
 
-def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
+def wait_for(predicate, timeout=45.0, interval=0.1, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

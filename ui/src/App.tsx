@@ -33,6 +33,17 @@ export function App() {
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
   const [shownRun, setShownRun] = useState<string | null>(null);
+  const [deviceProblem, setDeviceProblem] = useState<string | null>(null);
+
+  // A Mac whose GPU cannot start (or a damaged install) cannot run models: say so on every page.
+  useEffect(() => {
+    commands.appInfo().then(
+      (info) => {
+        setDeviceProblem(info.deviceProblem ?? null);
+      },
+      () => undefined,
+    );
+  }, []);
 
   // The quick window's "Open the full run": show that run on the Ask page.
   useEffect(() => {
@@ -148,6 +159,11 @@ export function App() {
       </nav>
       <main className="content">
         <h1>{TITLES[page]}</h1>
+        {deviceProblem !== null && (
+          <div role="alert" className="error" data-testid="device-problem">
+            {deviceProblem} Search and the library still work.
+          </div>
+        )}
         {error !== null && (
           <div role="alert" className="error">
             {error}

@@ -1,12 +1,12 @@
 // Downloads outlive the page that started them: they live here, outside React, and the Models page
 // subscribes. Leaving the page does not pause a download; only Pause or Cancel does.
 import { useSyncExternalStore } from "react";
-import { commands, describeError, isCommandError, streams, type PullProgress, type Stream, type InstalledModel } from "./ipc";
+import { commands, describeError, errorDetail, isCommandError, streams, type PullProgress, type Stream, type InstalledModel } from "./ipc";
 
 export type Download =
   | { state: "running"; progress: PullProgress | null; stream: Stream<InstalledModel> }
   | { state: "paused" }
-  | { state: "failed"; message: string }
+  | { state: "failed"; message: string; detail: string | null }
   | { state: "done"; model: InstalledModel };
 
 let downloads = new Map<string, Download>();
@@ -45,7 +45,7 @@ export function startDownload(repo: string, onSettled: () => void) {
       onSettled();
     },
     (e: unknown) => {
-      set(repo, isCommandError(e) && e.kind === "cancelled" ? { state: "paused" } : { state: "failed", message: describeError(e) });
+      set(repo, isCommandError(e) && e.kind === "cancelled" ? { state: "paused" } : { state: "failed", message: describeError(e), detail: errorDetail(e) });
       onSettled();
     },
   );

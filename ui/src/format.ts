@@ -49,7 +49,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Semantic search's state in one line, with its tone and, while vectors are added, the share done. */
-export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" | "muted" | "warning"; done: number | null } {
+export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" | "muted" | "warning"; done: number | null; detail?: string | null } {
   const passages = `${s.vectors.toLocaleString("en-US")} of ${formatCount(s.chunks, "passage", "passages")}`;
   switch (s.embedder.state) {
     case "off":
@@ -64,7 +64,7 @@ export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" 
     case "loading":
       return { text: "Semantic search: loading its model…", tone: "muted", done: null };
     case "failed":
-      return { text: `Semantic search is unavailable (${s.embedder.message}); search matches words only.`, tone: "warning", done: null };
+      return { text: `Semantic search is unavailable: ${s.embedder.message}. Search matches words meanwhile.`, tone: "warning", done: null, detail: s.embedder.detail };
     case "ready":
       break;
   }

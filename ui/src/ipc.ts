@@ -111,6 +111,12 @@ export function isCommandError(e: unknown): e is CommandError {
 }
 
 /** A sentence for the user. The switch is exhaustive: a new Rust variant fails the type check here. */
+/** The technical account behind an error (a transport's or a loader's own words), if it carries
+ *  one: shown folded away under the plain sentence, for bug reports. */
+export function errorDetail(e: unknown): string | null {
+  return isCommandError(e) && e.kind === "model" ? (e.detail ?? null) : null;
+}
+
 export function describeError(e: unknown): string {
   if (!isCommandError(e)) {
     return typeof e === "string" ? e : "Something went wrong.";

@@ -433,7 +433,13 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    // Before any MLX call: on macOS this points MLX at the metallib shipped beside `fathom` and
+    // starts Metal under mlx-rs's error handler. Commands that need no model still work without.
+    if let Err(e) = fathom_engine::device::prepare() {
+        eprintln!("fathom: {e}");
+    }
+    match cli.command {
         Command::Ask(args) => ask::run(args).await,
         Command::Chat(args) => chat::run(args).await,
         Command::Generate(args) => generate(args).await,

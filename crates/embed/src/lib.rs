@@ -21,6 +21,8 @@ pub enum EmbedError {
     Tokenizer(String),
     #[error("MLX: {0}")]
     Mlx(#[from] mlx_rs::error::Exception),
+    #[error(transparent)]
+    Device(#[from] fathom_device::DeviceError),
 }
 
 type Result<T> = std::result::Result<T, EmbedError>;
@@ -142,6 +144,7 @@ impl Embedder {
     /// Loads a sentence-transformers model directory: `config.json`, `model.safetensors`,
     /// `tokenizer.json`, and `sentence_bert_config.json` for the length limit.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        fathom_device::prepare()?;
         let dir = dir.as_ref();
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| EmbedError::Model {

@@ -9,7 +9,6 @@ pub mod cache;
 pub mod checkpoint;
 pub mod config;
 pub mod convert;
-pub mod device;
 pub mod generate;
 pub mod model;
 pub mod quant;
@@ -18,6 +17,9 @@ pub mod stream;
 pub mod tokenizer;
 
 use std::path::PathBuf;
+
+/// MLX's device set-up, shared with the embedder (its own crate so both can start MLX alike).
+pub use fathom_device as device;
 
 pub use generate::{FinishReason, GenerateOptions, PromptCache, Stats};
 pub use mlx_rs::Array;
@@ -43,4 +45,7 @@ pub enum EngineError {
     Input(String),
     #[error("MLX: {0}")]
     Mlx(#[from] mlx_rs::error::Exception),
+    /// MLX cannot start on this machine (Metal unavailable, its kernels missing).
+    #[error(transparent)]
+    Device(#[from] device::DeviceError),
 }

@@ -424,6 +424,7 @@ impl Model {
     /// Loads a checkpoint directory; every tensor is checked against the config, and tensors the
     /// model does not use are an error.
     pub fn load(dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        crate::device::prepare()?;
         let mut ck = Checkpoint::open(dir)?;
         let c = ck.config.clone();
         let h = c.hidden_size;

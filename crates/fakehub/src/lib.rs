@@ -6,14 +6,14 @@
 //! The server is written by hand on purpose: an HTTP library will not send a wrong
 //! Content-Length, cut a body short, or go silent mid-response, which is the point here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sha2::Digest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// One injected misbehaviour, applied to requests for `file` (a path inside the repo, or "*"
@@ -135,29 +135,98 @@ impl FakeHub {
     }
 }
 
-/// The commit id a repo directory is served under: a hash of its file names and contents' sizes.
-pub fn commit_of(dir: &Path) -> String {
-    let mut h = sha1::Sha1::new();
-    for (name, bytes) in files(dir) {
-        h.update(name.as_bytes());
-        h.update(bytes.len().to_le_bytes());
-        h.update(sha2::Sha256::digest(&bytes));
-    }
-    hex::encode(h.finalize())
+/// What the Hub reports of one file: its size and digests. Hashing a 90 MB file takes seconds in a
+/// debug build, so each file is hashed once (per size, modification time and inode) and off the
+/// async runtime; a request never waits on a hash it has already seen.
+#[derive(Debug, Clone)]
+struct Digests {
+    size: u64,
+    sha256: String,
+    blob_id: String,
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+type DigestKey = (PathBuf, u64, i64, i64, u64);
+
+fn digest_cache() -> &'static Mutex<HashMap<DigestKey, Digests>> {
+    static CACHE: OnceLock<Mutex<HashMap<DigestKey, Digests>>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+/// The file's digests, computed while reading it once in pieces (never all in memory).
+fn digests_of(path: &Path) -> std::io::Result<Digests> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    let key = (
+        path.to_path_buf(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+    );
+    if let Some(d) = lock(digest_cache()).get(&key) {
+        return Ok(d.clone());
+    }
+    let mut file = std::fs::File::open(path)?;
+    let mut sha256 = sha2::Sha256::new();
+    let mut blob = sha1::Sha1::new();
+    blob.update(format!("blob {}\0", meta.len()).as_bytes());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha256.update(&buf[..n]);
+        blob.update(&buf[..n]);
+        size += n as u64;
+    }
+    if size != meta.len() {
+        // Changed while being read: hash again next time rather than cache a mix.
+        return Err(std::io::Error::other("file changed while hashed"));
+    }
+    let d = Digests {
+        size,
+        sha256: hex::encode(sha256.finalize()),
+        blob_id: hex::encode(blob.finalize()),
+    };
+    lock(digest_cache()).insert(key, d.clone());
+    Ok(d)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The repo's files (symlinks followed) with their digests, by name.
+fn files(dir: &Path) -> BTreeMap<String, Digests> {
     let mut out = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.path().is_file() {
-                if let Ok(bytes) = std::fs::read(e.path()) {
-                    out.insert(e.file_name().to_string_lossy().into_owned(), bytes);
+                if let Ok(d) = digests_of(&e.path()) {
+                    out.insert(e.file_name().to_string_lossy().into_owned(), d);
                 }
             }
         }
     }
     out
+}
+
+/// The commit id a repo directory is served under: a hash of its file names, sizes and contents.
+pub fn commit_of(dir: &Path) -> String {
+    commit_from(&files(dir))
+}
+
+fn commit_from(files: &BTreeMap<String, Digests>) -> String {
+    let mut h = sha1::Sha1::new();
+    for (name, d) in files {
+        h.update(name.as_bytes());
+        h.update((d.size as usize).to_le_bytes());
+        h.update(d.sha256.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// Git's blob id, which the Hub reports for files not stored in LFS.
@@ -173,19 +242,19 @@ fn is_lfs(name: &str) -> bool {
     name.ends_with(".safetensors") || name == "tokenizer.json"
 }
 
-fn api_json(repo: &str, dir: &Path) -> String {
-    let siblings: Vec<serde_json::Value> = files(dir)
-        .into_iter()
-        .map(|(name, bytes)| {
+fn api_json(repo: &str, files: &BTreeMap<String, Digests>) -> String {
+    let siblings: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(name, d)| {
             let mut s = serde_json::json!({
                 "rfilename": name,
-                "size": bytes.len(),
-                "blobId": git_blob_id(&bytes),
+                "size": d.size,
+                "blobId": d.blob_id,
             });
-            if is_lfs(&name) {
+            if is_lfs(name) {
                 s["lfs"] = serde_json::json!({
-                    "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
-                    "size": bytes.len(),
+                    "sha256": d.sha256,
+                    "size": d.size,
                     "pointerSize": 134,
                 });
             }
@@ -193,10 +262,17 @@ fn api_json(repo: &str, dir: &Path) -> String {
         })
         .collect();
     serde_json::json!({
-        "id": repo, "modelId": repo, "sha": commit_of(dir), "private": false, "gated": false,
+        "id": repo, "modelId": repo, "sha": commit_from(files), "private": false, "gated": false,
         "siblings": siblings,
     })
     .to_string()
+}
+
+/// Runs blocking file work (hashing, listing) on tokio's blocking pool, not on the runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("fakehub's blocking task panicked")
 }
 
 struct Head {
@@ -348,9 +424,13 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
         )
         .await;
     }
+    let listing = {
+        let dir = dir.clone();
+        blocking(move || files(&dir)).await
+    };
     let Some(file) = file else {
         log(200);
-        let body = api_json(&repo, &dir);
+        let body = api_json(&repo, &listing);
         return respond(
             &mut stream,
             200,
@@ -359,7 +439,7 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
         )
         .await;
     };
-    let Ok(mut bytes) = std::fs::read(dir.join(&file)) else {
+    let Some(digests) = listing.get(&file).cloned() else {
         log(404);
         return respond(
             &mut stream,
@@ -385,21 +465,16 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
         log(code);
         return respond(&mut stream, code, &[], b"").await;
     }
-    if let Some(FaultKind::Corrupt(at)) = fault {
-        if let Some(b) = bytes.get_mut(at as usize) {
-            *b ^= 0xff;
-        }
-    }
-    let len = bytes.len() as u64;
+    let len = digests.size;
     let etag = if is_lfs(&file) {
-        hex::encode(sha2::Sha256::digest(&bytes))
+        digests.sha256.clone()
     } else {
-        git_blob_id(&bytes)
+        digests.blob_id.clone()
     };
     let mut headers = vec![
         ("Accept-Ranges", "bytes".to_string()),
         ("ETag", format!("\"{etag}\"")),
-        ("X-Repo-Commit", commit_of(&dir)),
+        ("X-Repo-Commit", commit_from(&listing)),
     ];
     let (status, start, end) = match head.range.as_deref() {
         None => (200, 0, len),
@@ -416,10 +491,10 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
         },
     };
     log(status);
-    let body = &bytes[start as usize..end as usize];
+    let body_len = end - start;
     let declared = match fault {
-        Some(FaultKind::WrongLength(delta)) => (body.len() as i64 + delta).max(0) as u64,
-        _ => body.len() as u64,
+        Some(FaultKind::WrongLength(delta)) => (body_len as i64 + delta).max(0) as u64,
+        _ => body_len,
     };
     headers.push(("Content-Length", declared.to_string()));
     if head.method == "HEAD" {
@@ -435,12 +510,20 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
     text.push_str("\r\n");
     stream.write_all(text.as_bytes()).await?;
     let cut = match fault {
-        Some(FaultKind::DropAfter(n)) | Some(FaultKind::StallAfter(n, _)) => {
-            (n as usize).min(body.len())
-        }
-        _ => body.len(),
+        Some(FaultKind::DropAfter(n)) | Some(FaultKind::StallAfter(n, _)) => n.min(body_len),
+        _ => body_len,
     };
-    send_throttled(&mut stream, &body[..cut], rate).await?;
+    let corrupt = match fault {
+        Some(FaultKind::Corrupt(at)) => Some(at),
+        _ => None,
+    };
+    let body = Body {
+        path: dir.join(&file),
+        start,
+        len: cut,
+        corrupt,
+    };
+    send_body(&mut stream, body, rate).await?;
     match fault {
         Some(FaultKind::StallAfter(_, wait)) => {
             tokio::time::sleep(wait).await;
@@ -452,16 +535,39 @@ async fn serve(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std:
     }
 }
 
-async fn send_throttled(stream: &mut TcpStream, body: &[u8], rate: u64) -> std::io::Result<()> {
-    if rate == 0 {
-        return stream.write_all(body).await;
-    }
-    // Tenths of a second's worth at a time.
-    let piece = (rate / 10).max(1) as usize;
-    for chunk in body.chunks(piece) {
-        stream.write_all(chunk).await?;
-        stream.flush().await?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+/// The part of a file a response sends: `len` bytes from `start`, with the byte at file offset
+/// `corrupt` (if any) flipped.
+struct Body {
+    path: PathBuf,
+    start: u64,
+    len: u64,
+    corrupt: Option<u64>,
+}
+
+/// Streams the body from disk in pieces (a tenth of a second's worth each when throttled), so a
+/// large file is neither read whole into memory nor read on the runtime's threads.
+async fn send_body(stream: &mut TcpStream, body: Body, rate: u64) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(&body.path).await?;
+    file.seek(std::io::SeekFrom::Start(body.start)).await?;
+    let piece = if rate == 0 {
+        1 << 20
+    } else {
+        (rate / 10).max(1) as usize
+    };
+    let mut buf = vec![0u8; piece];
+    let (mut at, end) = (body.start, body.start + body.len);
+    while at < end {
+        let want = ((end - at) as usize).min(piece);
+        file.read_exact(&mut buf[..want]).await?;
+        if let Some(c) = body.corrupt.filter(|c| (at..at + want as u64).contains(c)) {
+            buf[(c - at) as usize] ^= 0xff;
+        }
+        stream.write_all(&buf[..want]).await?;
+        at += want as u64;
+        if rate > 0 {
+            stream.flush().await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use crate::cache::{HubCache, InstalledModel};
-use crate::hub::{describe, Hub, RemoteFile, RepoInfo};
+use crate::hub::{describe, Hub, RemoteFile, RepoInfo, Why};
 use crate::{human_bytes, ModelsError};
 
 #[derive(Debug, Clone)]
@@ -337,7 +337,7 @@ async fn rehash(path: &Path, f: &RemoteFile) -> Result<Hasher, ModelsError> {
 /// Why one attempt at a file ended without the file.
 enum Attempt {
     /// Try again after a pause (connection trouble, 5xx, a stall, a short body).
-    Transient(String),
+    Transient(Why),
     /// Start the file over (corrupt bytes, a server that ignored the range or sent too much).
     Restart(String),
     Fatal(ModelsError),
@@ -439,10 +439,15 @@ async fn fetch_file(
                     .map_err(|e| ModelsError::io(&partial, e))?;
                 offset = 0;
                 hasher = Hasher::new(f);
-                reason
+                Why::plain(reason)
             }
-            Err(Attempt::Transient(reason)) => reason,
+            Err(Attempt::Transient(why)) => why,
         };
+        let Why {
+            plain: reason,
+            detail,
+            ..
+        } = reason;
         // An attempt that moved the file forward starts the count and the backoff afresh.
         failures = if offset > start { 1 } else { failures + 1 };
         if failures >= options.max_attempts {
@@ -450,6 +455,7 @@ async fn fetch_file(
                 file: f.path.clone(),
                 reason,
                 attempts: failures,
+                detail,
             });
         }
         let wait = options
@@ -527,10 +533,10 @@ async fn attempt(
             || s == StatusCode::TOO_MANY_REQUESTS
             || s == StatusCode::REQUEST_TIMEOUT =>
         {
-            return Err(Attempt::Transient(format!(
+            return Err(Attempt::Transient(Why::plain(format!(
                 "the server answered HTTP {}",
                 s.as_u16()
-            )))
+            ))))
         }
         _ => {
             let what = format!("{}/{}", info.repo, f.path);
@@ -567,11 +573,11 @@ async fn attempt(
         tracker.lock().unwrap_or_else(|p| p.into_inner()).files[i].done = *offset;
     }
     if *offset < f.size {
-        return Err(Attempt::Transient(format!(
+        return Err(Attempt::Transient(Why::plain(format!(
             "the connection closed at {} of {}",
             human_bytes(*offset),
             human_bytes(f.size)
-        )));
+        ))));
     }
     Ok(())
 }

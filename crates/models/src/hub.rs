@@ -187,7 +187,7 @@ impl Hub {
         repo: &str,
         what: &str,
     ) -> Result<Response, ModelsError> {
-        let mut last = String::new();
+        let mut last = Why::plain("");
         for attempt in 0..4u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
@@ -201,16 +201,37 @@ impl Hub {
                     if r.status().is_server_error()
                         || r.status() == StatusCode::TOO_MANY_REQUESTS =>
                 {
-                    last = format!("HTTP {}", r.status().as_u16());
+                    last = Why::plain(format!(
+                        "the server is busy or failing (HTTP {}); try again later",
+                        r.status().as_u16()
+                    ));
                 }
                 Ok(r) => return self.check(r, repo, what),
                 Err(e) => last = describe(&e),
             }
         }
-        Err(ModelsError::Hub(format!(
-            "cannot get {what} from {}: {last}",
-            self.endpoint
-        )))
+        Err(match last {
+            Why {
+                unreachable: true,
+                detail,
+                ..
+            } => ModelsError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                detail: detail.unwrap_or_default(),
+            },
+            Why {
+                plain,
+                detail: Some(detail),
+                ..
+            } => ModelsError::Network {
+                what: format!("cannot get {what} from {}", self.endpoint),
+                plain,
+                detail,
+            },
+            Why { plain, .. } => {
+                ModelsError::Hub(format!("cannot get {what} from {}: {plain}", self.endpoint))
+            }
+        })
     }
 
     /// The repository's files at `revision` (a branch, tag or commit).
@@ -226,7 +247,7 @@ impl Hub {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| ModelsError::Hub(format!("{repo}: {}", describe(&e))))?;
+            .map_err(|e| network(repo.to_string(), &e))?;
         let api: ApiModel = serde_json::from_slice(&body).map_err(|e| {
             ModelsError::Hub(format!(
                 "unreadable answer from {} for {repo}: {e}",
@@ -265,7 +286,7 @@ impl Hub {
         Ok(resp
             .bytes()
             .await
-            .map_err(|e| ModelsError::Hub(format!("{repo}/{path}: {}", describe(&e))))?
+            .map_err(|e| network(format!("{repo}/{path}"), &e))?
             .to_vec())
     }
 
@@ -286,7 +307,7 @@ impl Hub {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| ModelsError::Hub(format!("{repo}/{path}: {}", describe(&e))))?;
+            .map_err(|e| network(format!("{repo}/{path}"), &e))?;
         // A server that ignores Range sends the whole file; take the part asked for.
         let body = if full {
             body.get(start as usize..=(end as usize).min(body.len().saturating_sub(1)))
@@ -397,19 +418,55 @@ pub fn validate_repo_id(repo: &str) -> Result<(), ModelsError> {
     }
 }
 
-/// A transport error in a sentence (reqwest's Display hides the cause).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "the connection stalled".to_string()
+/// Why a request failed: in words for people, and the transport's own account (reqwest's Display
+/// hides the cause, so the whole chain) for the details.
+#[derive(Debug, Clone)]
+pub(crate) struct Why {
+    pub plain: String,
+    pub detail: Option<String>,
+    /// No connection was made at all.
+    pub unreachable: bool,
+}
+
+impl Why {
+    pub(crate) fn plain(plain: impl Into<String>) -> Why {
+        Why {
+            plain: plain.into(),
+            detail: None,
+            unreachable: false,
+        }
+    }
+}
+
+/// A transfer of `what` that broke off.
+fn network(what: String, e: &reqwest::Error) -> ModelsError {
+    let why = describe(e);
+    ModelsError::Network {
+        what,
+        plain: why.plain,
+        detail: why.detail.unwrap_or_default(),
+    }
+}
+
+pub(crate) fn describe(e: &reqwest::Error) -> Why {
+    let plain = if e.is_timeout() {
+        "the connection stalled"
     } else if e.is_connect() {
-        "cannot connect".to_string()
+        "the server could not be reached"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke off"
     } else {
-        e.to_string()
+        "the request failed"
     };
+    let mut detail = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        s.push_str(&format!(": {cause}"));
+        detail.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    s
+    Why {
+        plain: plain.into(),
+        detail: Some(detail),
+        unreachable: e.is_connect(),
+    }
 }

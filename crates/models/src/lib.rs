@@ -21,6 +21,18 @@ pub use store::ModelStore;
 pub enum ModelsError {
     #[error("{0}")]
     Hub(String),
+    /// No connection could be made (offline, a proxy, a firewall, the server down).
+    #[error(
+        "Fathom cannot reach {endpoint}: check the internet connection (or proxy), then try again"
+    )]
+    Unreachable { endpoint: String, detail: String },
+    /// A transfer broke off: `plain` says how in words, `detail` is the transport's own account.
+    #[error("{what}: {plain}")]
+    Network {
+        what: String,
+        plain: String,
+        detail: String,
+    },
     /// The repository needs a token (private, or gated and not visible without one).
     #[error("{repo} needs a Hugging Face access token: it is private or gated, or does not exist. Add a token in Settings (or set HF_TOKEN) from an account that can see it.")]
     Unauthorized { repo: String },
@@ -47,8 +59,10 @@ pub enum ModelsError {
     #[error("{file}: {reason} (gave up after {attempts} attempts)")]
     GaveUp {
         file: String,
+        /// In words (`detail` has the transport's own account, if any).
         reason: String,
         attempts: u32,
+        detail: Option<String>,
     },
     #[error("download paused")]
     Cancelled,
@@ -63,6 +77,22 @@ pub enum ModelsError {
 }
 
 impl ModelsError {
+    /// The technical account behind the message, for a "details" fold: what a person does not
+    /// need to read to know what happened and what to do, but a bug report does.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ModelsError::Unreachable { detail, .. } | ModelsError::Network { detail, .. } => {
+                Some(detail.clone())
+            }
+            ModelsError::GaveUp { detail, .. } => detail.clone(),
+            ModelsError::Corrupt {
+                expected, actual, ..
+            } => Some(format!("expected sha256 {expected}, got {actual}")),
+            ModelsError::Io { source, .. } => Some(source.to_string()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         ModelsError::Io {
             path: path.display().to_string(),

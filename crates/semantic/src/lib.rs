@@ -42,7 +42,10 @@ pub enum EmbedderState {
     Loading,
     Ready,
     Failed {
+        /// In words, for people.
         message: String,
+        /// The technical account (the transport's or loader's own error), for a details fold.
+        detail: Option<String>,
     },
 }
 
@@ -304,7 +307,10 @@ impl Semantic {
             ) {
                 return;
             }
-            c.embedder = EmbedderState::Failed { message };
+            c.embedder = EmbedderState::Failed {
+                message,
+                detail: None,
+            };
         }
         self.shared.changed();
     }
@@ -426,7 +432,8 @@ fn download(
             shared.set_embedder(
                 generation,
                 EmbedderState::Failed {
-                    message: format!("cannot start the download: {e}"),
+                    message: "the download could not start".into(),
+                    detail: Some(e.to_string()),
                 },
             );
             shared.changed();
@@ -458,9 +465,10 @@ fn download(
         Err(e) => {
             // Cancelled by `turn_off` or shutdown: the state already says so.
             if !cancel.is_cancelled() {
-                let message = format!("downloading {EMBEDDER_REPO}: {e}");
-                log::warn!("{message}");
-                shared.set_embedder(generation, EmbedderState::Failed { message });
+                let message = format!("its model {EMBEDDER_REPO} could not be downloaded: {e}");
+                let detail = e.detail();
+                log::warn!("{message} ({})", detail.as_deref().unwrap_or("no detail"));
+                shared.set_embedder(generation, EmbedderState::Failed { message, detail });
                 shared.changed();
             }
             None
@@ -489,9 +497,15 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
                 c.pending = true;
             }
             Err(e) => {
-                let message = format!("the embedder in {} cannot be used: {e}", dir.display());
-                log::warn!("{message}");
-                c.embedder = EmbedderState::Failed { message };
+                let message =
+                    "its model is on disk but could not be loaded (its files may be damaged)"
+                        .to_string();
+                let detail = format!("{}: {e}", dir.display());
+                log::warn!("{message}: {detail}");
+                c.embedder = EmbedderState::Failed {
+                    message,
+                    detail: Some(detail),
+                };
             }
         }
     }

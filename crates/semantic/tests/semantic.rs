@@ -105,7 +105,7 @@ async fn the_embedder_is_fetched_on_first_use_and_vectors_follow_bm25() {
     };
     // Indexing (or the model) is busy: the embedder arrives, but the pass waits.
     let hold = semantic.hold();
-    let client = Hub::new(&hub.url(), None, Duration::from_secs(5)).unwrap();
+    let client = Hub::new(&hub.url(), None, Duration::from_secs(30)).unwrap();
     semantic.ensure(cache.clone(), Some(client));
     wait_for(&semantic, "the embedder", |s| {
         s.embedder == EmbedderState::Ready
@@ -210,12 +210,12 @@ async fn a_failed_download_says_why_and_search_stays_on_bm25() {
     // Without a hub (no download allowed) it stays missing.
     semantic.ensure(HubCache::at(tmp.path().join("cache")), None);
     assert_eq!(semantic.status().embedder, EmbedderState::Missing);
-    let client = Hub::new(&hub.url(), None, Duration::from_secs(5)).unwrap();
+    let client = Hub::new(&hub.url(), None, Duration::from_secs(30)).unwrap();
     semantic.ensure(HubCache::at(tmp.path().join("cache")), Some(client));
     wait_for(&semantic, "the failure", |s| {
         matches!(s.embedder, EmbedderState::Failed { .. })
     });
-    let EmbedderState::Failed { message } = semantic.status().embedder else {
+    let EmbedderState::Failed { message, .. } = semantic.status().embedder else {
         unreachable!()
     };
     assert!(message.contains(EMBEDDER_REPO), "{message}");
@@ -229,4 +229,38 @@ async fn a_failed_download_says_why_and_search_stays_on_bm25() {
         })
         .unwrap();
     assert_eq!(file_names(&hits), ["stars.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_cannot_be_reached_is_said_in_words_with_the_detail_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port nobody listens on: connections are refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let index = library(tmp.path());
+    let semantic = Semantic::start(index, |_| {});
+    let client = Hub::new(
+        &format!("http://127.0.0.1:{port}"),
+        None,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    semantic.ensure(HubCache::at(tmp.path().join("cache")), Some(client));
+    wait_for(&semantic, "the failure", |s| {
+        matches!(s.embedder, EmbedderState::Failed { .. })
+    });
+    let EmbedderState::Failed { message, detail } = semantic.status().embedder else {
+        unreachable!()
+    };
+    assert!(message.contains("cannot reach"), "{message}");
+    assert!(
+        message.contains("check the internet connection"),
+        "{message}"
+    );
+    assert!(!message.contains("os error"), "{message}");
+    let detail = detail.expect("the transport's account is kept");
+    assert!(detail.contains("Connection refused"), "{detail}");
 }

@@ -7,4 +7,8 @@ export type AppInfo = { version: string, dataDir: string, configDir: string,
 /**
  * `macos`, `linux`, …: lets the UI show ⌘ or Ctrl.
  */
-platform: string, };
+platform: string, 
+/**
+ * Why models cannot run on this machine (Metal did not start), if they cannot.
+ */
+deviceProblem: string | null, };

@@ -4,4 +4,8 @@
  * The errors a command can return, one variant per thing the UI must explain differently.
  * Serialized as `{ kind, …fields }` so the UI can switch on `kind` exhaustively.
  */
-export type CommandError = { "kind": "storage", message: string, } | { "kind": "unknownFolder", id: string, } | { "kind": "notAFolder", path: string, } | { "kind": "invalidShortcut", shortcut: string, message: string, } | { "kind": "shortcutUnavailable", shortcut: string, message: string, } | { "kind": "cancelled" } | { "kind": "model", message: string, } | { "kind": "index", message: string, } | { "kind": "doesNotFit", summary: string, } | { "kind": "window", message: string, } | { "kind": "chat", message: string, };
+export type CommandError = { "kind": "storage", message: string, } | { "kind": "unknownFolder", id: string, } | { "kind": "notAFolder", path: string, } | { "kind": "invalidShortcut", shortcut: string, message: string, } | { "kind": "shortcutUnavailable", shortcut: string, message: string, } | { "kind": "cancelled" } | { "kind": "model", message: string, 
+/**
+ * The technical account behind the message, shown folded away.
+ */
+detail?: string, } | { "kind": "index", message: string, } | { "kind": "doesNotFit", summary: string, } | { "kind": "window", message: string, } | { "kind": "chat", message: string, };

@@ -3,4 +3,12 @@
 /**
  * Where the embedder is.
  */
-export type EmbedderState = { "state": "off" } | { "state": "missing" } | { "state": "downloading", doneBytes: number, totalBytes: number, } | { "state": "loading" } | { "state": "ready" } | { "state": "failed", message: string, };
+export type EmbedderState = { "state": "off" } | { "state": "missing" } | { "state": "downloading", doneBytes: number, totalBytes: number, } | { "state": "loading" } | { "state": "ready" } | { "state": "failed", 
+/**
+ * In words, for people.
+ */
+message: string, 
+/**
+ * The technical account (the transport's or loader's own error), for a details fold.
+ */
+detail: string | null, };

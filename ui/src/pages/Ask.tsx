@@ -2,7 +2,8 @@ import { useCallback, useEffect, useState } from "react";
 import { describeAction, uniqueCitations, withoutQuotes } from "../ask";
 import { baseName } from "../format";
 import { FolderSelect } from "../FolderSelect";
-import { commands, describeError, isCommandError, streams, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../ipc";
+import { Detail } from "../Detail";
+import { commands, describeError, errorDetail, isCommandError, streams, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../ipc";
 import { renderMarkdown } from "../markdown";
 import { SearchPage } from "./Search";
 import { Reader, type ReaderTarget } from "../Reader";
@@ -205,6 +206,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
       {error !== null && (
         <div role="alert" className="error">
           {typeof error === "string" ? error : describeError(error)}
+          {typeof error !== "string" && <Detail text={errorDetail(error)} />}
           {typeof error !== "string" && error.kind === "doesNotFit" && (
             <button type="button" onClick={() => void ask(true)}>
               Load anyway

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { applyDelta, describeStats, ENDINGS, replyText } from "../chat";
-import { commands, describeError, isCommandError, streams, type CommandError, type Conversation, type ConversationSummary, type Effort, type Message, type Part, type ReplyAction, type Stream } from "../ipc";
+import { Detail } from "../Detail";
+import { commands, describeError, errorDetail, isCommandError, streams, type CommandError, type Conversation, type ConversationSummary, type Effort, type Message, type Part, type ReplyAction, type Stream } from "../ipc";
 import { renderMarkdown } from "../markdown";
 
 const EFFORTS: Effort[] = ["low", "medium", "high"];
@@ -387,6 +388,7 @@ export function ChatPage() {
           {error !== null && (
             <div role="alert" className="error">
               {typeof error === "string" ? error : describeError(error)}
+          {typeof error !== "string" && <Detail text={errorDetail(error)} />}
               {typeof error !== "string" && error.kind === "doesNotFit" && (
                 <button type="button" onClick={() => void run({ kind: "regenerate" }, true)}>
                   Load anyway

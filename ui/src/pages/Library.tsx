@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
+import { Detail } from "../Detail";
 import { commands, describeError, type AddReport, type Folder, type FolderStatus } from "../ipc";
 import { useSemanticStatus } from "../semantic";
 import { baseName, describeRejection, describeSemantic, formatBytes, formatCount, formatDuration } from "../format";
@@ -183,7 +184,7 @@ function FolderIndex({ run, status, onPause, onResume }: { run: Indexing | undef
 function SemanticLine({ onError }: { onError: (m: string) => void }) {
   const [status, refresh] = useSemanticStatus(onError);
   if (status === null) return null;
-  const { text, tone, done } = describeSemantic(status);
+  const { text, tone, done, detail } = describeSemantic(status);
   const act = (p: Promise<unknown>) => {
     p.then(refresh, (e: unknown) => {
       onError(describeError(e));
@@ -193,6 +194,7 @@ function SemanticLine({ onError }: { onError: (m: string) => void }) {
   return (
     <div className="semantic" data-testid="semantic" data-state={status.embedder.state} data-pass={status.pass}>
       <span className={tone === "muted" ? "muted" : tone}>{text}</span>
+      <Detail text={detail} />
       {done !== null && <progress max={1} value={done} aria-label="Semantic search progress" />}
       {pausable && (
         <button type="button" onClick={() => { act(commands.pauseSemantic(!status.pausedByUser)); }}>

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { Detail } from "../Detail";
 import { commands, describeError, isCommandError, type FitCheck, type Memory, type ModelRow, type PullProgress } from "../ipc";
 import { cancelDownload, forget, pauseDownload, startDownload, useDownloads, type Download } from "../downloads";
 import { formatBytes, formatDuration } from "../format";
@@ -261,7 +262,12 @@ function ModelItem({ row, fit, download, onChanged, onRecheck }: { row: ModelRow
           {row.pending.error ?? "Paused"} · {formatBytes(row.pending.doneBytes)} of {formatBytes(row.pending.totalBytes)} downloaded
         </p>
       )}
-      {download?.state === "failed" && row.pending === null && <p className="warning">{download.message}</p>}
+      {download?.state === "failed" && row.pending === null && (
+        <div className="warning">
+          <p>{download.message}</p>
+          <Detail text={download.detail} />
+        </div>
+      )}
       {message !== null && (
         <p role="alert" className="warning" data-testid="model-message">
           {message.text}{" "}

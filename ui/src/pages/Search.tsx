@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
+import { Detail } from "../Detail";
 import { commands, describeError, type Folder, type Hit } from "../ipc";
 import { baseName, describeSemantic } from "../format";
 import { semanticReady, useSemanticStatus } from "../semantic";
@@ -118,9 +119,10 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
       </form>
       {error !== null && <p role="alert" className="warning">{error}</p>}
       {semantic !== null && folders !== null && folders.length > 0 && !semanticReady(semantic) && (
-        <p className="muted" data-testid="semantic-note">
-          {describeSemantic(semantic).text}
-        </p>
+        <div className="muted" data-testid="semantic-note">
+          <p>{describeSemantic(semantic).text}</p>
+          <Detail text={describeSemantic(semantic).detail} />
+        </div>
       )}
       {folders !== null && folders.length === 0 && <p className="muted">Add folders on the Library page (or drop them here) to search them.</p>}
       {hits !== null && groups.length === 0 && <p className="muted" data-testid="no-results">Nothing in your library matches “{query.trim()}”.</p>}

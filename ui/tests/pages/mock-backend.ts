@@ -27,6 +27,8 @@ import type { SemanticStatus } from "../../src/bindings/SemanticStatus";
 export interface Seed {
   window: string;
   platform: string;
+  /** Why models cannot run here (Metal did not start), or nothing. */
+  deviceProblem?: string | null;
   folders: Folder[];
   /** Paths that are folders / files on the pretend disk. */
   dirs: string[];
@@ -344,7 +346,7 @@ mockIPC(
     calls.push({ cmd, args: cmd === "scan_folder" || cmd === "pull_model" ? { id: args.id, repo: args.repo, stream: args.stream } : cmd === "chat_reply" ? { id: args.id, action: args.action, allowUnfit: args.allowUnfit } : cmd === "ask_library" ? { question: args.question, folder: args.folder, budget: args.budget, allowUnfit: args.allowUnfit } : args });
     switch (cmd) {
       case "app_info":
-        return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform };
+        return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform, deviceProblem: seed.deviceProblem ?? null };
       case "list_folders":
         return folders;
       case "add_folders":

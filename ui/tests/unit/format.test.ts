@@ -48,7 +48,9 @@ describe("describeSemantic", () => {
     expect(describeSemantic({ ...base, pass: "paused", vectors: 4 }).text).toMatch(/waits while indexing or the model runs: 4 of 10/);
     expect(describeSemantic({ ...base, pass: "paused", pausedByUser: true, vectors: 4 }).text).toMatch(/^Semantic search paused/);
     expect(describeSemantic({ ...base, failed: [{ path: "/a/b.txt", reason: "x" }] }).tone).toBe("warning");
-    expect(describeSemantic({ ...base, embedder: { state: "failed", message: "no connection" } }).text).toMatch(/unavailable \(no connection\)/);
+    const failed = describeSemantic({ ...base, embedder: { state: "failed", message: "no connection", detail: "os error 111" } });
+    expect(failed.text).toBe("Semantic search is unavailable: no connection. Search matches words meanwhile.");
+    expect(failed.detail).toBe("os error 111");
     expect(describeSemantic({ ...base, embedder: { state: "off" } }).tone).toBe("muted");
   });
 });

@@ -1111,6 +1111,21 @@ where
     <Array as guard::Guarded>::try_from_op(f)
 }
 
+/// Fathom: runs a raw `mlx_sys` call that writes no array (device queries, Metal set-up) under
+/// mlx-rs's error handler, so a failure comes back as an [`Exception`] instead of reaching mlx-c's
+/// default handler, which prints and exits the process.
+#[track_caller]
+pub fn status_from_raw_op<F>(operation: &str, f: F) -> Result<(), crate::error::Exception>
+where
+    F: FnOnce() -> i32,
+{
+    crate::error::INIT_ERR_HANDLER.call_once(crate::error::setup_mlx_error_handler);
+    match f() {
+        SUCCESS => Ok(()),
+        status => Err(crate::error::exception_from_status(status, operation)),
+    }
+}
+
 /// Fathom: like [`array_from_raw_op`] for operations that write a vector of arrays.
 #[track_caller]
 pub fn arrays_from_raw_op<F>(f: F) -> Result<Vec<Array>, crate::error::Exception>
