@@ -9,6 +9,8 @@ step() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "workflows (actionlint, shellcheck)"
 .tools/lint/bin/actionlint -no-color
+step "release scripts"
+/usr/bin/python3 -m pytest tests/release -q -p no:cacheprovider
 step "rustfmt"
 cargo fmt --all --check
 step "ui lint"

@@ -2,6 +2,7 @@
 // only the commands its capability grants (see capabilities/).
 const COMMANDS: &[&str] = &[
     "app_info",
+    "diagnostics",
     "list_folders",
     "add_folders",
     "pick_folders",

@@ -26,6 +26,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::diagnostics,
             commands::list_folders,
             commands::add_folders,
             commands::pick_folders,
@@ -73,13 +74,36 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
 }
 
 pub fn run() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let dirs = match fathom_store::AppDirs::resolve() {
+        Ok(dirs) => dirs,
+        Err(e) => {
+            eprintln!("Fathom cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    // The log file (rotating, in the platform's log folder, panics included) before anything that
+    // may log; without it, standard error alone.
+    let _log = match fathom_diagnostics::start_logging(dirs.logs(), "info", true) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .init();
+            log::warn!("{e}");
+            None
+        }
+    };
+    log::info!(
+        "Fathom {} starting ({} {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
     // Before any MLX call (the embedder and the memory check make the first): on macOS this points
     // MLX at the metallib inside the bundle and starts Metal, failing in words, not by exiting.
     if let Err(e) = fathom_engine::device::prepare() {
         log::error!("{e}");
     }
-    let state = match AppState::load() {
+    let state = match AppState::load_from(dirs) {
         Ok(state) => state,
         Err(e) => {
             // Nothing can be saved without a data directory: say so and stop.

@@ -370,3 +370,41 @@ fn semantic_search_loads_its_embedder_on_first_use_and_can_be_paused_and_turned_
         .unwrap()
         .ends_with("car.txt"));
 }
+
+#[test]
+fn diagnostics_say_what_a_bug_report_needs_and_nothing_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    fs::write(docs.join("plan.txt"), "zebracorn merger plans").unwrap();
+    let root = tmp.path().join("state");
+    fs::create_dir_all(root.join("logs")).unwrap();
+    let log: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    fs::write(fathom_diagnostics::log_file(&root.join("logs")), log).unwrap();
+    let (_app, w) = app(&root);
+    invoke(&w, "add_folders", json!({ "paths": [docs] })).unwrap();
+    invoke(&w, "set_hf_token", json!({ "token": "hf_supersecret" })).unwrap();
+
+    let text = invoke(&w, "diagnostics", json!({})).unwrap();
+    let text = text.as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("Fathom {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("\nMemory: "), "{text}");
+    assert!(text.contains("\nDevice: "), "{text}");
+    assert!(text.contains("\nLibrary: 1 folder, "), "{text}");
+    assert!(text.contains("Setting hfToken: set\n"), "{text}");
+    assert!(
+        text.contains(&format!("\nLogs: {}\n", root.join("logs").display())),
+        "{text}"
+    );
+    // The log's last 200 lines, not more.
+    assert!(text.trim_end().ends_with("line 299"), "{text}");
+    assert!(text.contains("\nline 100\n") && !text.contains("\nline 99\n"));
+    assert!(!text.contains("hf_supersecret"), "the token leaked: {text}");
+    assert!(
+        !text.contains("zebracorn"),
+        "a document's text leaked: {text}"
+    );
+}

@@ -68,6 +68,27 @@ def test_opens_and_navigates(launch, screenshot):
         screenshot(page)
 
 
+def test_the_app_logs_to_its_log_folder_and_copies_diagnostics(launch, home, screenshot):
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    # The platform's log folder on Linux: $XDG_STATE_HOME/fathom/logs (~/.local/state here).
+    log = home / ".local/state/fathom/logs/fathom_rCURRENT.log"
+    wait_for(lambda: log.is_file() and "Fathom 0.1.0 starting" in log.read_text(), what="the log file")
+    d.find_element(By.CSS_SELECTOR, 'nav a[data-page="settings"]').click()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="copy-diagnostics"]'), what="Settings")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="copy-diagnostics"]').click()
+
+    def report():
+        found = d.find_elements(By.CSS_SELECTOR, '[data-testid="diagnostics-text"]')
+        return found[0].get_attribute("value") if found else ""
+
+    text = wait_for(lambda: report().startswith("Fathom 0.1.0 (linux x86_64)") and report(), what="the diagnostics")
+    assert "\nMemory: " in text and "\nDevice: MLX CPU backend" in text, text
+    assert "Fathom 0.1.0 starting" in text, "the log's tail is in the report"
+    screenshot("diagnostics")
+
+
 def index_state(d):
     try:
         found = d.find_elements(By.CSS_SELECTOR, '[data-testid="index"]')

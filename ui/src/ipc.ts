@@ -36,6 +36,7 @@ import type { SemanticStatus } from "./bindings/SemanticStatus";
 
 export const commands = {
   appInfo: () => invoke<AppInfo>("app_info"),
+  diagnostics: () => invoke<string>("diagnostics"),
   listFolders: () => invoke<Folder[]>("list_folders"),
   addFolders: (paths: string[]) => invoke<AddReport>("add_folders", { paths }),
   pickFolders: () => invoke<AddReport>("pick_folders"),

@@ -7,7 +7,7 @@
 mod memory;
 pub mod shape;
 
-pub use memory::{Memory, MemorySource, MEMORY_LIMIT_ENV};
+pub use memory::{system_description, Memory, MemorySource, MEMORY_LIMIT_ENV};
 pub use shape::{header_length, parse_header, read_local_headers, ModelShape, TensorInfo};
 
 use serde::Serialize;

@@ -94,3 +94,13 @@ impl Memory {
         }
     }
 }
+
+/// The OS by name and version, its kernel and the processor count, for diagnostics.
+pub fn system_description() -> String {
+    let os = sysinfo::System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into());
+    let kernel = sysinfo::System::kernel_version().unwrap_or_else(|_| "unknown".into());
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{os}, kernel {kernel}, {cpus} cores")
+}

@@ -10,6 +10,7 @@ pub const DATA_DIR_ENV: &str = "FATHOM_DATA_DIR";
 pub struct AppDirs {
     data: PathBuf,
     config: PathBuf,
+    logs: PathBuf,
 }
 
 impl AppDirs {
@@ -24,6 +25,7 @@ impl AppDirs {
         Ok(Self {
             data: dirs.data_dir().to_path_buf(),
             config: dirs.config_dir().to_path_buf(),
+            logs: platform_logs(&dirs),
         })
     }
 
@@ -33,7 +35,14 @@ impl AppDirs {
         Self {
             data: root.join("data"),
             config: root.join("config"),
+            logs: root.join("logs"),
         }
+    }
+
+    /// The platform's log folder: `~/Library/Logs/Fathom` on macOS (where Console.app looks),
+    /// `$XDG_STATE_HOME/fathom/logs` (`~/.local/state/fathom/logs`) on Linux.
+    pub fn logs(&self) -> &Path {
+        &self.logs
     }
 
     pub fn data(&self) -> &Path {
@@ -65,6 +74,18 @@ impl AppDirs {
     }
 }
 
+fn platform_logs(dirs: &directories::ProjectDirs) -> PathBuf {
+    if cfg!(target_os = "macos") {
+        if let Some(base) = directories::BaseDirs::new() {
+            return base.home_dir().join("Library/Logs/Fathom");
+        }
+    }
+    match dirs.state_dir() {
+        Some(state) => state.join("logs"),
+        None => dirs.data_dir().join("logs"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +97,15 @@ mod tests {
         assert_eq!(dirs.config(), Path::new("/x/config"));
         assert_eq!(dirs.library_file(), Path::new("/x/data/library.json"));
         assert_eq!(dirs.settings_file(), Path::new("/x/config/settings.json"));
+        assert_eq!(dirs.logs(), Path::new("/x/logs"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn logs_go_to_the_xdg_state_folder_on_linux() {
+        let dirs = directories::ProjectDirs::from("app", "Fathom", "Fathom").unwrap();
+        let logs = platform_logs(&dirs);
+        assert!(logs.ends_with("fathom/logs"), "{}", logs.display());
+        assert_eq!(logs.parent(), dirs.state_dir());
     }
 }

@@ -247,3 +247,13 @@ test("semantic search can be turned off and on in the settings", async ({ page }
   await box.check();
   expect(await callsOf(page, "set_semantic_search")).toEqual([{ on: false }, { on: true }]);
 });
+
+test("Copy diagnostics puts the report on the clipboard and shows it", async ({ page, context }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await openWith(page, "/index.html#/settings");
+  await page.getByTestId("copy-diagnostics").click();
+  await expect(page.getByTestId("diagnostics-note")).toContainText("Copied");
+  await expect(page.getByTestId("diagnostics-text")).toHaveValue(/^Fathom 0\.1\.0 \(linux x86_64\)\n/);
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("--- last lines of the log ---");
+  expect(await callsOf(page, "diagnostics")).toHaveLength(1);
+});

@@ -347,6 +347,8 @@ mockIPC(
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform, deviceProblem: seed.deviceProblem ?? null };
+      case "diagnostics":
+        return "Fathom 0.1.0 (linux x86_64)\nMemory: 24.0 GB total\n--- last lines of the log ---\nstarted\n";
       case "list_folders":
         return folders;
       case "add_folders":
