@@ -21,5 +21,7 @@ mkdir -p src-tauri/binaries/lib
 cp "$target_dir/release/fathom" "src-tauri/binaries/fathom-$triple"
 cp -rL "$target_dir/release/mlx" "$target_dir/release/mlx_cpu.libs" src-tauri/binaries/lib/
 # Tauri's CLI reads tauri.conf.json from ./src-tauri, so it runs from the repository root.
-ui/node_modules/.bin/tauri build --bundles deb --config src-tauri/tauri.bundle-linux.conf.json "$@" >&2
+# FATHOM_BUNDLES=deb,appimage adds the AppImage where the bundler can fetch its tools (linuxdeploy
+# comes from GitHub: on GitHub's runners, not on machines that reach only package registries).
+ui/node_modules/.bin/tauri build --bundles "${FATHOM_BUNDLES:-deb}" --config src-tauri/tauri.bundle-linux.conf.json "$@" >&2
 ls -t "$target_dir/release/bundle/deb/"*.deb | head -1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every test: lints, Rust (unit + mock runtime), UI unit and
-# page tests in headless Chromium, and the real app end to end under Xvfb.
+# page tests in headless Chromium, the real app end to end under Xvfb, and the .deb installed into a
+# clean Debian root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -30,4 +31,6 @@ step "ui page tests (headless Chromium)"
 step "end to end (real app, Xvfb, WebDriver)"
 cargo build -p fathom-app -p fathom-fakehub
 dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" /usr/bin/python3 -m pytest tests/e2e -v -p no:cacheprovider
+step "the .deb, installed in a clean Debian root (release build, debootstrap, Xvfb)"
+bash tests/package/deb.sh
 step "all tests passed"

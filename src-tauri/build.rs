@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "scan_folder",
     "cancel_stream",
     "get_settings",
+    "set_first_run_done",
     "set_quick_shortcut",
     "hide_quick_window",
     "open_main_window",

@@ -208,6 +208,16 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
     }
 }
 
+/// Marks the welcome guide finished (or skipped), or asks for it again (Settings).
+#[tauri::command]
+pub fn set_first_run_done(
+    state: State<'_, AppState>,
+    done: bool,
+) -> Result<SettingsView, CommandError> {
+    state.update_settings(|s| s.first_run_done = done)?;
+    Ok(get_settings(state))
+}
+
 /// Changes the quick-query shortcut: the new one is registered first, and saved only if the system
 /// accepted it; otherwise the old one stays active.
 #[tauri::command]

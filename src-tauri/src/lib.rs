@@ -34,6 +34,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::scan_folder,
             commands::cancel_stream,
             commands::get_settings,
+            commands::set_first_run_done,
             commands::set_quick_shortcut,
             commands::hide_quick_window,
             commands::open_main_window,

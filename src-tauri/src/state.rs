@@ -85,6 +85,17 @@ impl AppState {
                 s.turn_off();
             }
         }
+        // Someone who already has a library or a model (an install from before the welcome guide)
+        // does not need it.
+        let mut settings = settings;
+        if !settings.value.first_run_done
+            && (!library.folders().is_empty() || settings.value.active_model.is_some())
+        {
+            settings.value.first_run_done = true;
+            if let Err(e) = settings_doc.save(&settings.value) {
+                log::warn!("could not save that the welcome guide is done: {e}");
+            }
+        }
         let chats = fathom_chat::ChatStore::open(dirs.chats_file()).map_err(|e| {
             log::error!("the conversations could not be opened: {e}");
             e.to_string()

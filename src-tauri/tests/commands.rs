@@ -408,3 +408,31 @@ fn diagnostics_say_what_a_bug_report_needs_and_nothing_private() {
         "a document's text leaked: {text}"
     );
 }
+
+#[test]
+fn the_welcome_guide_shows_once_and_can_be_asked_for_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let (_app, w) = app(&root);
+    let done = |w: &WebviewWindow<MockRuntime>| {
+        invoke(w, "get_settings", json!({})).unwrap()["settings"]["firstRunDone"].clone()
+    };
+    assert_eq!(done(&w), json!(false), "a new user gets the guide");
+    invoke(&w, "set_first_run_done", json!({ "done": true })).unwrap();
+    let (_app2, w2) = app(&root);
+    assert_eq!(done(&w2), json!(true), "not shown again after a restart");
+    invoke(&w2, "set_first_run_done", json!({ "done": false })).unwrap();
+    assert_eq!(done(&w2), json!(false), "Settings can show it again");
+
+    // Someone who already has a library (from before the guide existed) does not get it.
+    let old = tmp.path().join("old");
+    let docs = tmp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    {
+        let (_app3, w3) = app(&old);
+        invoke(&w3, "add_folders", json!({ "paths": [docs] })).unwrap();
+        fs::remove_file(old.join("config/settings.json")).ok();
+    }
+    let (_app4, w4) = app(&old);
+    assert_eq!(done(&w4), json!(true));
+}

@@ -1,6 +1,7 @@
 """End-to-end rig: the real app binary under Xvfb and a private D-Bus (the caller runs pytest
 inside `dbus-run-session` and `xvfb-run`), driven through tauri-driver + WebKitWebDriver, with xdotool
 for the keyboard and mouse, and a StatusNotifierWatcher for the tray."""
+import json
 import os
 import shutil
 import socket
@@ -105,7 +106,15 @@ def home(tmp_path):
 class AppSession:
     """One run of the real app under tauri-driver."""
 
-    def __init__(self, home, artifacts, extra_env=None):
+    def __init__(self, home, artifacts, extra_env=None, fresh_user=False):
+        if not fresh_user:
+            # Tests start past the welcome guide unless they are about it; what a test wrote into
+            # the settings stays.
+            settings = home / "config/fathom/settings.json"
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            value = json.loads(settings.read_text()) if settings.is_file() else {}
+            value.setdefault("firstRunDone", True)
+            settings.write_text(json.dumps(value))
         env = dict(os.environ)
         # Nothing reaches the real Hub from a test: downloads go to a closed port unless a test
         # serves a fake Hub.
@@ -163,8 +172,8 @@ class AppSession:
 def launch(home, artifacts, tray_host):
     sessions = []
 
-    def start(**extra_env):
-        s = AppSession(home, artifacts, extra_env)
+    def start(fresh_user=False, **extra_env):
+        s = AppSession(home, artifacts, extra_env, fresh_user=fresh_user)
         sessions.append(s)
         return s
 

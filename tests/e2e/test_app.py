@@ -1,4 +1,5 @@
 """The real Fathom app, end to end."""
+import json
 import subprocess
 import time
 
@@ -406,15 +407,8 @@ def test_a_model_downloads_with_progress_pauses_and_resumes_after_a_restart(laun
         assert (snapshots[0] / f.name).read_bytes() == f.read_bytes(), f.name
 
 
-def test_folders_can_be_chosen_in_the_system_folder_chooser(launch, tmp_path, screenshot):
-    """The real GTK folder chooser: type the folder's path, choose it, and it joins the library."""
-    folder = tmp_path / "Picked Papers"
-    folder.mkdir()
-    (folder / "paper.md").write_text("# Choosing folders\n")
-    d = launch().driver
-    main_window()
-    wait_for(lambda: heading(d) == "Library", what="the Library page")
-    d.find_element(By.XPATH, '//button[text()="Choose folders…"]').click()
+def choose_in_folder_chooser(folder, screenshot):
+    """Picks `folder` in the real GTK folder chooser the app has opened."""
     chooser = wait_for(lambda: visible_windows("^Add folders to the library$"), what="the folder chooser")[0]
     time.sleep(0.5)
     screenshot("chooser")
@@ -431,6 +425,18 @@ def test_folders_can_be_chosen_in_the_system_folder_chooser(launch, tmp_path, sc
     if visible_windows("^Add folders to the library$"):
         xdotool("key", "Return")
     wait_for(lambda: not visible_windows("^Add folders to the library$"), what="the chooser to close")
+
+
+def test_folders_can_be_chosen_in_the_system_folder_chooser(launch, tmp_path, screenshot):
+    """The real GTK folder chooser: type the folder's path, choose it, and it joins the library."""
+    folder = tmp_path / "Picked Papers"
+    folder.mkdir()
+    (folder / "paper.md").write_text("# Choosing folders\n")
+    d = launch().driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page")
+    d.find_element(By.XPATH, '//button[text()="Choose folders…"]').click()
+    choose_in_folder_chooser(folder, screenshot)
     rows = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="folder"]'), what="the chosen folder")
     assert rows[0].get_attribute("data-path") == str(folder.resolve())
     wait_for(lambda: index_state(d) == ("done", "1 document, 1 chunk"), what="the chosen folder indexed")
@@ -568,3 +574,67 @@ def test_semantic_search_fetches_its_model_on_first_use_and_finds_passages_by_me
     wait_for(lambda: texts(d, '[data-testid="result"] strong')[:1] == ["car.txt"], what="the passage found by meaning")
     assert "not allowed" not in d.find_element(By.TAG_NAME, "main").text
     screenshot("semantic-search")
+
+
+def welcome_step(d):
+    try:
+        found = d.find_elements(By.CSS_SELECTOR, '[data-testid="welcome"]')
+        return found[0].get_attribute("data-step") if found else None
+    except StaleElementReferenceException:
+        return None
+
+
+def test_a_first_launch_is_walked_from_the_memory_check_to_a_first_question(launch, fakehub, home, tmp_path, screenshot):
+    """A new user's first launch against a loopback Hub: the verdict, the model downloaded, a folder
+    chosen and indexed, a planted word found, a question taken to Ask; not shown again after."""
+    url, _served = fakehub
+    folder = tmp_path / "Field Notes"
+    folder.mkdir()
+    (folder / "otters.md").write_text("# Otters\n\nThe zorbulon otter hides its pebbles under the kelp.\n")
+    session = launch(fresh_user=True, HF_ENDPOINT=url)
+    d = session.driver
+    main_window()
+    wait_for(lambda: welcome_step(d) == "fit", what="the welcome guide")
+    verdict = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="welcome-verdict"]'), what="the memory check")[0]
+    assert verdict.get_attribute("data-verdict") == "fits", verdict.text
+    assert verdict.text.startswith("Yes."), verdict.text
+    screenshot("welcome-fit")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-next"]').click()
+
+    wait_for(lambda: welcome_step(d) == "model", what="the model step")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-download-start"]').click()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="welcome-model-ready"]'), timeout=120, what="the model downloaded and ready")
+    screenshot("welcome-model")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-next"]').click()
+
+    wait_for(lambda: welcome_step(d) == "folder", what="the folder step")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-pick"]').click()
+    choose_in_folder_chooser(folder, screenshot)
+    wait_for(lambda: [e.get_attribute("data-state") for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="welcome-folders"] li')] == ["done"], what="the folder indexed")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-next"]').click()
+
+    wait_for(lambda: welcome_step(d) == "search", what="the search step")
+    d.find_element(By.CSS_SELECTOR, 'input[aria-label="Search your documents"]').send_keys("zorbulon")
+    d.find_element(By.XPATH, '//section[@data-testid="welcome"]//button[text()="Search"]').click()
+    hits = wait_for(lambda: texts(d, '[data-testid="welcome-hits"] li'), what="the planted word found")
+    assert "otters.md" in hits[0], hits
+    screenshot("welcome-search")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-next"]').click()
+
+    wait_for(lambda: welcome_step(d) == "ask", what="the Ask step")
+    d.find_element(By.CSS_SELECTOR, 'input[aria-label="Your question"]').send_keys("Where does the otter hide its pebbles?")
+    d.find_element(By.CSS_SELECTOR, '[data-testid="welcome-ask"]').click()
+    wait_for(lambda: heading(d) == "Ask", what="the Ask page")
+    box = d.find_element(By.CSS_SELECTOR, 'input[aria-label="Question"]')
+    assert box.get_attribute("value") == "Where does the otter hide its pebbles?"
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="run"]'), what="the question being asked")
+    screenshot("welcome-ask")
+    settings = json.loads((home / "config/fathom/settings.json").read_text())
+    assert settings["firstRunDone"] is True
+    session.close()
+
+    # Not shown again.
+    d = launch(fresh_user=True, HF_ENDPOINT=url).driver
+    main_window()
+    wait_for(lambda: heading(d) == "Library", what="the Library page, not the guide")
+    assert welcome_step(d) is None

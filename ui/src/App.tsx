@@ -8,6 +8,7 @@ import { ModelsPage } from "./pages/Models";
 import { SearchPage } from "./pages/Search";
 import { ChatPage } from "./pages/Chat";
 import { AskPage } from "./pages/Ask";
+import { SHOW_WELCOME_EVENT, Welcome } from "./Welcome";
 
 export const PAGES = ["chat", "ask", "search", "library", "models", "settings"] as const;
 export type Page = (typeof PAGES)[number];
@@ -34,6 +35,38 @@ export function App() {
   const [dragging, setDragging] = useState(false);
   const [shownRun, setShownRun] = useState<string | null>(null);
   const [deviceProblem, setDeviceProblem] = useState<string | null>(null);
+  // null until the settings say whether the welcome guide was done.
+  const [welcome, setWelcome] = useState<boolean | null>(null);
+  const [askDraft, setAskDraft] = useState<string | null>(null);
+
+  useEffect(() => {
+    commands.getSettings().then(
+      (v) => {
+        setWelcome(!v.settings.firstRunDone);
+      },
+      () => {
+        setWelcome(false);
+      },
+    );
+    const show = () => {
+      setWelcome(true);
+    };
+    window.addEventListener(SHOW_WELCOME_EVENT, show);
+    return () => {
+      window.removeEventListener(SHOW_WELCOME_EVENT, show);
+    };
+  }, []);
+
+  const finishWelcome = useCallback((draft: string | null) => {
+    setWelcome(false);
+    commands.setFirstRunDone(true).catch((e: unknown) => {
+      setError(describeError(e));
+    });
+    if (draft !== null) {
+      setAskDraft(draft);
+      window.location.hash = "#/ask";
+    }
+  }, []);
 
   // A Mac whose GPU cannot start (or a damaged install) cannot run models: say so on every page.
   useEffect(() => {
@@ -146,6 +179,20 @@ export function App() {
     };
   }, [addPaths]);
 
+  if (welcome === true)
+    return (
+      <div className={`app welcome-app${dragging ? " dragging" : ""}`}>
+        <main className="content">
+          {error !== null && (
+            <div role="alert" className="error">
+              {error}
+            </div>
+          )}
+          <Welcome folders={folders} onPick={() => void pickFolders()} onFinish={finishWelcome} />
+        </main>
+      </div>
+    );
+
   return (
     <div className={`app${dragging ? " dragging" : ""}`}>
       <nav className="sidebar" aria-label="Sections">
@@ -174,7 +221,7 @@ export function App() {
         )}
         {page === "settings" && <SettingsPage />}
         {page === "chat" && <ChatPage />}
-        {page === "ask" && <AskPage folders={folders} showRun={shownRun} />}
+        {page === "ask" && <AskPage folders={folders} showRun={shownRun} draft={askDraft} />}
         {page === "search" && <SearchPage folders={folders} />}
         {page === "models" && <ModelsPage />}
       </main>

@@ -42,6 +42,7 @@ export const commands = {
   pickFolders: () => invoke<AddReport>("pick_folders"),
   removeFolder: (id: string) => invoke<Folder>("remove_folder", { id }),
   getSettings: () => invoke<SettingsView>("get_settings"),
+  setFirstRunDone: (done: boolean) => invoke<SettingsView>("set_first_run_done", { done }),
   setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),
   hideQuickWindow: () => invoke<null>("hide_quick_window"),
   openMainWindow: (run?: string) => invoke<null>("open_main_window", { run: run ?? null }),

@@ -26,6 +26,9 @@ pub struct Settings {
     /// Hybrid search (BM25 and meaning): fetches a 90 MB embedding model when the library gets
     /// its first folder. Off, search is BM25 alone.
     pub semantic_search: bool,
+    /// The welcome guide (memory check, model, first folder, first search and Ask) was finished or
+    /// skipped; Settings can show it again.
+    pub first_run_done: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             model_idle_minutes: 15,
             reply_max_tokens: 8192,
             semantic_search: true,
+            first_run_done: false,
         }
     }
 }

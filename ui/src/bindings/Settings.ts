@@ -37,4 +37,9 @@ replyMaxTokens: number,
  * Hybrid search (BM25 and meaning): fetches a 90 MB embedding model when the library gets
  * its first folder. Off, search is BM25 alone.
  */
-semanticSearch: boolean, };
+semanticSearch: boolean, 
+/**
+ * The welcome guide (memory check, model, first folder, first search and Ask) was finished or
+ * skipped; Settings can show it again.
+ */
+firstRunDone: boolean, };

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { describeAction, uniqueCitations, withoutQuotes } from "../ask";
 import { baseName } from "../format";
 import { FolderSelect } from "../FolderSelect";
@@ -45,9 +45,10 @@ const ENDINGS: Record<string, string> = {
   unranked: "The model gave no ranking: these are the documents it kept, in the order it found them.",
 };
 
-export function AskPage({ folders, compact = false, onOpenFull, showRun }: { folders: Folder[] | null; compact?: boolean; onOpenFull?: (runId: string) => void; showRun?: string | null }) {
+export function AskPage({ folders, compact = false, onOpenFull, showRun, draft }: { folders: Folder[] | null; compact?: boolean; onOpenFull?: (runId: string) => void; showRun?: string | null; draft?: string | null }) {
   const [hasModel, setHasModel] = useState<boolean | null>(null);
-  const [question, setQuestion] = useState("");
+  // A question brought from elsewhere (the welcome guide) waits in the box to be asked.
+  const [question, setQuestion] = useState(draft ?? "");
   const [folder, setFolder] = useState("");
   const [budget, setBudget] = useState(32_768);
   const [view, setView] = useState<View | null>(null);
@@ -134,6 +135,15 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun }: { fol
       void refreshHistory();
     }
   };
+
+  // A question from the welcome guide is asked as soon as the page knows a model is there.
+  const draftAsked = useRef(false);
+  useEffect(() => {
+    if (draft == null || draftAsked.current || hasModel !== true) return;
+    draftAsked.current = true;
+    void ask();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once, when the model is known
+  }, [hasModel]);
 
   const openRun = async (id: string) => {
     if (stream !== null) return;

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { commands, describeError, type AppInfo, type SettingsView } from "../ipc";
 import { acceleratorFromKeyPress, displayAccelerator } from "../shortcut";
 import { startIndexing } from "../indexing";
+import { SHOW_WELCOME_EVENT } from "../Welcome";
 
 export function SettingsPage() {
   const [info, setInfo] = useState<AppInfo | null>(null);
@@ -144,6 +145,23 @@ export function SettingsPage() {
         </dl>
       )}
       <Diagnostics />
+      <button
+        type="button"
+        className="link"
+        data-testid="show-welcome"
+        onClick={() => {
+          commands.setFirstRunDone(false).then(
+            () => {
+              window.dispatchEvent(new Event(SHOW_WELCOME_EVENT));
+            },
+            (err: unknown) => {
+              setMessage({ ok: false, text: describeError(err) });
+            },
+          );
+        }}
+      >
+        Show the welcome guide again
+      </button>
     </section>
   );
 }

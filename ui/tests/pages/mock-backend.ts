@@ -194,7 +194,11 @@ async function pull(args: Record<string, unknown>) {
   }
   r.pending = null;
   r.installed = { repo, commit: "c0ffee", path: `/home/test/.cache/huggingface/hub/models--${repo.replace("/", "--")}/snapshots/c0ffee`, diskBytes: totalBytes };
-  if (!models.some((m) => m.active)) r.active = true;
+  // As the app does: the first model installed becomes the one in use.
+  if (!models.some((m) => m.active)) {
+    r.active = true;
+    settings = { ...settings, settings: { ...settings.settings, activeModel: repo } };
+  }
   return r.installed;
 }
 
@@ -402,6 +406,9 @@ mockIPC(
       case "set_semantic_search":
         settings = { ...settings, settings: { ...settings.settings, semanticSearch: args.on as boolean } };
         semantic = { ...semantic, embedder: args.on === true ? { state: "loading" } : { state: "off" } };
+        return settings;
+      case "set_first_run_done":
+        settings = { ...settings, settings: { ...settings.settings, firstRunDone: args.done as boolean } };
         return settings;
       case "set_index_hidden":
         settings = { ...settings, settings: { ...settings.settings, indexHidden: args.hidden as boolean } };
