@@ -47,6 +47,11 @@ const COMMANDS: &[&str] = &[
     "list_runs",
     "get_run",
     "delete_run",
+    "check_for_update",
+    "found_update",
+    "install_update",
+    "restart_app",
+    "set_check_updates",
 ];
 
 fn main() {

@@ -11,6 +11,7 @@ mod shortcut;
 pub mod state;
 pub mod streams;
 mod tray;
+pub mod updates;
 pub mod windows;
 
 use tauri::{Manager, RunEvent, Runtime, WindowEvent};
@@ -24,6 +25,7 @@ pub use state::AppState;
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
+        .manage(updates::Found::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::diagnostics,
@@ -71,6 +73,11 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             ask::list_runs,
             ask::get_run,
             ask::delete_run,
+            updates::check_for_update,
+            updates::found_update,
+            updates::install_update,
+            updates::restart_app,
+            updates::set_check_updates,
         ])
 }
 
@@ -126,6 +133,8 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         // Rust-side only too: the folder chooser behind `pick_folders`.
         .plugin(tauri_plugin_dialog::init())
+        // Rust-side only as well: updates are checked and installed by `updates`' commands.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(
             tauri_plugin_global_shortcut::Builder::new()
                 .with_handler(|app, _shortcut, event| {
@@ -142,6 +151,7 @@ pub fn run() {
             search::start_semantic(app.handle());
             tray::install(app.handle())?;
             shortcut::install_saved(app.handle());
+            updates::check_at_start(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| match event {

@@ -16,6 +16,8 @@ fn generate(dir: &Path) {
     // Counts and sizes stay far below 2^53: plain numbers are simpler in the UI than bigint.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
     AppInfo::export_all(&cfg).unwrap();
+    fathom_app::updates::UpdateCheck::export_all(&cfg).unwrap();
+    fathom_app::updates::UpdateProgress::export_all(&cfg).unwrap();
     SettingsView::export_all(&cfg).unwrap();
     AddReport::export_all(&cfg).unwrap();
     ScanProgress::export_all(&cfg).unwrap();

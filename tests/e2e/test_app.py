@@ -638,3 +638,87 @@ def test_a_first_launch_is_walked_from_the_memory_check_to_a_first_question(laun
     main_window()
     wait_for(lambda: heading(d) == "Library", what="the Library page, not the guide")
     assert welcome_step(d) is None
+
+
+def test_updates_are_offered_at_start_installed_when_signed_and_refused_when_not(launch, tmp_path, screenshot):
+    """A local update server offers a newer build signed with a key made here: the start-up check
+    announces it; a download whose signature is another file's is refused and nothing changes; the
+    rightly signed one is installed over the file the app would replace (a stand-in, here)."""
+    import shutil
+    import socket
+    from conftest import ROOT, free_port
+
+    tauri = str(ROOT / "ui/node_modules/.bin/tauri")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    subprocess.run([tauri, "signer", "generate", "--ci", "-p", "", "-w", str(keys / "key")], check=True, capture_output=True)
+    served = tmp_path / "updates"
+    served.mkdir()
+
+    def signed(name, source):
+        path = served / name
+        shutil.copy(source, path)
+        subprocess.run([tauri, "signer", "sign", "-f", str(keys / "key"), "-p", "", str(path)], check=True, capture_output=True)
+        return path, (served / f"{name}.sig").read_text().strip()
+
+    payload, good = signed("Fathom_9.9.9_amd64.AppImage", "/usr/bin/true")
+    _, other = signed("other.bin", "/usr/bin/env")
+    port = free_port()
+
+    def publish(signature):
+        (served / "latest.json").write_text(json.dumps({
+            "version": "9.9.9", "notes": "Faster search.", "pub_date": "2026-12-04T00:00:00Z",
+            "platforms": {"linux-x86_64": {"signature": signature, "url": f"http://127.0.0.1:{port}/{payload.name}"}},
+        }))
+
+    publish(other)
+    server = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", str(port), "--directory", str(served)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, what="the update server")
+        target = tmp_path / "installed" / "Fathom.AppImage"
+        target.parent.mkdir()
+        shutil.copy("/usr/bin/false", target)
+        before = target.read_bytes()
+        d = launch(
+            FATHOM_UPDATE_PUBKEY=(keys / "key.pub").read_text().strip(),
+            FATHOM_UPDATE_ENDPOINT=f"http://127.0.0.1:{port}/latest.json",
+            FATHOM_UPDATE_TARGET=str(target),
+        ).driver
+        main_window()
+        wait_for(lambda: heading(d) == "Library", what="the Library page")
+        notice = wait_for(lambda: texts(d, '[data-testid="update-available"]'), what="the start-up check's notice")
+        assert "Fathom 9.9.9 is available" in notice[0], notice
+        screenshot("update-available")
+
+        d.find_element(By.CSS_SELECTOR, 'nav a[data-page="settings"]').click()
+
+        def status():
+            return " ".join(texts(d, '[data-testid="update-status"]'))
+
+        def install():
+            d.find_element(By.CSS_SELECTOR, '[data-testid="check-now"]').click()
+            wait_for(lambda: "Fathom 9.9.9 is available (you have 0.1.0)" in status(), what="the update offered")
+            d.find_element(By.CSS_SELECTOR, '[data-testid="install-update"]').click()
+
+        # Signed, but not this file: refused, and the installed file is untouched.
+        install()
+        error = wait_for(lambda: texts(d, '[data-testid="update-error"]'), what="the refusal")
+        assert "could not be verified" in error[0], error
+        assert target.read_bytes() == before
+        screenshot("update-refused")
+
+        publish(good)
+        install()
+        wait_for(lambda: "Fathom 9.9.9 is installed" in status(), what="the update installed")
+        assert target.read_bytes() == payload.read_bytes()
+        screenshot("update-installed")
+    finally:
+        server.terminate()
+        server.wait(10)

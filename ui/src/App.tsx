@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { listen } from "@tauri-apps/api/event";
-import { commands, describeError, type AddReport, type Folder } from "./ipc";
+import { commands, describeError, type AddReport, type AvailableUpdate, type Folder } from "./ipc";
 import { LibraryPage } from "./pages/Library";
 import { SettingsPage } from "./pages/Settings";
 import { ModelsPage } from "./pages/Models";
@@ -38,6 +38,25 @@ export function App() {
   // null until the settings say whether the welcome guide was done.
   const [welcome, setWelcome] = useState<boolean | null>(null);
   const [askDraft, setAskDraft] = useState<string | null>(null);
+  const [update, setUpdate] = useState<AvailableUpdate | null>(null);
+
+  // The start-up check found a newer Fathom (before this page loaded, or while it is open).
+  useEffect(() => {
+    commands.foundUpdate().then(
+      (u) => {
+        if (u !== null) setUpdate(u);
+      },
+      () => undefined,
+    );
+    const unlisten = listen<AvailableUpdate>("update-available", (e) => {
+      setUpdate(e.payload);
+    });
+    return () => {
+      void unlisten.then((f) => {
+        f();
+      });
+    };
+  }, []);
 
   useEffect(() => {
     commands.getSettings().then(
@@ -206,6 +225,14 @@ export function App() {
       </nav>
       <main className="content">
         <h1>{TITLES[page]}</h1>
+        {update !== null && page !== "settings" && (
+          <div className="notice" role="status" data-testid="update-available">
+            Fathom {update.version} is available. <a href="#/settings">Install it from Settings</a>{" "}
+            <button type="button" className="link" onClick={() => { setUpdate(null); }}>
+              Later
+            </button>
+          </div>
+        )}
         {deviceProblem !== null && (
           <div role="alert" className="error" data-testid="device-problem">
             {deviceProblem} Search and the library still work.

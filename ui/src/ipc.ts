@@ -17,6 +17,9 @@ import type { PullProgress } from "./bindings/PullProgress";
 import type { ScanProgress } from "./bindings/ScanProgress";
 import type { SettingsView } from "./bindings/SettingsView";
 import type { StreamId } from "./bindings/StreamId";
+import type { AvailableUpdate } from "./bindings/AvailableUpdate";
+import type { UpdateCheck } from "./bindings/UpdateCheck";
+import type { UpdateProgress } from "./bindings/UpdateProgress";
 import type { Conversation } from "./bindings/Conversation";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { Effort } from "./bindings/Effort";
@@ -43,6 +46,10 @@ export const commands = {
   removeFolder: (id: string) => invoke<Folder>("remove_folder", { id }),
   getSettings: () => invoke<SettingsView>("get_settings"),
   setFirstRunDone: (done: boolean) => invoke<SettingsView>("set_first_run_done", { done }),
+  checkForUpdate: () => invoke<UpdateCheck>("check_for_update"),
+  foundUpdate: () => invoke<AvailableUpdate | null>("found_update"),
+  setCheckUpdates: (on: boolean) => invoke<SettingsView>("set_check_updates", { on }),
+  restartApp: () => invoke<null>("restart_app"),
   setQuickShortcut: (shortcut: string) => invoke<SettingsView>("set_quick_shortcut", { shortcut }),
   hideQuickWindow: () => invoke<null>("hide_quick_window"),
   openMainWindow: (run?: string) => invoke<null>("open_main_window", { run: run ?? null }),
@@ -104,6 +111,7 @@ export const streams = {
     stream<PullProgress, InstalledModel>("pull_model", { repo }, onProgress),
   chatReply: (id: string, action: ReplyAction, allowUnfit: boolean, onEvent: (e: ReplyEvent) => void) =>
     stream<ReplyEvent, Conversation>("chat_reply", { id, action, allowUnfit }, onEvent),
+  installUpdate: (onProgress: (p: UpdateProgress) => void) => stream<UpdateProgress, string>("install_update", {}, onProgress),
   askLibrary: (question: string, folder: string | null, budget: number | null, allowUnfit: boolean, onEvent: (e: AgentEvent) => void) =>
     stream<AgentEvent, SavedRun>("ask_library", { question, folder, budget, allowUnfit }, onEvent),
 };
@@ -150,6 +158,7 @@ export function describeError(e: unknown): string {
 }
 
 export type { SemanticStatus };
+export type { AvailableUpdate, UpdateCheck, UpdateProgress };
 export type { Action, AgentEvent, Asked, Citation, RankedDocument, RunSummary, SavedRun };
 export type { Conversation, ConversationSummary, Effort, Message, Part, ReplyAction, ReplyEvent, ReplyStats };
 export type { AddReport, AppInfo, CommandError, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport, InstalledModel, Memory, ModelRow, PullProgress, ScanProgress, SettingsView };

@@ -29,6 +29,8 @@ pub struct Settings {
     /// The welcome guide (memory check, model, first folder, first search and Ask) was finished or
     /// skipped; Settings can show it again.
     pub first_run_done: bool,
+    /// Ask the update server for a newer Fathom when the app starts.
+    pub check_updates: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             reply_max_tokens: 8192,
             semantic_search: true,
             first_run_done: false,
+            check_updates: true,
         }
     }
 }

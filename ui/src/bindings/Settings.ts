@@ -42,4 +42,8 @@ semanticSearch: boolean,
  * The welcome guide (memory check, model, first folder, first search and Ask) was finished or
  * skipped; Settings can show it again.
  */
-firstRunDone: boolean, };
+firstRunDone: boolean, 
+/**
+ * Ask the update server for a newer Fathom when the app starts.
+ */
+checkUpdates: boolean, };

@@ -257,3 +257,16 @@ test("Copy diagnostics puts the report on the clipboard and shows it", async ({ 
   expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("--- last lines of the log ---");
   expect(await callsOf(page, "diagnostics")).toHaveLength(1);
 });
+
+test("Settings checks for updates, can turn the start-up check off, and says why an install was refused", async ({ page }) => {
+  await openWith(page, "/index.html#/settings");
+  const updates = page.getByTestId("updates");
+  await updates.getByTestId("check-now").click();
+  await expect(updates.getByTestId("update-status")).toHaveText("Fathom 0.2.0 is available (you have 0.1.0).");
+  await updates.getByTestId("install-update").click();
+  await expect(updates.getByTestId("update-error")).toContainText("could not be verified");
+  await expect(updates.getByTestId("error-detail")).toContainText("Technical details");
+  await updates.getByTestId("check-updates").uncheck();
+  expect(await callsOf(page, "set_check_updates")).toEqual([{ on: false }]);
+  await expect(updates.getByTestId("check-updates")).not.toBeChecked();
+});

@@ -351,6 +351,18 @@ mockIPC(
     switch (cmd) {
       case "app_info":
         return { version: "0.1.0", dataDir: "/home/test/.local/share/fathom", configDir: "/home/test/.config/fathom", platform: seed.platform, deviceProblem: seed.deviceProblem ?? null };
+      case "found_update":
+        return null;
+      case "check_for_update":
+        return { current: "0.1.0", configured: true, available: { version: "0.2.0", notes: "Faster search.", date: null } };
+      case "set_check_updates":
+        settings = { ...settings, settings: { ...settings.settings, checkUpdates: args.on as boolean } };
+        return settings;
+      case "install_update": {
+        const channel = args.onProgress as { onmessage?: (p: unknown) => void } | undefined;
+        channel?.onmessage?.({ doneBytes: 5_000_000, totalBytes: 10_000_000 });
+        throw { kind: "model", message: "the update was not installed: the update could not be verified (its signature does not match Fathom's key), so nothing was installed", detail: "minisign: signature verification failed" };
+      }
       case "diagnostics":
         return "Fathom 0.1.0 (linux x86_64)\nMemory: 24.0 GB total\n--- last lines of the log ---\nstarted\n";
       case "list_folders":
