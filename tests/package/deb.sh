@@ -26,10 +26,12 @@ say "building the package"
 deb=$(bash scripts/bundle-linux.sh | tail -1)
 [ -f "$deb" ] || { echo "deb test: no package at '$deb'" >&2; exit 1; }
 say "built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
-dpkg-deb --contents "$deb" > "$artifacts/deb-contents.txt"
-for f in ./usr/bin/fathom-app ./usr/bin/fathom ./usr/lib/fathom/mlx/lib/libmlx.so ./usr/share/applications/; do
-  grep -q " $f" "$artifacts/deb-contents.txt" || { echo "deb test: the package lacks $f" >&2; exit 1; }
+dpkg-deb --contents "$deb" | awk '{print $6}' | sed 's|^\./||' > "$artifacts/deb-contents.txt"
+for f in usr/bin/fathom-app usr/bin/fathom usr/lib/fathom/mlx/lib/libmlx.so usr/share/applications/Fathom.desktop \
+  usr/share/icons/hicolor/128x128/apps/fathom-app.png; do
+  grep -qx "$f" "$artifacts/deb-contents.txt" || { echo "deb test: the package lacks $f" >&2; exit 1; }
 done
+dpkg-deb --field "$deb" Depends | grep -q libopenblas0-pthread || { echo "deb test: OpenBLAS is not a dependency" >&2; exit 1; }
 
 root=$(mktemp -d /var/tmp/fathom-debroot.XXXXXX)
 mounts=(proc sys dev dev/pts var/cache/apt/archives)

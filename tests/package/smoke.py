@@ -46,6 +46,8 @@ def windows(name):
 
 
 def shot(name):
+    # WebKit paints a moment after the DOM changes.
+    time.sleep(0.6)
     os.makedirs(SHOTS, exist_ok=True)
     subprocess.run(["import", "-window", "root", f"{SHOTS}/{name}.png"], check=False)
 

@@ -64,7 +64,7 @@ export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" 
     case "loading":
       return { text: "Semantic search: loading its model…", tone: "muted", done: null };
     case "failed":
-      return { text: `Semantic search is unavailable: ${s.embedder.message}. Search matches words meanwhile.`, tone: "warning", done: null, detail: s.embedder.detail };
+      return { text: `Semantic search is unavailable: ${s.embedder.message.replace(/\.$/, "")}. Search matches words meanwhile.`, tone: "warning", done: null, detail: s.embedder.detail };
     case "ready":
       break;
   }
