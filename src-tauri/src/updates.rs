@@ -85,25 +85,43 @@ fn pubkey<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
 
 fn failed(what: &str, e: impl std::fmt::Display) -> CommandError {
     CommandError::Model {
-        message: format!("{what}: {}", plain(&e.to_string())),
-        detail: Some(e.to_string()),
+        message: format!("{what}: {e}"),
+        detail: None,
     }
 }
 
-/// The updater's errors in words a person can act on.
-fn plain(e: &str) -> String {
-    let lower = e.to_ascii_lowercase();
-    if lower.contains("signature") || lower.contains("pubkey") || lower.contains("minisign") {
-        "the update could not be verified (its signature does not match Fathom's key), so nothing was installed".into()
-    } else if lower.contains("error sending request")
-        || lower.contains("connect")
-        || lower.contains("dns")
-    {
-        "the update server could not be reached; check the internet connection".into()
-    } else if lower.contains("release not found") || lower.contains("platform") {
-        "there is no update for this kind of installation".into()
-    } else {
-        "something went wrong (see the details)".into()
+/// An updater error as a sentence a person can act on, the updater's own words folded away.
+fn updater_failed(what: &str, e: tauri_plugin_updater::Error) -> CommandError {
+    use tauri_plugin_updater::Error as E;
+    let why = match &e {
+        E::Minisign(_)
+        | E::Base64(_)
+        | E::SignatureUtf8(_)
+        | E::SignedVersionMismatch { .. }
+        | E::MissingSignedVersion => {
+            "the update could not be verified (its signature does not match Fathom's key), so nothing was installed"
+        }
+        E::Reqwest(_) | E::Network(_) => {
+            "the update server could not be reached; check the internet connection"
+        }
+        E::ReleaseNotFound | E::Serialization(_) | E::Semver(_) => {
+            "the update server did not answer with a valid release"
+        }
+        E::TargetNotFound(_) | E::TargetsNotFound(_) | E::UnsupportedArch | E::UnsupportedOs => {
+            "there is no update for this kind of installation"
+        }
+        E::AuthenticationFailed => "installing needs an administrator's permission, which was not given",
+        E::DebInstallFailed | E::PackageInstallFailed | E::PreviousAppNotRestored(_) => {
+            "the new version could not be installed"
+        }
+        E::Io(_) | E::TempDirNotFound | E::TempDirNotOnSameMountPoint => {
+            "the update could not be written to disk"
+        }
+        _ => "something went wrong (see the details)",
+    };
+    CommandError::Model {
+        message: format!("{what}: {why}."),
+        detail: Some(e.to_string()),
     }
 }
 
@@ -115,21 +133,21 @@ async fn find<R: Runtime>(app: &AppHandle<R>) -> Result<Option<Update>, CommandE
     if let Some(url) = debug_env("FATHOM_UPDATE_ENDPOINT") {
         let url = url
             .parse()
-            .map_err(|e| failed("the update endpoint is not a URL", e))?;
+            .map_err(|e| failed("The update endpoint is not a URL", e))?;
         builder = builder
             .endpoints(vec![url])
-            .map_err(|e| failed("the update endpoint", e))?;
+            .map_err(|e| updater_failed("The update endpoint", e))?;
     }
     if let Some(target) = debug_env("FATHOM_UPDATE_TARGET") {
         builder = builder.executable_path(target);
     }
     let updater = builder
         .build()
-        .map_err(|e| failed("updates cannot be checked", e))?;
+        .map_err(|e| updater_failed("Updates cannot be checked", e))?;
     updater
         .check()
         .await
-        .map_err(|e| failed("the update check failed", e))
+        .map_err(|e| updater_failed("The update check failed", e))
 }
 
 /// Asks the update server whether a newer Fathom exists.
@@ -159,7 +177,10 @@ pub async fn install_update<R: Runtime>(
 ) -> Result<String, CommandError> {
     let guard = state.streams.open(stream);
     let Some(update) = find(&app).await? else {
-        return Err(failed("no update to install", "Fathom is up to date"));
+        return Err(CommandError::Model {
+            message: "There is no update to install: Fathom is up to date.".into(),
+            detail: None,
+        });
     };
     let version = update.version.clone();
     let mut done = 0u64;
@@ -178,9 +199,7 @@ pub async fn install_update<R: Runtime>(
         r = install => {
             r.map_err(|e| {
                 log::warn!("the update was not installed: {e}");
-                let mut message = plain(&e.to_string());
-                message[..1].make_ascii_uppercase();
-                CommandError::Model { message: format!("{message}."), detail: Some(e.to_string()) }
+                updater_failed("The update was not installed", e)
             })?;
             log::info!("update {} installed", update.version);
             Ok(update.version)

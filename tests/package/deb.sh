@@ -2,8 +2,11 @@
 # The .deb as a person gets it: built by scripts/bundle-linux.sh, installed with apt into a clean
 # Debian 12 root made here (debootstrap: no Rust, no Node, no build tree), then used there: the
 # `fathom` CLI runs a model on MLX from the installed runtime, and the installed app goes through a
-# smoke run under Xvfb (tests/package/smoke.py). Needs root (chroot, mounts).
+# smoke run under Xvfb (tests/package/smoke.py). Where an AppImage was built (the release workflow),
+# it then goes through the same smoke run in that root with the .deb purged. Needs root (chroot,
+# mounts).
 #
+# FATHOM_DEB names a package built beforehand (else scripts/bundle-linux.sh builds one).
 # Cached between runs (FATHOM_PACKAGE_CACHE, default ~/.cache/fathom/package): the debootstrapped
 # root as a tarball and apt's downloaded packages. Screenshots go to $FATHOM_E2E_ARTIFACTS.
 set -euo pipefail
@@ -22,8 +25,13 @@ bash scripts/setup.sh test
 [ -x "$target_dir/debug/fakehub" ] || cargo build -p fathom-fakehub
 [ -f .tools/fixtures/gpt-oss/f32/config.json ] || bash scripts/fixtures.sh
 
-say "building the package"
-deb=$(bash scripts/bundle-linux.sh | tail -1)
+# FATHOM_DEB: a package already built (the release workflow tests the one it publishes); else build it.
+if [ -n "${FATHOM_DEB:-}" ]; then
+  deb=$FATHOM_DEB
+else
+  say "building the package"
+  deb=$(bash scripts/bundle-linux.sh | tail -1)
+fi
 [ -f "$deb" ] || { echo "deb test: no package at '$deb'" >&2; exit 1; }
 say "built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 dpkg-deb --contents "$deb" | awk '{print $6}' | sed 's|^\./||' > "$artifacts/deb-contents.txt"
@@ -113,3 +121,31 @@ in_root env HF_ENDPOINT="$hub_url" SMOKE_FOLDER=/root/Notes SMOKE_WORD=zorbulon 
   dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" python3 /tmp/smoke.py
 for s in "$root"/tmp/smoke-shots/*.png; do cp "$s" "$artifacts/deb-smoke-$(basename "$s")"; done
 say "the installed package passed"
+
+# The AppImage, where this machine could build one (its tools come from GitHub: the release
+# workflow builds it before this test; machines that reach only package registries cannot): it
+# must start from a folder outside the build tree on a system without the .deb. No FUSE in a
+# chroot, so it runs extracted (APPIMAGE_EXTRACT_AND_RUN), which is also what users without
+# libfuse2 do.
+appimage=$(find "$target_dir/release/bundle/appimage" -maxdepth 1 -name "*.AppImage" 2>/dev/null | head -1)
+if [ -z "$appimage" ]; then
+  say "no AppImage built here (the release workflow builds and checks it)"
+  exit 0
+fi
+say "the AppImage, without the .deb"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq fathom > "$artifacts/deb-purge.log" 2>&1 ||
+  { tail -30 "$artifacts/deb-purge.log" >&2; exit 1; }
+if in_root sh -c 'command -v fathom-app || command -v fathom || test -e /usr/lib/fathom'; then
+  echo "deb test: the .deb left files behind after purge" >&2; exit 1
+fi
+# A new user: nothing from the .deb's run.
+rm -rf "$root/root/.local/share/fathom" "$root/root/.local/state/fathom" "$root/root/.config/fathom" "$root/root/.cache/fathom"
+mkdir -p "$root/root/Downloads"
+cp "$appimage" "$root/root/Downloads/Fathom.AppImage"
+chmod +x "$root/root/Downloads/Fathom.AppImage"
+rm -rf "$root/tmp/smoke-shots"
+in_root env HF_ENDPOINT="$hub_url" APPIMAGE_EXTRACT_AND_RUN=1 SMOKE_APP=/root/Downloads/Fathom.AppImage \
+  SMOKE_FOLDER=/root/Notes SMOKE_WORD=zorbulon SMOKE_SHOTS=/tmp/smoke-shots \
+  dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" python3 /tmp/smoke.py
+for s in "$root"/tmp/smoke-shots/*.png; do cp "$s" "$artifacts/appimage-smoke-$(basename "$s")"; done
+say "the AppImage passed"

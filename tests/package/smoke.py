@@ -3,8 +3,8 @@ that tests/package/deb.sh made (no Rust, Node or build tree there): the window o
 guide shows the memory check's verdict, a folder is chosen in the system folder chooser and
 indexed, and a planted word is found on the Search page.
 
-Runs under Xvfb and a private D-Bus; drives /usr/bin/fathom-app through tauri-driver and
-WebKitWebDriver, with xdotool for the keyboard."""
+Runs under Xvfb and a private D-Bus; drives the app (SMOKE_APP: /usr/bin/fathom-app from the
+.deb, or the AppImage) through tauri-driver and WebKitWebDriver, with xdotool for the keyboard."""
 import os
 import shutil
 import socket
@@ -17,7 +17,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
-APP = "/usr/bin/fathom-app"
+APP = os.environ.get("SMOKE_APP", "/usr/bin/fathom-app")
 FOLDER = os.environ["SMOKE_FOLDER"]
 WORD = os.environ["SMOKE_WORD"]
 SHOTS = os.environ.get("SMOKE_SHOTS", "/tmp/smoke-shots")
@@ -117,6 +117,8 @@ def main():
         driver_proc.terminate()
         driver_proc.wait(10)
         subprocess.run(["pkill", "-f", APP], check=False)
+        # An AppImage run with APPIMAGE_EXTRACT_AND_RUN runs its copy of the binary from /tmp.
+        subprocess.run(["pkill", "-f", "/usr/bin/fathom-app"], check=False)
     print("smoke: passed")
 
 

@@ -361,7 +361,7 @@ mockIPC(
       case "install_update": {
         const channel = args.onProgress as { onmessage?: (p: unknown) => void } | undefined;
         channel?.onmessage?.({ doneBytes: 5_000_000, totalBytes: 10_000_000 });
-        throw { kind: "model", message: "the update was not installed: the update could not be verified (its signature does not match Fathom's key), so nothing was installed", detail: "minisign: signature verification failed" };
+        throw { kind: "model", message: "The update was not installed: the update could not be verified (its signature does not match Fathom's key), so nothing was installed.", detail: "minisign: signature verification failed" };
       }
       case "diagnostics":
         return "Fathom 0.1.0 (linux x86_64)\nMemory: 24.0 GB total\n--- last lines of the log ---\nstarted\n";
