@@ -1,45 +1,58 @@
-//! Fathom's desktop shell: the windows, the tray / menu-bar icon, the global shortcut, and the typed
-//! commands through which the UI reaches the crates. No business logic lives here.
+//! Fathom's desktop shell: a switchboard between the windows and the core (`fathom_core::App`),
+//! which holds every use case. No business logic lives here.
+//!
+//! Four rooms, each importing only those below it (checked by `tests/architecture.rs`):
+//! - `app/`: the shell's state around the core, the streaming convention, errors, events;
+//! - `desktop/` (windows, tray, shortcut) and `background/` (watching folders, the semantic
+//!   status, the update check): `app/` only;
+//! - `commands/`: one file per domain, the typed commands the UI calls; `app/` and `desktop/`,
+//!   never each other;
+//! - this file: the builder that wires them together.
 
-pub mod ask;
-pub mod chat;
+pub mod app;
+pub mod background;
 pub mod commands;
-pub mod error;
-pub mod models;
-pub mod search;
-mod shortcut;
-pub mod state;
-pub mod streams;
-mod tray;
-pub mod updates;
-pub mod windows;
+pub mod desktop;
 
 use tauri::{Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_global_shortcut::ShortcutState;
 
-pub use error::CommandError;
-pub use state::AppState;
+pub use app::{AppState, CommandError};
+use commands::{ask, chat, info, library, models, settings, updates, windows as window_commands};
+use desktop::{shortcut, tray, windows};
 
 /// Registers the state and commands on a builder: shared by the real app and the mock-runtime
 /// tests, so that the tests exercise exactly the commands the app exposes.
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
-        .manage(updates::Found::default())
+        .manage(app::updater::Found::default())
         .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::diagnostics,
-            commands::list_folders,
-            commands::add_folders,
-            commands::pick_folders,
-            commands::remove_folder,
-            commands::scan_folder,
-            commands::cancel_stream,
-            commands::get_settings,
-            commands::set_first_run_done,
-            commands::set_quick_shortcut,
-            commands::hide_quick_window,
-            commands::open_main_window,
+            info::app_info,
+            info::diagnostics,
+            info::cancel_stream,
+            library::list_folders,
+            library::add_folders,
+            library::pick_folders,
+            library::remove_folder,
+            library::scan_folder,
+            library::index_folder_cmd,
+            library::library_status,
+            library::search_library,
+            library::open_document,
+            library::read_document_text,
+            library::semantic_status,
+            library::retry_semantic,
+            library::pause_semantic,
+            settings::get_settings,
+            settings::set_first_run_done,
+            settings::set_quick_shortcut,
+            settings::set_index_hidden,
+            settings::set_semantic_search,
+            settings::set_model_idle_minutes,
+            settings::set_hf_token,
+            window_commands::hide_quick_window,
+            window_commands::open_main_window,
             models::memory_info,
             models::list_models,
             models::check_fit,
@@ -48,17 +61,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             models::delete_model,
             models::reveal_model,
             models::set_active_model,
-            models::set_hf_token,
-            search::index_folder_cmd,
-            search::library_status,
-            search::search_library,
-            search::open_document,
-            search::read_document_text,
-            search::set_index_hidden,
-            search::semantic_status,
-            search::retry_semantic,
-            search::set_semantic_search,
-            search::pause_semantic,
+            models::unload_model,
             chat::list_conversations,
             chat::get_conversation,
             chat::new_conversation,
@@ -67,8 +70,6 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             chat::set_conversation_setup,
             chat::export_conversation,
             chat::chat_reply,
-            chat::unload_model,
-            chat::set_model_idle_minutes,
             ask::ask_library,
             ask::list_runs,
             ask::get_run,
@@ -145,13 +146,13 @@ pub fn run() {
                 .build(),
         )
         .setup(|app| {
-            if let Err(e) = search::start_watching(app.handle()) {
+            if let Err(e) = background::watching::start(app.handle()) {
                 log::warn!("the library will not follow file changes: {e}");
             }
-            search::start_semantic(app.handle());
+            background::semantic::start(app.handle());
             tray::install(app.handle())?;
             shortcut::install_saved(app.handle());
-            updates::check_at_start(app.handle());
+            background::updates::check_at_start(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| match event {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use fathom_app::commands::{AppInfo, SettingsView};
-use fathom_app::streams::StreamId;
+use fathom_app::app::SettingsView;
+use fathom_app::app::StreamId;
+use fathom_app::commands::info::AppInfo;
 use fathom_app::CommandError;
 use fathom_library::{AddReport, ScanProgress};
 use ts_rs::{Config, TS};
@@ -16,8 +17,8 @@ fn generate(dir: &Path) {
     // Counts and sizes stay far below 2^53: plain numbers are simpler in the UI than bigint.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
     AppInfo::export_all(&cfg).unwrap();
-    fathom_app::updates::UpdateCheck::export_all(&cfg).unwrap();
-    fathom_app::updates::UpdateProgress::export_all(&cfg).unwrap();
+    fathom_app::app::updater::UpdateCheck::export_all(&cfg).unwrap();
+    fathom_app::app::updater::UpdateProgress::export_all(&cfg).unwrap();
     SettingsView::export_all(&cfg).unwrap();
     AddReport::export_all(&cfg).unwrap();
     ScanProgress::export_all(&cfg).unwrap();
@@ -34,8 +35,8 @@ fn generate(dir: &Path) {
     fathom_chat::Conversation::export_all(&cfg).unwrap();
     fathom_chat::store::ConversationSummary::export_all(&cfg).unwrap();
     fathom_chat::session::ReplyEvent::export_all(&cfg).unwrap();
-    fathom_app::chat::ReplyAction::export_all(&cfg).unwrap();
-    fathom_app::ask::SavedRun::export_all(&cfg).unwrap();
+    fathom_core::ReplyAction::export_all(&cfg).unwrap();
+    fathom_core::SavedRun::export_all(&cfg).unwrap();
     fathom_agent::AgentEvent::export_all(&cfg).unwrap();
     fathom_chat::store::RunSummary::export_all(&cfg).unwrap();
     fathom_semantic::SemanticStatus::export_all(&cfg).unwrap();

@@ -10,9 +10,10 @@ use common::invoke;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use fathom_app::chat::{chat_reply, ReplyAction};
-use fathom_app::streams::StreamId;
+use fathom_app::app::StreamId;
+use fathom_app::commands::chat::chat_reply;
 use fathom_app::AppState;
+use fathom_core::ReplyAction;
 use fathom_store::AppDirs;
 use serde_json::{json, Value};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -257,7 +258,7 @@ fn conversations_stream_stop_regenerate_edit_persist_and_export_over_ipc() {
             .push(body.deserialize::<Value>().unwrap());
         Ok(())
     });
-    let saved = tauri::async_runtime::block_on(fathom_app::ask::ask_library(
+    let saved = tauri::async_runtime::block_on(fathom_app::commands::ask::ask_library(
         app.state::<AppState>(),
         "Where is the memo?".into(),
         None,
@@ -282,7 +283,7 @@ fn conversations_stream_stop_regenerate_edit_persist_and_export_over_ipc() {
     assert_eq!(runs[0]["id"], saved["id"]);
     let again = invoke(&w, "get_run", json!({ "id": saved["id"] })).unwrap();
     assert_eq!(again, saved["asked"]);
-    let err = tauri::async_runtime::block_on(fathom_app::ask::ask_library(
+    let err = tauri::async_runtime::block_on(fathom_app::commands::ask::ask_library(
         app.state::<AppState>(),
         " ".into(),
         None,

@@ -8,8 +8,8 @@ use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
 
-use fathom_app::commands::scan_folder;
-use fathom_app::streams::StreamId;
+use fathom_app::app::StreamId;
+use fathom_app::commands::library::scan_folder;
 use fathom_app::AppState;
 use fathom_library::ScanProgress;
 use fathom_store::AppDirs;
@@ -243,7 +243,7 @@ fn a_folder_is_indexed_with_progress_searched_and_forgotten_when_removed() {
         tx.send(body.deserialize::<Value>().unwrap()).unwrap();
         Ok(())
     });
-    let report = tauri::async_runtime::block_on(fathom_app::search::index_folder_cmd(
+    let report = tauri::async_runtime::block_on(fathom_app::commands::library::index_folder_cmd(
         app.state::<AppState>(),
         id.clone(),
         StreamId("ix".into()),
@@ -314,7 +314,7 @@ fn semantic_search_loads_its_embedder_on_first_use_and_can_be_paused_and_turned_
         let _ = tx.send(body);
         Ok(())
     });
-    tauri::async_runtime::block_on(fathom_app::search::index_folder_cmd(
+    tauri::async_runtime::block_on(fathom_app::commands::library::index_folder_cmd(
         app.state::<AppState>(),
         id,
         StreamId("ix".into()),

@@ -8,8 +8,8 @@ use common::invoke;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 
-use fathom_app::models::pull_model;
-use fathom_app::streams::StreamId;
+use fathom_app::app::StreamId;
+use fathom_app::commands::models::pull_model;
 use fathom_app::{AppState, CommandError};
 use fathom_fakehub::FakeHub;
 use fathom_store::AppDirs;

@@ -9,7 +9,7 @@ use fathom_chat::session::ReplyEvent;
 use fathom_chat::{ChatError, Effort, Harmony, Message, Part, Setup};
 use fathom_index::{Hit, SearchIndex};
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
@@ -19,7 +19,7 @@ use crate::output::RankedDocument;
 /// Tokens of document text the answer may read, in all.
 pub const ANSWER_CONTEXT: usize = 12_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Citation {
     /// The source's number in the answer (`[n: "…"]`), 1-based.
@@ -34,7 +34,7 @@ pub struct Citation {
     pub page: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
     /// The answer as the model wrote it, citations included.

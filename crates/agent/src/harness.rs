@@ -7,7 +7,7 @@ use std::future::Future;
 use fathom_chat::conversation::Ending;
 use fathom_chat::session::{Chat, ReplyEvent, ReplyOptions};
 use fathom_chat::{ChatError, Harmony, Message, Part, Setup};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
@@ -85,7 +85,7 @@ pub enum AgentEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum RunEnding {
     /// The model gave its ranking.
@@ -100,7 +100,7 @@ pub enum RunEnding {
     OutOfContext,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub question: String,
@@ -125,7 +125,7 @@ pub struct Harness<'a> {
 }
 
 /// A search and the answer from what it found.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Asked {
     pub run: Run,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use fathom_chat::Harmony;
 use fathom_index::indexer::Embed;
 use fathom_index::{Hit, SearchIndex, SearchQuery};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
@@ -31,7 +31,7 @@ const GREP_CHUNKS: usize = 5;
 const MIN_ROOM: usize = 48;
 
 /// A chunk as the trace shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ChunkRef {
     pub chunk_id: String,
@@ -73,7 +73,7 @@ impl Observation {
 }
 
 /// What one call did, for the trace.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",

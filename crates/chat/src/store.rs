@@ -348,13 +348,19 @@ impl ChatStore {
         self.replace_from(id, usize::MAX >> 1, messages)
     }
 
-    /// Keeps an Ask run (its JSON as the agent made it); returns its id.
-    pub fn save_run(&self, question: &str, body: &serde_json::Value) -> Result<String, ChatError> {
+    /// Keeps an Ask run (stored as JSON; the type is the caller's, `fathom_agent::Asked` in
+    /// Fathom); returns its id.
+    pub fn save_run<T: serde::Serialize>(
+        &self,
+        question: &str,
+        run: &T,
+    ) -> Result<String, ChatError> {
+        let body = serde_json::to_string(run).map_err(|e| store_err(&self.path, e))?;
         let id = uuid::Uuid::new_v4().to_string();
         self.with(|c| {
             c.execute(
                 "INSERT INTO runs (id, question, created_ms, body) VALUES (?1, ?2, ?3, ?4)",
-                params![id, question, now_ms(), body.to_string()],
+                params![id, question, now_ms(), body],
             )
         })?;
         Ok(id)
@@ -377,7 +383,9 @@ impl ChatStore {
         })
     }
 
-    pub fn get_run(&self, id: &str) -> Result<serde_json::Value, ChatError> {
+    /// A saved run as `T`; a run saved in a shape `T` cannot read (by an older Fathom) is an
+    /// error that says so, not a run with missing parts.
+    pub fn get_run<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T, ChatError> {
         let body: Option<String> = self.with(|c| {
             c.query_row("SELECT body FROM runs WHERE id = ?1", [id], |r| r.get(0))
                 .optional()
@@ -385,7 +393,7 @@ impl ChatStore {
         let body = body.ok_or_else(|| ChatError::NoConversation(id.to_string()))?;
         serde_json::from_str(&body).map_err(|e| ChatError::Store {
             path: self.path.clone(),
-            message: format!("run {id}: {e}"),
+            message: format!("run {id} cannot be read by this version of Fathom: {e}"),
         })
     }
 

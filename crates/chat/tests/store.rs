@@ -218,10 +218,37 @@ fn ask_runs_are_kept_listed_newest_first_and_deleted() {
         [b.as_str(), a.as_str()]
     );
     assert_eq!(runs[1].question, "Where is the memo?");
-    assert_eq!(store.get_run(&a).unwrap()["run"]["turns"], 3);
+    assert_eq!(
+        store.get_run::<serde_json::Value>(&a).unwrap()["run"]["turns"],
+        3
+    );
+    // Typed: a run read as the shape it was saved in, and a clear error for a shape it lacks.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Turns {
+        turns: u32,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    struct Saved {
+        run: Turns,
+    }
+    assert_eq!(store.get_run::<Saved>(&a).unwrap().run, Turns { turns: 3 });
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Newer {
+        answer: String,
+    }
+    match store.get_run::<Newer>(&a) {
+        Err(ChatError::Store { message, .. }) => {
+            assert!(
+                message.contains("cannot be read by this version"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a store error, got {other:?}"),
+    }
     store.delete_run(&a).unwrap();
     assert!(matches!(
-        store.get_run(&a),
+        store.get_run::<serde_json::Value>(&a),
         Err(ChatError::NoConversation(_))
     ));
     assert!(store.delete_run(&a).is_err());

@@ -4,14 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fathom_agent::harness::ChatModel;
-use fathom_agent::tools::{Action, Corpus};
-use fathom_agent::{AgentEvent, Budget, Harness};
-use fathom_chat::session::ReplyOptions;
-use fathom_chat::Harmony;
-use fathom_store::AppDirs;
+use fathom_agent::tools::Action;
+use fathom_agent::AgentEvent;
+use fathom_core::{App, Question};
 
-use crate::fail;
+use crate::{fail, stop_on_ctrl_c};
 
 #[derive(clap::Args)]
 pub struct AskArgs {
@@ -59,69 +56,45 @@ fn describe(action: &Action) -> String {
     }
 }
 
-pub async fn run(args: AskArgs) -> ExitCode {
-    match ask(args).await {
+pub async fn run(app: &App, args: AskArgs) -> ExitCode {
+    match ask(app, args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-async fn ask(args: AskArgs) -> Result<(), String> {
-    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
-    // First, before any other thread exists: the encoding is found through the environment.
-    let harmony = Harmony::load(&dirs.harmony_dir()).map_err(|e| e.to_string())?;
+async fn ask(app: &App, args: AskArgs) -> Result<(), String> {
     if args.question.trim().is_empty() {
         return Err("the question is empty".into());
     }
-    let (library, index) = crate::library::open()?;
-    let folder = crate::library::folder_id(&library, args.folder.as_deref())?;
-    let embedder = crate::library::embedder().map(crate::library::embed_fn);
-    let chat = crate::chat::open_chat(harmony.clone(), args.model.clone())?;
-    let mut model = ChatModel {
-        chat: &chat,
-        options: ReplyOptions {
-            max_tokens: args.max_tokens,
-            allow_unfit: args.ignore_fit,
-            // The memory check is asked about the whole budget, and the answer's turn after it.
-            context: (args.budget + fathom_agent::answer::ANSWER_CONTEXT) as u64,
-            sampling: fathom_engine::SamplingParams {
-                seed: args.seed,
-                ..ReplyOptions::default().sampling
-            },
-        },
+    let folder = crate::library::folder_id(app, args.folder.as_deref())?;
+    let model = crate::model_dir(app, args.model.clone())?;
+    let question = Question {
+        text: args.question.clone(),
+        folder,
+        budget: Some(args.budget),
+        allow_unfit: args.ignore_fit,
+        model: Some(model),
+        max_turns: Some(args.max_turns),
+        max_tokens: Some(args.max_tokens),
+        seed: args.seed,
     };
-    let mut harness = Harness::new(
-        Corpus {
-            index: &index,
-            folder,
-            embed: embedder.as_deref(),
-        },
-        harmony,
-        &args.question,
-        Budget::new(args.budget),
-        Some(fathom_chat::conversation::today()),
-    );
-    harness.max_turns = args.max_turns;
-    let (stop, ctrl_c) = crate::chat::stop_on_ctrl_c();
-    let asked = harness
-        .ask(
-            &args.question,
-            &mut model,
-            &stop,
-            &mut |event| match event {
-                AgentEvent::Turn { turn } => eprintln!("turn {turn}"),
-                AgentEvent::Action { action } => eprintln!("  {}", describe(&action)),
-                AgentEvent::Usage { used, total } => eprintln!("  [{used}/{total} tokens]"),
-                AgentEvent::Ranked { documents } => {
-                    eprintln!("ranked {} documents", documents.len())
-                }
-                AgentEvent::Reply { .. }
-                | AgentEvent::Answering { .. }
-                | AgentEvent::Answered { .. } => {}
-            },
-        )
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    let saved = app
+        .ask(question, &stop, &mut |event| match event {
+            AgentEvent::Turn { turn } => eprintln!("turn {turn}"),
+            AgentEvent::Action { action } => eprintln!("  {}", describe(&action)),
+            AgentEvent::Usage { used, total } => eprintln!("  [{used}/{total} tokens]"),
+            AgentEvent::Ranked { documents } => {
+                eprintln!("ranked {} documents", documents.len())
+            }
+            AgentEvent::Reply { .. }
+            | AgentEvent::Answering { .. }
+            | AgentEvent::Answered { .. } => {}
+        })
         .await
         .map_err(|e| e.to_string())?;
+    let asked = saved.asked;
     ctrl_c.abort();
     if args.json {
         println!("{}", serde_json::to_string(&asked).expect("serializable"));

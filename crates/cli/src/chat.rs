@@ -4,17 +4,16 @@
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
 
 use fathom_chat::conversation::{Ending, ReplyStats};
-use fathom_chat::session::{Chat, DeltaKind, ModelHost, ReplyEvent, ReplyOptions};
-use fathom_chat::{ChatStore, Effort, Harmony, Message, Part, Setup};
+use fathom_chat::session::{Chat, DeltaKind, ReplyEvent, ReplyOptions};
+use fathom_chat::{ChatStore, Effort, Message, Part, Setup};
+use fathom_core::App;
 use fathom_engine::SamplingParams;
-use fathom_store::AppDirs;
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 
-use crate::fail;
+use crate::{fail, stop_on_ctrl_c};
 
 #[derive(clap::Args)]
 pub struct ChatArgs {
@@ -87,50 +86,15 @@ fn to_message(m: InputMessage) -> Result<Message, String> {
     }
 }
 
-pub(crate) fn model_dir(given: Option<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(dir) = given {
-        return Ok(dir);
-    }
-    let installed = crate::models::installed()?;
-    let active = crate::models::settings().active_model;
-    let chosen = match active {
-        Some(repo) => installed.into_iter().find(|m| m.repo == repo),
-        None if installed.len() == 1 => installed.into_iter().next(),
-        None => None,
-    };
-    chosen
-        .map(|m| PathBuf::from(m.path))
-        .ok_or_else(|| "no model: give --model DIR, or `fathom pull` one".into())
-}
-
-/// A chat on the chosen model, kept loaded for the whole command.
-pub(crate) fn open_chat(harmony: Harmony, model: Option<PathBuf>) -> Result<Chat, String> {
-    let host = ModelHost::new(Duration::from_secs(u64::MAX / 4));
-    host.set_model(Some(model_dir(model)?));
-    Ok(Chat::new(harmony, host))
-}
-
-/// A stop signal that Ctrl-C sets; abort the task when the work is done.
-pub(crate) fn stop_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let stop = CancellationToken::new();
-    let set = stop.clone();
-    let task = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            set.cancel();
-        }
-    });
-    (stop, task)
-}
-
-struct Session {
-    chat: Chat,
+struct Session<'a> {
+    chat: Arc<Chat>,
     setup: Setup,
     options: ReplyOptions,
-    store: Option<(ChatStore, String)>,
+    store: Option<(&'a ChatStore, String)>,
     messages: Vec<Message>,
 }
 
-impl Session {
+impl Session<'_> {
     /// One reply to the conversation so far, streamed to the terminal when `stream`.
     async fn reply(&mut self, stream: bool) -> Result<Message, String> {
         let (stop, ctrl_c) = stop_on_ctrl_c();
@@ -228,27 +192,24 @@ fn figures(stats: &ReplyStats, ending: Ending) -> String {
     s
 }
 
-pub async fn run(args: ChatArgs) -> ExitCode {
-    match chat(args).await {
+pub async fn run(app: &App, args: ChatArgs) -> ExitCode {
+    match chat(app, args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-async fn chat(args: ChatArgs) -> Result<(), String> {
-    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
-    // First, before any other thread exists: the encoding is found through the environment.
-    let harmony = Harmony::load(&dirs.harmony_dir()).map_err(|e| e.to_string())?;
+async fn chat(app: &App, args: ChatArgs) -> Result<(), String> {
     let interactive = args.interactive || std::io::stdin().is_terminal();
     let mut setup = Setup::starting_today(args.effort, args.instructions.clone());
     let mut messages = Vec::new();
     let store = if args.save || args.continue_id.is_some() {
-        Some(ChatStore::open(dirs.chats_file()).map_err(|e| e.to_string())?)
+        Some(app.conversation_store().map_err(|e| e.to_string())?)
     } else {
         None
     };
     let mut conversation_id = None;
-    if let (Some(store), Some(id)) = (&store, &args.continue_id) {
+    if let (Some(store), Some(id)) = (store, &args.continue_id) {
         let c = store.get(id).map_err(|e| e.to_string())?;
         setup = c.setup;
         messages = c.messages;
@@ -290,14 +251,14 @@ async fn chat(args: ChatArgs) -> Result<(), String> {
             return Err("the conversation must end with a user message".into());
         }
     }
-    if let (Some(store), None) = (&store, &conversation_id) {
+    if let (Some(store), None) = (store, &conversation_id) {
         let c = store.create(&setup, None).map_err(|e| e.to_string())?;
         store.append(&c.id, &messages).map_err(|e| e.to_string())?;
         conversation_id = Some(c.id);
     }
 
     let mut session = Session {
-        chat: open_chat(harmony, args.model.clone())?,
+        chat: crate::chat_for(app, args.model.clone(), args.ignore_fit)?,
         setup,
         options: ReplyOptions {
             max_tokens: args.max_tokens,

@@ -1,73 +1,32 @@
-//! `fathom index` (add, status, rm, update), `fathom search`, and `fathom search-bench`: the
-//! library and its index from the command line, over the same crates the app uses.
+//! `fathom index` (add, status, rm, update) and `fathom search`: the library and its index from
+//! the command line, through the same core the app uses.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use fathom_index::indexer::{documents, index_folder, remove_folder, IndexOptions};
-use fathom_index::{Chunk, Chunker, DocStatus, DocumentChunks, SearchIndex, SearchQuery};
-use fathom_library::Library;
-use fathom_store::AppDirs;
+use fathom_core::{App, CancellationToken, Search};
+use fathom_index::DocStatus;
 
-use crate::fail;
+use crate::{fail, stop_on_ctrl_c};
 
-pub use fathom_index::chunk::{CHUNK_TOKENS, OVERLAP_TOKENS};
-
-/// The embedder for dense search, if its model is here: `FATHOM_EMBEDDER` (a directory), else
-/// all-MiniLM-L6-v2 in the Hugging Face cache (`fathom pull --embedder` puts it there).
-pub fn embedder() -> Option<std::sync::Arc<fathom_embed::SharedEmbedder>> {
-    let dir = embedder_dir()?;
-    match fathom_embed::SharedEmbedder::load(&dir) {
-        Ok(e) => Some(std::sync::Arc::new(e)),
-        Err(e) => {
-            eprintln!(
-                "note: the embedder in {} cannot be used ({e}); searching with BM25 only",
-                dir.display()
-            );
-            None
-        }
-    }
-}
-
-fn embedder_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("FATHOM_EMBEDDER") {
-        Some(d) => PathBuf::from(d),
-        None => fathom_semantic::installed_embedder(&fathom_models::HubCache::from_env().ok()?)?,
-    };
-    dir.join("model.safetensors").exists().then_some(dir)
-}
-
-pub(crate) use fathom_semantic::embed_fn;
-
-/// Gives every chunk without a vector its vector (after BM25 indexing, as the app does). Each
-/// batch is stored as it is done, so an interrupted pass (Ctrl-C) resumes next time.
-fn add_vectors(index: &SearchIndex) -> Result<(), String> {
-    let Some(dir) = embedder_dir() else {
-        return Ok(());
-    };
-    fathom_embed::single_threaded_blas();
-    let copies = fathom_semantic::load_pass_copies(&dir).map_err(|e| e.to_string())?;
+/// Gives every chunk without a vector its vector (after BM25 indexing, as the app does), with a
+/// progress bar. Each batch is stored as it is done, so an interrupted pass (Ctrl-C) resumes
+/// next time.
+fn add_vectors(app: &App, stop: &CancellationToken) -> Result<(), String> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("vectors [{bar:30}] {pos}/{len} chunks ETA {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let report = fathom_index::vectors::embed_pending(
-        index,
-        &|texts| fathom_semantic::embed_split(&copies, texts),
-        fathom_semantic::PASS_BATCH * copies.len(),
-        &|| false,
-        &mut |p| {
+    let report = app
+        .add_vectors(stop, &mut |p| {
             bar.set_length(p.chunks_total);
             bar.set_position(p.chunks_done);
-        },
-    )
-    .map_err(|e| e.to_string())?;
+        })
+        .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    let Some(report) = report else { return Ok(()) };
     if report.chunks > 0 {
         eprintln!(
             "vectors: {} chunks of {} documents ({:.1} s)",
@@ -80,14 +39,7 @@ fn add_vectors(index: &SearchIndex) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn open() -> Result<(Library, SearchIndex), String> {
-    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
-    let library = Library::open(dirs.library_file()).map_err(|e| e.to_string())?;
-    let index = SearchIndex::open(&dirs.data().join("index")).map_err(|e| e.to_string())?;
-    Ok((library, index))
-}
-
-fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
+fn index_one(app: &App, id: &str, path: &str, stop: &CancellationToken) -> Result<(), String> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ETA {eta}")
@@ -95,22 +47,12 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
             .progress_chars("=> "),
     );
     bar.set_message(path.to_string());
-    let report = index_folder(
-        index,
-        id,
-        Path::new(path),
-        &Chunker::default(),
-        &IndexOptions {
-            hidden: crate::models::settings().index_hidden,
-            ..IndexOptions::default()
-        },
-        &|| false,
-        &mut |p| {
+    let report = app
+        .index_folder(id, stop, &mut |p| {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
-        },
-    )
-    .map_err(|e| e.to_string())?;
+        })
+        .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     eprintln!(
         "{path}: {} indexed, {} unchanged, {} failed, {} removed, {} chunks ({:.1} s)",
@@ -124,12 +66,8 @@ fn index_one(index: &SearchIndex, id: &str, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn add(paths: &[PathBuf]) -> ExitCode {
-    let (mut library, index) = match open() {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    let report = match library.add(paths) {
+pub async fn add(app: &App, paths: &[PathBuf]) -> ExitCode {
+    let report = match app.add_folders(paths) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -148,23 +86,25 @@ pub fn add(paths: &[PathBuf]) -> ExitCode {
                 .to_string()
         })
         .collect();
-    let folders: Vec<(String, String)> = library
+    let folders: Vec<(String, String)> = app
         .folders()
-        .iter()
+        .into_iter()
         .filter(|f| wanted.contains(&f.path) || report.added.iter().any(|a| a.id == f.id))
-        .map(|f| (f.id.clone(), f.path.clone()))
+        .map(|f| (f.id, f.path))
         .collect();
+    let (stop, ctrl_c) = stop_on_ctrl_c();
     let mut ok = true;
     for (id, path) in folders {
-        if let Err(e) = index_one(&index, &id, &path) {
+        if let Err(e) = index_one(app, &id, &path, &stop) {
             eprintln!("fathom: {path}: {e}");
             ok = false;
         }
     }
-    if let Err(e) = add_vectors(&index) {
+    if let Err(e) = add_vectors(app, &stop) {
         eprintln!("fathom: vectors: {e}");
         ok = false;
     }
+    ctrl_c.abort();
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -173,48 +113,28 @@ pub fn add(paths: &[PathBuf]) -> ExitCode {
 }
 
 /// Re-indexes every folder (only what changed).
-pub fn update() -> ExitCode {
-    let (library, index) = match open() {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    for f in library.folders() {
-        if let Err(e) = index_one(&index, &f.id, &f.path) {
+pub async fn update(app: &App) -> ExitCode {
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    for f in app.folders() {
+        if let Err(e) = index_one(app, &f.id, &f.path, &stop) {
             return fail(format!("{}: {e}", f.path));
         }
     }
-    match add_vectors(&index) {
+    let outcome = add_vectors(app, &stop);
+    ctrl_c.abort();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("vectors: {e}")),
     }
 }
 
-pub fn rm(path: &Path) -> ExitCode {
-    let (mut library, index) = match open() {
-        Ok(x) => x,
-        Err(e) => return fail(e),
+pub fn rm(app: &App, path: &std::path::Path) -> ExitCode {
+    let folder = match app.find_folder(&path.display().to_string()) {
+        Ok(f) => f,
+        Err(_) => return fail(format!("{} is not a library folder", path.display())),
     };
-    let wanted = std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string();
-    let Some(folder) = library
-        .folders()
-        .iter()
-        .find(|f| f.path == wanted || f.id == wanted)
-        .cloned()
-    else {
-        return fail(format!("{} is not a library folder", path.display()));
-    };
-    match remove_folder(&index, &folder.id)
-        .map_err(|e| e.to_string())
-        .and_then(|n| {
-            library
-                .remove(&folder.id)
-                .map(|_| n)
-                .map_err(|e| e.to_string())
-        }) {
-        Ok(n) => {
+    match app.remove_folder(&folder.id) {
+        Ok((folder, n)) => {
             eprintln!("removed {} ({n} documents)", folder.path);
             ExitCode::SUCCESS
         }
@@ -222,18 +142,15 @@ pub fn rm(path: &Path) -> ExitCode {
     }
 }
 
-pub fn status(json: bool) -> ExitCode {
-    let (library, index) = match open() {
+pub fn status(app: &App, json: bool) -> ExitCode {
+    let (docs, (chunks, vectors)) = match app.documents().and_then(|d| Ok((d, app.index_counts()?)))
+    {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
-    let docs = match documents(&index) {
-        Ok(d) => d,
-        Err(e) => return fail(e),
-    };
+    let folders = app.folders();
     if json {
-        let folders: Vec<serde_json::Value> = library
-            .folders()
+        let folders: Vec<serde_json::Value> = folders
             .iter()
             .map(|f| {
                 let mine: Vec<_> = docs.iter().filter(|d| d.folder == f.id).collect();
@@ -249,25 +166,23 @@ pub fn status(json: bool) -> ExitCode {
             .collect();
         println!(
             "{}",
-            serde_json::json!({ "folders": folders, "chunks": index.chunk_count(), "vectors": index.vector_count() })
+            serde_json::json!({ "folders": folders, "chunks": chunks, "vectors": vectors })
         );
         return ExitCode::SUCCESS;
     }
-    if library.folders().is_empty() {
+    if folders.is_empty() {
         println!("The library is empty: fathom index add PATH");
     } else {
         println!(
-            "{} of {} chunks have vectors (semantic search){}",
-            index.vector_count(),
-            index.chunk_count(),
-            if embedder_dir().is_none() {
+            "{vectors} of {chunks} chunks have vectors (semantic search){}",
+            if app.embedder_dir().is_none() {
                 "; no embedder here: fathom pull --embedder"
             } else {
                 ""
             }
         );
     }
-    for f in library.folders() {
+    for f in &folders {
         let mine: Vec<_> = docs.iter().filter(|d| d.folder == f.id).collect();
         let indexed = mine
             .iter()
@@ -290,38 +205,23 @@ pub fn status(json: bool) -> ExitCode {
 }
 
 /// A library folder's id from its path (or id), as the user typed it.
-pub(crate) fn folder_id(library: &Library, folder: Option<&str>) -> Result<Option<String>, String> {
+pub(crate) fn folder_id(app: &App, folder: Option<&str>) -> Result<Option<String>, String> {
     let Some(f) = folder else { return Ok(None) };
-    let wanted = std::fs::canonicalize(f)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| f.to_string());
-    library
-        .folders()
-        .iter()
-        .find(|x| x.path == wanted || x.id == f)
-        .map(|x| Some(x.id.clone()))
-        .ok_or_else(|| format!("{f} is not a library folder"))
+    app.find_folder(f)
+        .map(|x| Some(x.id))
+        .map_err(|_| format!("{f} is not a library folder"))
 }
 
-pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> ExitCode {
-    let (library, index) = match open() {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    let folder = match folder_id(&library, folder) {
+pub fn search(app: &App, query: &str, folder: Option<&str>, limit: usize, json: bool) -> ExitCode {
+    let folder = match folder_id(app, folder) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
     // Hybrid when the embedder is here (and the index holds vectors), BM25 otherwise.
-    let vector = embedder()
-        .and_then(|e| e.embed(&[query]).ok())
-        .and_then(|mut v| v.pop());
-    let hits = match index.search(&SearchQuery {
+    let hits = match app.search(Search {
         text: query.to_string(),
         folder,
-        exclude: Vec::new(),
-        limit,
-        vector,
+        limit: Some(limit),
     }) {
         Ok(h) => h,
         Err(e) => return fail(e),
@@ -350,589 +250,4 @@ pub fn search(query: &str, folder: Option<&str>, limit: usize, json: bool) -> Ex
         println!("{:.2}  {} ({place})\n      {snippet}", h.score, h.path);
     }
     ExitCode::SUCCESS
-}
-
-// ---------------------------------------------------------------------------------------------
-// Retrieval quality on the public IR sets (BEIR layout), not a test: figures to compare with the
-// published baselines in each set's README.
-
-fn read_lines(path: &Path) -> Result<Vec<String>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(file)))
-    } else {
-        Box::new(std::io::BufReader::new(file))
-    };
-    reader
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// nDCG@k with linear gains (trec_eval's ndcg_cut), for one query.
-pub fn ndcg_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f64 {
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, d)| qrels.get(d).copied().unwrap_or(0.0).max(0.0) / ((i + 2) as f64).log2())
-        .sum();
-    let mut ideal: Vec<f64> = qrels.values().copied().filter(|g| *g > 0.0).collect();
-    ideal.sort_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = ideal
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, g)| g / ((i + 2) as f64).log2())
-        .sum();
-    if idcg == 0.0 {
-        0.0
-    } else {
-        dcg / idcg
-    }
-}
-
-pub fn recall_at(ranked: &[String], qrels: &HashMap<String, f64>, k: usize) -> f64 {
-    let relevant: Vec<&String> = qrels
-        .iter()
-        .filter(|(_, g)| **g > 0.0)
-        .map(|(d, _)| d)
-        .collect();
-    if relevant.is_empty() {
-        return 0.0;
-    }
-    let top: Vec<&String> = ranked.iter().take(k).collect();
-    relevant.iter().filter(|d| top.contains(d)).count() as f64 / relevant.len() as f64
-}
-
-pub fn search_bench(
-    data: &Path,
-    chunk_tokens: usize,
-    overlap: usize,
-    embedder_dir: Option<&Path>,
-    json: bool,
-) -> ExitCode {
-    let embedder = match embedder_dir {
-        None => None,
-        Some(dir) => match fathom_embed::SharedEmbedder::load(dir) {
-            Ok(e) => Some(e),
-            Err(e) => return fail(e),
-        },
-    };
-    match run_search_bench(data, chunk_tokens, overlap, embedder.as_ref()) {
-        Ok(r) => {
-            if json {
-                println!("{r}");
-            } else {
-                println!(
-                    "{}: {} documents, {} chunks, {} queries\n  BM25 nDCG@10 {:.4}  recall@100 {:.4}\n  indexing {:.1} docs/s ({:.2} MB/s), search p50 {:.2} ms p95 {:.2} ms",
-                    r["set"].as_str().unwrap_or(""),
-                    r["documents"],
-                    r["chunks"],
-                    r["queries"],
-                    r["bm25"]["ndcg10"].as_f64().unwrap_or(0.0),
-                    r["bm25"]["recall100"].as_f64().unwrap_or(0.0),
-                    r["indexing"]["docsPerSecond"].as_f64().unwrap_or(0.0),
-                    r["indexing"]["mbPerSecond"].as_f64().unwrap_or(0.0),
-                    r["latencyMs"]["p50"].as_f64().unwrap_or(0.0),
-                    r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
-                );
-                for mode in ["dense", "hybrid"] {
-                    if let Some(m) = r.get(mode) {
-                        println!(
-                            "  {mode}: nDCG@10 {:.4}  recall@100 {:.4}  search p50 {:.2} ms p95 {:.2} ms",
-                            m["ndcg10"].as_f64().unwrap_or(0.0),
-                            m["recall100"].as_f64().unwrap_or(0.0),
-                            m["p50"].as_f64().unwrap_or(0.0),
-                            m["p95"].as_f64().unwrap_or(0.0),
-                        );
-                    }
-                }
-                if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
-                    println!(
-                        "  embedding: {:.1} chunks/s",
-                        e["chunksPerSecond"].as_f64().unwrap_or(0.0)
-                    );
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
-}
-
-fn run_search_bench(
-    data: &Path,
-    chunk_tokens: usize,
-    overlap: usize,
-    embedder: Option<&fathom_embed::SharedEmbedder>,
-) -> Result<serde_json::Value, String> {
-    let corpus = read_lines(&data.join("corpus.jsonl.gz"))?;
-    let queries = read_lines(&data.join("queries.jsonl"))?;
-    let mut qrels: BTreeMap<String, HashMap<String, f64>> = BTreeMap::new();
-    for line in read_lines(&data.join("qrels.tsv"))?.into_iter().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if let [q, d, g] = cols[..] {
-            qrels
-                .entry(q.into())
-                .or_default()
-                .insert(d.into(), g.trim().parse().unwrap_or(0.0));
-        }
-    }
-    let tmp = tempfile_dir()?;
-    let index = SearchIndex::open(&tmp).map_err(|e| e.to_string())?;
-    let chunker = Chunker::new(chunk_tokens, overlap);
-    let start = Instant::now();
-    let mut bytes = 0usize;
-    let mut docs: Vec<(String, String, Vec<Chunk>)> = Vec::with_capacity(corpus.len());
-    for line in &corpus {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let id = v["_id"].as_str().unwrap_or_default().to_string();
-        let title = v["title"].as_str().unwrap_or_default().to_string();
-        let text = v["text"].as_str().unwrap_or_default();
-        bytes += title.len() + text.len();
-        let chunks = chunker.chunk(text);
-        docs.push((id, title, chunks));
-    }
-    let chunks_total: usize = docs.iter().map(|d| d.2.len()).sum();
-    // Embeddings of "title. chunk", in batches across documents.
-    let mut vectors: Vec<Vec<Vec<f32>>> = Vec::new();
-    let mut embed_seconds = 0.0;
-    if let Some(e) = embedder {
-        let t = Instant::now();
-        let texts: Vec<String> = docs
-            .iter()
-            .flat_map(|(_, title, chunks)| {
-                chunks.iter().map(move |c| format!("{title}. {}", c.text))
-            })
-            .collect();
-        let mut flat = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(64) {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            flat.extend(e.embed(&refs).map_err(|err| err.to_string())?);
-        }
-        let mut it = flat.into_iter();
-        vectors = docs
-            .iter()
-            .map(|d| it.by_ref().take(d.2.len()).collect())
-            .collect();
-        embed_seconds = t.elapsed().as_secs_f64();
-    }
-    for (i, (id, title, chunks)) in docs.iter().enumerate() {
-        index
-            .put_document(&DocumentChunks {
-                doc_id: id,
-                folder: "bench",
-                path: id,
-                title,
-                chunks,
-                lines: &[],
-                pages: &[],
-                vectors: vectors.get(i).map(|v| v.as_slice()),
-            })
-            .map_err(|e| e.to_string())?;
-    }
-    index.commit().map_err(|e| e.to_string())?;
-    index.record(&[], &[]).map_err(|e| e.to_string())?;
-    let index_seconds = start.elapsed().as_secs_f64();
-
-    struct Mode {
-        ndcg: f64,
-        recall: f64,
-        latencies: Vec<f64>,
-    }
-    let mut modes: BTreeMap<&str, Mode> = BTreeMap::new();
-    let mut n = 0usize;
-    let to_docs = |ids: Vec<String>| {
-        let mut ranked: Vec<String> = Vec::new();
-        for id in ids {
-            // Chunks to documents: a document ranks where its best chunk does.
-            let doc = id
-                .rsplit_once(':')
-                .map(|(d, _)| d.to_string())
-                .unwrap_or(id);
-            if !ranked.contains(&doc) {
-                ranked.push(doc);
-            }
-        }
-        ranked
-    };
-    for line in &queries {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let qid = v["_id"].as_str().unwrap_or_default();
-        let Some(rel) = qrels.get(qid) else { continue };
-        let text = v["text"].as_str().unwrap_or_default().to_string();
-        n += 1;
-        let mut score = |name: &'static str, ranked: Vec<String>, ms: f64| {
-            let m = modes.entry(name).or_insert(Mode {
-                ndcg: 0.0,
-                recall: 0.0,
-                latencies: Vec::new(),
-            });
-            m.ndcg += ndcg_at(&ranked, rel, 10);
-            m.recall += recall_at(&ranked, rel, 100);
-            m.latencies.push(ms);
-        };
-        let t = Instant::now();
-        let hits = index
-            .search(&SearchQuery {
-                text: text.clone(),
-                limit: 300,
-                ..SearchQuery::default()
-            })
-            .map_err(|e| e.to_string())?;
-        score(
-            "bm25",
-            to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
-            t.elapsed().as_secs_f64() * 1000.0,
-        );
-        if let Some(e) = embedder {
-            // Query embedding time counts toward dense and hybrid latency.
-            let t = Instant::now();
-            let q = e
-                .embed(&[&text])
-                .map_err(|err| err.to_string())?
-                .pop()
-                .unwrap_or_default();
-            let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
-            let t = Instant::now();
-            let dense = index.dense_top(&q, 300, None);
-            score(
-                "dense",
-                to_docs(dense.into_iter().map(|d| d.0).collect()),
-                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
-            );
-            // As the app searches: the query is embedded while BM25 runs.
-            let t = Instant::now();
-            let hits = index
-                .search_embedding(
-                    &SearchQuery {
-                        text,
-                        limit: 300,
-                        ..SearchQuery::default()
-                    },
-                    |text| e.embed(&[text]).ok().and_then(|mut v| v.pop()),
-                )
-                .map_err(|e| e.to_string())?;
-            score(
-                "hybrid",
-                to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
-                t.elapsed().as_secs_f64() * 1000.0,
-            );
-        }
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    let pct = |l: &mut Vec<f64>, p: f64| {
-        l.sort_by(|a, b| a.total_cmp(b));
-        l.get(((l.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let mut out = serde_json::json!({
-        "set": data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-        "documents": corpus.len(),
-        "chunks": chunks_total,
-        "queries": n,
-        "chunkTokens": chunk_tokens,
-        "overlapTokens": overlap,
-        "indexing": { "seconds": index_seconds, "docsPerSecond": corpus.len() as f64 / index_seconds, "mbPerSecond": bytes as f64 / 1e6 / index_seconds },
-    });
-    for (name, mut m) in modes {
-        let (p50, p95) = (pct(&mut m.latencies, 0.5), pct(&mut m.latencies, 0.95));
-        out[name] = serde_json::json!({ "ndcg10": m.ndcg / n.max(1) as f64, "recall100": m.recall / n.max(1) as f64, "p50": p50, "p95": p95 });
-    }
-    out["latencyMs"] = serde_json::json!({ "p50": out["bm25"]["p50"], "p95": out["bm25"]["p95"] });
-    if embedder.is_some() {
-        out["embedding"] = serde_json::json!({ "seconds": embed_seconds, "chunksPerSecond": chunks_total as f64 / embed_seconds.max(1e-9) });
-    }
-    Ok(out)
-}
-
-fn tempfile_dir() -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("fathom-search-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    Ok(dir)
-}
-
-/// Indexing throughput and search latency on a generated corpus of at least `chunks` chunks:
-/// real files in a temporary folder (Zipf-distributed words, as natural text is), indexed through
-/// the same walk, extraction and chunking as a library folder.
-pub fn scale_bench(
-    chunks: usize,
-    embedder: Option<&Path>,
-    embed_seconds: Option<f64>,
-    json: bool,
-) -> ExitCode {
-    let query_embedder = match embedder.map(fathom_embed::SharedEmbedder::load).transpose() {
-        Ok(e) => e,
-        Err(e) => return fail(format!("the embedder: {e}")),
-    };
-    let embedder = embedder.zip(query_embedder.as_ref());
-    match run_scale_bench(chunks, embedder, embed_seconds) {
-        Ok(r) => {
-            if json {
-                println!("{r}");
-            } else {
-                println!(
-                    "generated: {} files, {:.1} MB, {} chunks\n  indexing {:.1} s: {:.2} MB/s, {:.0} files/s\n  BM25 search over {} queries: p50 {:.2} ms, p95 {:.2} ms",
-                    r["files"], r["megabytes"].as_f64().unwrap_or(0.0), r["chunks"],
-                    r["indexSeconds"].as_f64().unwrap_or(0.0), r["mbPerSecond"].as_f64().unwrap_or(0.0), r["filesPerSecond"].as_f64().unwrap_or(0.0),
-                    r["queries"], r["latencyMs"]["p50"].as_f64().unwrap_or(0.0), r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
-                );
-                println!(
-                    "  hybrid (BM25 + exact dense over {} synthetic 384-d vectors, RRF): p50 {:.2} ms, p95 {:.2} ms",
-                    r["hybridVectors"],
-                    r["hybridLatencyMs"]["p50"].as_f64().unwrap_or(0.0),
-                    r["hybridLatencyMs"]["p95"].as_f64().unwrap_or(0.0),
-                );
-                if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
-                    println!(
-                        "  vector pass (real embedder): {} of {} chunks in {:.1} s: {:.2} chunks/s, {:.3} MB/s, {:.1} files/s; all would take {:.1} h\n  query embedding over {} queries: p50 {:.2} ms, p95 {:.2} ms",
-                        e["chunks"], r["chunks"], e["seconds"].as_f64().unwrap_or(0.0),
-                        e["chunksPerSecond"].as_f64().unwrap_or(0.0), e["mbPerSecond"].as_f64().unwrap_or(0.0),
-                        e["filesPerSecond"].as_f64().unwrap_or(0.0), e["projectedHours"].as_f64().unwrap_or(0.0),
-                        e["queries"], e["queryMs"]["p50"].as_f64().unwrap_or(0.0), e["queryMs"]["p95"].as_f64().unwrap_or(0.0),
-                    );
-                    println!(
-                        "  hybrid with the query embedded meanwhile (as the app searches): p50 {:.2} ms, p95 {:.2} ms",
-                        e["hybridWithEmbeddingMs"]["p50"].as_f64().unwrap_or(0.0),
-                        e["hybridWithEmbeddingMs"]["p95"].as_f64().unwrap_or(0.0),
-                    );
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
-}
-
-fn run_scale_bench(
-    chunks: usize,
-    embedder: Option<(&Path, &fathom_embed::SharedEmbedder)>,
-    embed_seconds: Option<f64>,
-) -> Result<serde_json::Value, String> {
-    let root = tempfile_dir()?;
-    let docs = root.join("docs");
-    std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
-    // A 20,000-word vocabulary drawn with Zipf's law (rank r with weight 1/r).
-    let vocab: Vec<String> = (0..20_000).map(|i| format!("w{i:x}q")).collect();
-    let weights: Vec<f64> = (1..=vocab.len()).map(|r| 1.0 / r as f64).collect();
-    let total: f64 = weights.iter().sum();
-    let cumulative: Vec<f64> = weights
-        .iter()
-        .scan(0.0, |acc, w| {
-            *acc += w / total;
-            Some(*acc)
-        })
-        .collect();
-    let mut seed = 0x9E3779B97F4A7C15u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let word = |next: &mut dyn FnMut() -> f64| {
-        let x = next();
-        &vocab[cumulative.partition_point(|&c| c < x).min(vocab.len() - 1)]
-    };
-    // Files of about four chunks each: sentences of 8 to 20 words, lines of a few sentences.
-    let per_file = 4;
-    let files = chunks.div_ceil(per_file);
-    let mut bytes = 0usize;
-    for f in 0..files {
-        let mut text = String::new();
-        // About 344 bytes of this text make 256 tokens (its words are several tokens each).
-        while text.len() < per_file * CHUNK_TOKENS * 344 / 256 {
-            let n = 8 + (next() * 12.0) as usize;
-            let sentence: Vec<&str> = (0..n).map(|_| word(&mut next).as_str()).collect();
-            text.push_str(&sentence.join(" "));
-            text.push_str(if next() < 0.3 { ".\n" } else { ". " });
-        }
-        bytes += text.len();
-        let dir = docs.join(format!("d{:03}", f / 1000));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join(format!("f{f:06}.txt")), text).map_err(|e| e.to_string())?;
-    }
-    let index = SearchIndex::open(&root.join("index")).map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let report = index_folder(
-        &index,
-        "bench",
-        &docs,
-        &Chunker::default(),
-        &IndexOptions::default(),
-        &|| false,
-        &mut |_| {},
-    )
-    .map_err(|e| e.to_string())?;
-    let index_seconds = start.elapsed().as_secs_f64();
-    let mut latencies = Vec::new();
-    let queries = 500;
-    for _ in 0..queries {
-        let n = 2 + (next() * 3.0) as usize;
-        // Mid-frequency words, as people search for.
-        let q: Vec<String> = (0..n)
-            .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
-            .collect();
-        let t = Instant::now();
-        index
-            .search(&SearchQuery {
-                text: q.join(" "),
-                limit: 50,
-                ..SearchQuery::default()
-            })
-            .map_err(|e| e.to_string())?;
-        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    // Hybrid latency: the same files indexed again with vectors. Their values are synthetic
-    // (hashes of the text, unit length, MiniLM's 384 dimensions): the latency of BM25 + exact dense
-    // search + fusion over this many vectors does not depend on what the vectors mean, and the
-    // real embedder on this CPU would take hours here (retrieval quality is `search-bench`'s job).
-    let synthetic: std::sync::Arc<fathom_index::indexer::Embed> =
-        std::sync::Arc::new(|texts: &[&str]| Ok(texts.iter().map(|t| pseudo_vector(t)).collect()));
-    let hybrid_index = SearchIndex::open(&root.join("index-hybrid")).map_err(|e| e.to_string())?;
-    index_folder(
-        &hybrid_index,
-        "bench",
-        &docs,
-        &Chunker::default(),
-        &IndexOptions {
-            embedder: Some(synthetic),
-            ..IndexOptions::default()
-        },
-        &|| false,
-        &mut |_| {},
-    )
-    .map_err(|e| e.to_string())?;
-    let mut hybrid = Vec::new();
-    for _ in 0..queries {
-        let n = 2 + (next() * 3.0) as usize;
-        let q: Vec<String> = (0..n)
-            .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
-            .collect();
-        let text = q.join(" ");
-        let vector = pseudo_vector(&text);
-        let t = Instant::now();
-        hybrid_index
-            .search(&SearchQuery {
-                text,
-                limit: 50,
-                vector: Some(vector),
-                ..SearchQuery::default()
-            })
-            .map_err(|e| e.to_string())?;
-        hybrid.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let vectors = hybrid_index.vector_count();
-    // The real embedder: the app's vector pass over the BM25 index (as long as allowed), then
-    // query embeddings, the part of a hybrid search's latency the synthetic vectors leave out.
-    let embedding = match embedder {
-        None => None,
-        Some((dir, e)) => {
-            let deadline =
-                embed_seconds.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s));
-            // The pass as the app runs it: several copies side by side on a CPU.
-            fathom_embed::single_threaded_blas();
-            let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
-            let report = fathom_index::vectors::embed_pending(
-                &index,
-                &|texts| fathom_semantic::embed_split(&copies, texts),
-                fathom_semantic::PASS_BATCH * copies.len(),
-                &|| deadline.is_some_and(|d| Instant::now() >= d),
-                &mut |_| {},
-            )
-            .map_err(|e| e.to_string())?;
-            let mut query_ms = Vec::new();
-            for _ in 0..100 {
-                let n = 2 + (next() * 3.0) as usize;
-                let q: Vec<String> = (0..n)
-                    .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
-                    .collect();
-                let t = Instant::now();
-                e.embed(&[q.join(" ").as_str()])
-                    .map_err(|e| e.to_string())?;
-                query_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            query_ms.sort_by(|a, b| a.total_cmp(b));
-            let q = |p: f64| query_ms[((query_ms.len() as f64 - 1.0) * p).round() as usize];
-            // Whole hybrid searches as the app runs them: the real embedder embeds each query
-            // while BM25 runs, then the dense scan over every (synthetic) vector and fusion.
-            let mut end_to_end = Vec::new();
-            for _ in 0..200 {
-                let n = 2 + (next() * 3.0) as usize;
-                let words: Vec<String> = (0..n)
-                    .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
-                    .collect();
-                let t = Instant::now();
-                hybrid_index
-                    .search_embedding(
-                        &SearchQuery {
-                            text: words.join(" "),
-                            limit: 50,
-                            ..SearchQuery::default()
-                        },
-                        |text| e.embed(&[text]).ok().and_then(|mut v| v.pop()),
-                    )
-                    .map_err(|e| e.to_string())?;
-                end_to_end.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            end_to_end.sort_by(|a, b| a.total_cmp(b));
-            let full = |p: f64| end_to_end[((end_to_end.len() as f64 - 1.0) * p).round() as usize];
-            let rate = report.chunks as f64 / report.seconds.max(1e-9);
-            // The corpus's bytes per chunk (overlap aside): MB/s comparable with BM25's.
-            let chunk_bytes = bytes as f64 / index.chunk_count().max(1) as f64;
-            Some(serde_json::json!({
-                "chunks": report.chunks,
-                "seconds": report.seconds,
-                "chunksPerSecond": rate,
-                "mbPerSecond": rate * chunk_bytes / 1e6,
-                "filesPerSecond": rate * files as f64 / index.chunk_count().max(1) as f64,
-                "projectedHours": index.chunk_count() as f64 / rate.max(1e-9) / 3600.0,
-                "queries": query_ms.len(),
-                "queryMs": { "p50": q(0.5), "p95": q(0.95) },
-                "hybridWithEmbeddingMs": { "p50": full(0.5), "p95": full(0.95) },
-            }))
-        }
-    };
-    drop(hybrid_index);
-    let _ = std::fs::remove_dir_all(&root);
-    hybrid.sort_by(|a, b| a.total_cmp(b));
-    let hybrid_pct = |p: f64| hybrid[((hybrid.len() as f64 - 1.0) * p).round() as usize];
-    let (hybrid_p50, hybrid_p95) = (hybrid_pct(0.5), hybrid_pct(0.95));
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    Ok(serde_json::json!({
-        "files": files,
-        "megabytes": bytes as f64 / 1e6,
-        "chunks": report.chunks,
-        "indexSeconds": index_seconds,
-        "mbPerSecond": bytes as f64 / 1e6 / index_seconds,
-        "filesPerSecond": files as f64 / index_seconds,
-        "queries": queries,
-        "latencyMs": { "p50": pct(0.5), "p95": pct(0.95) },
-        "hybridVectors": vectors,
-        "hybridLatencyMs": { "p50": hybrid_p50, "p95": hybrid_p95 },
-        "embedding": embedding,
-    }))
-}
-
-/// A unit vector of MiniLM's size made from a hash of `text`: stand-in embeddings for latency.
-fn pseudo_vector(text: &str) -> Vec<f32> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    let mut state = h.finish() | 1;
-    let mut v: Vec<f32> = (0..384)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
 }

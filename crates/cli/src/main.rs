@@ -10,7 +10,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use clap::{Args, Parser, Subcommand};
+use fathom_chat::session::Chat;
+use fathom_core::{App, CancellationToken, OpenOptions};
 use fathom_engine::{
     Detokenizer, Engine, GenerateOptions, SamplingParams, Stats, StreamEvent, Tokenizer,
 };
@@ -98,9 +102,9 @@ enum Command {
         /// Instead: index a generated corpus of at least this many chunks and time it.
         #[arg(long)]
         generated_chunks: Option<usize>,
-        #[arg(long, default_value_t = library::CHUNK_TOKENS)]
+        #[arg(long, default_value_t = fathom_index::chunk::CHUNK_TOKENS)]
         chunk_tokens: usize,
-        #[arg(long, default_value_t = library::OVERLAP_TOKENS)]
+        #[arg(long, default_value_t = fathom_index::chunk::OVERLAP_TOKENS)]
         overlap_tokens: usize,
         /// A sentence-transformers model directory (all-MiniLM-L6-v2): adds dense and hybrid
         /// (with --generated-chunks: the vector pass's throughput and query-embedding latency).
@@ -175,7 +179,7 @@ struct GenerateArgs {
 }
 
 #[derive(Args)]
-struct BenchArgs {
+pub struct BenchArgs {
     #[arg(long)]
     model: PathBuf,
     /// Prompt lengths to prefill, comma-separated.
@@ -204,102 +208,6 @@ struct BenchArgs {
     memory_probe: Option<usize>,
 }
 
-fn run_bench(args: BenchArgs) -> ExitCode {
-    let chunk = GenerateOptions::default().prefill_chunk;
-    if let Some(contexts) = &args.memory_at {
-        return memory_table(&args.model, contexts, chunk, args.json);
-    }
-    if let Some(context) = args.memory_probe {
-        return match bench::probe_memory(&args.model, context, chunk) {
-            Ok(probe) => {
-                println!("{}", serde_json::to_string(&probe).expect("serializable"));
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        };
-    }
-    // mlx-lm first, from a process that has not yet loaded a model of its own: both sides then
-    // start from the same small footprint.
-    let theirs = match &args.reference_python {
-        None => None,
-        Some(python) => {
-            let lens = args
-                .reference_prompt_lens
-                .clone()
-                .unwrap_or_else(|| args.prompt_lens.clone());
-            let decode = args.reference_decode_tokens.unwrap_or(args.decode_tokens);
-            if lens != args.prompt_lens || decode != args.decode_tokens {
-                eprintln!("note: mlx-lm runs shortened: prompts {lens:?}, {decode} decode tokens");
-            }
-            match bench::run_reference(python, &bench::default_script(), &args.model, &lens, decode)
-            {
-                Ok(r) => Some(r),
-                Err(e) => return fail(e),
-            }
-        }
-    };
-    let ours = match bench::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"fathom": ours, "reference": theirs})
-        );
-    } else {
-        print!("{}", bench::table(&ours, theirs.as_ref()));
-    }
-    ExitCode::SUCCESS
-}
-
-/// Peak memory measured at each context (a fresh process each) next to `fathom fit`'s prediction.
-fn memory_table(model: &std::path::Path, contexts: &[usize], chunk: usize, json: bool) -> ExitCode {
-    let mut rows = Vec::new();
-    for &context in contexts {
-        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-            .args(["bench", "--model"])
-            .arg(model)
-            .args(["--memory-probe", &context.to_string()])
-            .output();
-        let probe: bench::MemoryProbe = match out {
-            Ok(o) if o.status.success() => match serde_json::from_slice(&o.stdout) {
-                Ok(p) => p,
-                Err(e) => return fail(format!("unreadable probe output: {e}")),
-            },
-            Ok(o) => return fail(String::from_utf8_lossy(&o.stderr)),
-            Err(e) => return fail(e),
-        };
-        let predicted = match models::fit_local(model, context as u64) {
-            Ok(r) => r.requested,
-            Err(e) => return fail(e),
-        };
-        rows.push((probe, predicted));
-    }
-    if json {
-        let v: Vec<_> = rows
-            .iter()
-            .map(|(p, e)| serde_json::json!({"measured": p, "predicted": e}))
-            .collect();
-        println!("{}", serde_json::Value::Array(v));
-        return ExitCode::SUCCESS;
-    }
-    println!(
-        "{:>8}{:>16}{:>16}{:>10}   (prefill chunk {chunk})",
-        "context", "predicted (GB)", "measured (GB)", "ratio"
-    );
-    for (p, e) in &rows {
-        println!(
-            "{:>8}{:>16.3}{:>16.3}{:>10.3}",
-            p.context,
-            e.total_bytes as f64 / 1e9,
-            p.peak_rss_bytes as f64 / 1e9,
-            e.total_bytes as f64 / p.peak_rss_bytes as f64
-        );
-    }
-    ExitCode::SUCCESS
-}
-
 #[derive(Serialize)]
 struct GenerateReport {
     prompt_tokens: Vec<u32>,
@@ -312,6 +220,56 @@ struct GenerateReport {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("fathom: {message}");
     ExitCode::FAILURE
+}
+
+/// Fathom's state, as the app keeps it (FATHOM_DATA_DIR, else the platform's folders). Without
+/// the app's background vector pass: a command adds vectors in the foreground and exits.
+fn open_app() -> Result<App, String> {
+    let dirs = fathom_store::AppDirs::resolve().map_err(|e| e.to_string())?;
+    App::open_with(
+        dirs,
+        OpenOptions {
+            background_vectors: false,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The model a command runs on: `--model DIR`, else the model chosen in the app, else the only
+/// one installed (on the command line there is no Models page to choose one on).
+fn model_dir(app: &App, given: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    match app.active_model_dir() {
+        Ok(dir) => Ok(dir),
+        Err(e) => match app.installed_models().as_slice() {
+            [only] if app.settings().active_model.is_none() => Ok(PathBuf::from(&only.path)),
+            _ => Err(format!(
+                "{e} (or give --model DIR; `fathom pull` downloads the default)"
+            )),
+        },
+    }
+}
+
+/// The chat engine on the command's model (see [`model_dir`]).
+fn chat_for(app: &App, model: Option<PathBuf>, allow_unfit: bool) -> Result<Arc<Chat>, String> {
+    let dir = model_dir(app, model)?;
+    app.chat_session(Some(dir), allow_unfit)
+        .map(|(chat, _)| chat)
+        .map_err(|e| e.to_string())
+}
+
+/// A stop signal that Ctrl-C sets; abort the task when the work is done.
+fn stop_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let set = stop.clone();
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            set.cancel();
+        }
+    });
+    (stop, task)
 }
 
 async fn generate(args: GenerateArgs) -> ExitCode {
@@ -348,7 +306,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
     // Refuse what cannot fit before loading 11 GB into memory that is not there.
     if !args.ignore_fit {
         let context = (prompt.len() + args.max_tokens) as u64;
-        match models::fit_local(&args.model, context) {
+        match fathom_core::fit_dir(&args.model, context) {
             Ok(r) if r.verdict != fathom_fit::Verdict::Fits => {
                 return fail(format!(
                     "{} (at {context} tokens; --ignore-fit loads it anyway)",
@@ -434,23 +392,43 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The core's warnings (an embedder that cannot be used, a cache that moved) on standard error.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
     // Before any MLX call: on macOS this points MLX at the metallib shipped beside `fathom` and
     // starts Metal under mlx-rs's error handler. Commands that need no model still work without.
     if let Err(e) = fathom_engine::device::prepare() {
         eprintln!("fathom: {e}");
     }
+    // Commands on Fathom's state open it once; the rest (generate, bench, convert, fit DIR)
+    // need none.
+    let app = || open_app();
     match cli.command {
-        Command::Ask(args) => ask::run(args).await,
-        Command::Chat(args) => chat::run(args).await,
+        Command::Ask(args) => match app() {
+            Ok(app) => ask::run(&app, args).await,
+            Err(e) => fail(e),
+        },
+        Command::Chat(args) => match app() {
+            Ok(app) => chat::run(&app, args).await,
+            Err(e) => fail(e),
+        },
         Command::Generate(args) => generate(args).await,
-        Command::Bench(args) => run_bench(args),
-        Command::Models { json } => models::list(json),
+        Command::Bench(args) => bench::run(args),
+        Command::Models { json } => match app() {
+            Ok(app) => models::list(&app, json),
+            Err(e) => fail(e),
+        },
         Command::Pull {
             revision,
             token,
             embedder: true,
             ..
-        } => models::pull_embedder(&revision, token).await,
+        } => match app() {
+            Ok(app) => models::pull_embedder(&app, &revision, token).await,
+            Err(e) => fail(e),
+        },
         Command::Pull {
             repo,
             revision,
@@ -459,26 +437,43 @@ async fn main() -> ExitCode {
             anyway,
             ..
         } => {
-            models::pull_cmd(models::PullArgs {
+            let args = models::PullArgs {
                 repo,
                 revision,
                 token,
                 context,
                 anyway,
-            })
-            .await
+            };
+            match app() {
+                Ok(app) => models::pull_cmd(&app, args).await,
+                Err(e) => fail(e),
+            }
         }
-        Command::Rm { repo } => models::rm(&repo),
-        Command::Index(IndexCommand::Add { paths }) => library::add(&paths),
-        Command::Index(IndexCommand::Status { json }) => library::status(json),
-        Command::Index(IndexCommand::Rm { path }) => library::rm(&path),
-        Command::Index(IndexCommand::Update) => library::update(),
+        Command::Rm { repo } => match app() {
+            Ok(app) => models::rm(&app, &repo),
+            Err(e) => fail(e),
+        },
+        Command::Index(command) => {
+            let app = match app() {
+                Ok(app) => app,
+                Err(e) => return fail(e),
+            };
+            match command {
+                IndexCommand::Add { paths } => library::add(&app, &paths).await,
+                IndexCommand::Status { json } => library::status(&app, json),
+                IndexCommand::Rm { path } => library::rm(&app, &path),
+                IndexCommand::Update => library::update(&app).await,
+            }
+        }
         Command::Search {
             query,
             folder,
             limit,
             json,
-        } => library::search(&query, folder.as_deref(), limit, json),
+        } => match app() {
+            Ok(app) => library::search(&app, &query, folder.as_deref(), limit, json),
+            Err(e) => fail(e),
+        },
         Command::SearchBench {
             data,
             generated_chunks,
@@ -488,8 +483,8 @@ async fn main() -> ExitCode {
             embed_seconds,
             json,
         } => match (generated_chunks, data) {
-            (Some(n), _) => library::scale_bench(n, embedder.as_deref(), embed_seconds, json),
-            (None, Some(data)) => library::search_bench(
+            (Some(n), _) => bench::search::scale_bench(n, embedder.as_deref(), embed_seconds, json),
+            (None, Some(data)) => bench::search::search_bench(
                 &data,
                 chunk_tokens,
                 overlap_tokens,

@@ -4,67 +4,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use fathom_fit::{check, Backend, FitReport, Memory, Runtime, Verdict};
-use fathom_models::{
-    catalogue, Hub, HubCache, ModelManager, ModelStore, PullOptions, PullProgress,
-};
-use fathom_store::{AppDirs, JsonDoc, Settings};
+use fathom_core::{memory, runtime, App, PullEvent};
+use fathom_fit::{check, FitReport, Verdict, DEFAULT_CONTEXT};
+use fathom_models::{catalogue, PullOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio_util::sync::CancellationToken;
 
-use crate::fail;
-
-use fathom_fit::DEFAULT_CONTEXT;
-
-pub fn settings() -> Settings {
-    AppDirs::resolve()
-        .ok()
-        .and_then(|d| JsonDoc::<Settings>::new(d.settings_file()).load().ok())
-        .map(|l| l.value)
-        .unwrap_or_default()
-}
-
-/// Models on disk: the Hugging Face cache, Fathom's converted copies, LM Studio's folders.
-pub fn installed() -> Result<Vec<fathom_models::InstalledModel>, String> {
-    Ok(store()?.installed())
-}
-
-fn store() -> Result<ModelStore, String> {
-    let dirs = AppDirs::resolve().map_err(|e| e.to_string())?;
-    let cache = HubCache::from_env().map_err(|e| e.to_string())?;
-    Ok(ModelStore::new(cache, dirs.data()))
-}
-
-fn hub(token: Option<String>) -> Result<Hub, String> {
-    Hub::from_env(token.or(settings().hf_token)).map_err(|e| e.to_string())
-}
-
-pub fn this_machine() -> Memory {
-    Memory::read(fathom_engine::device::gpu_working_set_bytes())
-}
-
-pub fn runtime() -> Runtime {
-    Runtime::measured(Backend::current())
-}
-
-/// The memory check of a model directory on disk.
-pub fn fit_local(dir: &Path, context: u64) -> Result<FitReport, String> {
-    fathom_fit::check_dir(dir, &this_machine(), context).map_err(|e| e.to_string())
-}
-
-async fn fit_remote(
-    hub: &Hub,
-    repo: &str,
-    revision: &str,
-    context: u64,
-) -> Result<FitReport, String> {
-    let info = hub
-        .repo_info(repo, revision)
-        .await
-        .map_err(|e| e.to_string())?;
-    let shape = hub.remote_shape(&info).await.map_err(|e| e.to_string())?;
-    Ok(check(&shape, &runtime(), &this_machine(), context))
-}
+use crate::{fail, open_app, stop_on_ctrl_c};
 
 fn gb(b: u64) -> String {
     format!("{:.2} GB", b as f64 / 1e9)
@@ -96,10 +41,15 @@ pub fn print_fit(r: &FitReport) {
 pub async fn fit(target: &str, context: Option<u64>, revision: &str, json: bool) -> ExitCode {
     let context = context.unwrap_or(DEFAULT_CONTEXT);
     let report = if Path::new(target).is_dir() {
-        fit_local(Path::new(target), context)
+        fathom_core::fit_dir(Path::new(target), context).map_err(|e| e.to_string())
     } else {
-        match hub(None) {
-            Ok(h) => fit_remote(&h, target, revision, context).await,
+        // Installed: from its files; else from the Hub (headers only, the app's token).
+        match open_app() {
+            Ok(app) => app
+                .check_fit(target, revision, context)
+                .await
+                .map(|c| c.fit)
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         }
     };
@@ -116,14 +66,10 @@ pub async fn fit(target: &str, context: Option<u64>, revision: &str, json: bool)
     }
 }
 
-pub fn list(json: bool) -> ExitCode {
-    let store = match store() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let installed = store.installed();
-    let partial = store.partial_downloads();
-    let active = settings().active_model;
+pub fn list(app: &App, json: bool) -> ExitCode {
+    let installed = app.installed_models();
+    let partial = app.models().store.partial_downloads();
+    let active = app.settings().active_model;
     if json {
         println!(
             "{}",
@@ -163,8 +109,8 @@ pub fn list(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub fn rm(repo: &str) -> ExitCode {
-    match store().and_then(|s| s.remove(repo).map_err(|e| e.to_string())) {
+pub fn rm(app: &App, repo: &str) -> ExitCode {
+    match app.delete_model(repo) {
         Ok(freed) => {
             eprintln!("removed {repo} ({} freed)", gb(freed));
             ExitCode::SUCCESS
@@ -181,7 +127,7 @@ pub struct PullArgs {
     pub anyway: bool,
 }
 
-pub async fn pull_cmd(args: PullArgs) -> ExitCode {
+pub async fn pull_cmd(app: &App, args: PullArgs) -> ExitCode {
     let repo = args.repo.unwrap_or_else(|| {
         catalogue()
             .into_iter()
@@ -189,9 +135,9 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
             .map(|e| e.repo)
             .unwrap_or_default()
     });
-    let (store, hub) = match (store(), hub(args.token)) {
-        (Ok(s), Ok(h)) => (s, h),
-        (Err(e), _) | (_, Err(e)) => return fail(e),
+    let hub = match app.hub_with_token(args.token.clone()) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
     };
     // Whether it will run, before a byte of weights moves.
     let info = match hub.repo_info(&repo, &args.revision).await {
@@ -205,7 +151,7 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
     let report = check(
         &shape,
         &runtime(),
-        &this_machine(),
+        &memory(),
         args.context.unwrap_or(DEFAULT_CONTEXT),
     );
     eprintln!("{}", report.summary);
@@ -223,45 +169,35 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
         .progress_chars("=> "),
     );
     bar.set_message(repo.clone());
-    let cancel = CancellationToken::new();
-    let on_progress = |p: &PullProgress| {
-        bar.set_position(p.done_bytes);
-        if let Some(note) = p.files.iter().find_map(|f| f.note.as_ref()) {
-            bar.set_message(format!("{repo} ({note})"));
-        } else {
-            bar.set_message(repo.clone());
+    let on_event = |event: PullEvent| match event {
+        PullEvent::Progress(p) => {
+            bar.set_position(p.done_bytes);
+            if let Some(note) = p.files.iter().find_map(|f| f.note.as_ref()) {
+                bar.set_message(format!("{repo} ({note})"));
+            } else {
+                bar.set_message(repo.clone());
+            }
         }
+        PullEvent::Converting { into } => bar.suspend(|| {
+            eprintln!(
+                "converting the dense checkpoint to MXFP4 (once) into {}",
+                into.display()
+            )
+        }),
     };
     let options = PullOptions {
         revision: args.revision.clone(),
         ..PullOptions::default()
     };
-    let dirs = match AppDirs::resolve() {
-        Ok(d) => d,
-        Err(e) => return fail(e),
-    };
-    let manager = ModelManager::new(store, dirs.data());
-    let convert = |src: &Path, dst: &Path| {
-        eprintln!(
-            "converting the dense checkpoint to MXFP4 (once) into {}",
-            dst.display()
-        );
-        fathom_engine::convert::convert(src, dst)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    let work = manager.install(&hub, &repo, &options, &cancel, &on_progress, convert);
-    tokio::pin!(work);
-    let result = loop {
-        tokio::select! {
-            r = &mut work => break r,
-            _ = tokio::signal::ctrl_c() => cancel.cancel(),
-        }
-    };
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    let result = app
+        .pull(&repo, &options, args.token, &stop, &on_event)
+        .await;
+    ctrl_c.abort();
     bar.finish_and_clear();
     let model = match result {
         Ok(m) => m,
-        Err(fathom_models::ModelsError::Cancelled) => {
+        Err(fathom_core::Error::Cancelled) => {
             eprintln!("paused: {repo} is partly downloaded; run `fathom pull {repo}` to resume");
             return ExitCode::from(130);
         }
@@ -274,27 +210,11 @@ pub async fn pull_cmd(args: PullArgs) -> ExitCode {
 }
 
 /// Downloads the library's embedder into the Hugging Face cache (no memory check: it is small).
-pub async fn pull_embedder(revision: &str, token: Option<String>) -> ExitCode {
-    let (store, hub) = match (store(), hub(token)) {
-        (Ok(s), Ok(h)) => (s, h),
-        (Err(e), _) | (_, Err(e)) => return fail(e),
-    };
-    let options = PullOptions {
-        revision: revision.to_string(),
-        require_gpt_oss: false,
-        ..PullOptions::default()
-    };
-    let cancel = CancellationToken::new();
-    match fathom_models::pull(
-        &hub,
-        &store.cache,
-        fathom_embed::EMBEDDER_REPO,
-        &options,
-        &cancel,
-        &|_| {},
-    )
-    .await
-    {
+pub async fn pull_embedder(app: &App, revision: &str, token: Option<String>) -> ExitCode {
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    let result = app.pull_embedder(revision, token, &stop).await;
+    ctrl_c.abort();
+    match result {
         Ok(m) => {
             eprintln!(
                 "installed {} ({}); `fathom index update` adds vectors",

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fathom_extract::{extract, Format, Limits};
+use fathom_extract::{extract, Limits};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -130,34 +130,18 @@ struct Found {
     mtime_ns: i64,
 }
 
+/// The library's one walk rule (`fathom_library::walk`), sorted by path.
 fn walk(root: &Path, hidden: bool) -> Vec<Found> {
-    let mut out = Vec::new();
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(!hidden)
-        .git_ignore(true)
-        .git_global(false)
-        .git_exclude(true)
-        .ignore(true)
-        .require_git(false)
-        .follow_links(false)
-        .build();
-    for entry in walker.flatten() {
-        let path = entry.path();
-        if !entry.file_type().is_some_and(|t| t.is_file()) || Format::of(path).is_none() {
-            continue;
-        }
-        let Ok(meta) = entry.metadata() else { continue };
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        out.push(Found {
-            path: path.display().to_string(),
-            size: meta.len(),
-            mtime_ns,
-        });
-    }
+    let mut out: Vec<Found> = fathom_library::walk(root, fathom_library::WalkRule { hidden })
+        .filter_map(|w| match w {
+            fathom_library::Walked::File(f) => Some(Found {
+                path: f.path.display().to_string(),
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+            }),
+            fathom_library::Walked::Unreadable => None,
+        })
+        .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }

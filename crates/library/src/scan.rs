@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::walk::{walk, WalkRule, Walked};
+
 /// How much of a folder a walk has seen so far (or in total, at the end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -23,12 +25,14 @@ pub enum ScanError {
     NotAFolder(String),
 }
 
-/// Walks `root` the way the indexer will: `.gitignore`/`.ignore` honoured, hidden files skipped,
-/// symlinks not followed. `on_progress` hears from it once at the start (so a UI can show that work
+/// Counts what the indexer will read under `root` (the same [`walk`] and [`WalkRule`]: ignore
+/// files honoured, hidden entries only when the rule says so, symlinks not followed, only formats
+/// Fathom reads). `on_progress` hears from it once at the start (so a UI can show that work
 /// began), then at most every `interval`, and once at the end with `done` set; `cancelled` is polled
 /// between entries so a cancel takes effect at once.
 pub fn scan(
     root: &Path,
+    rule: WalkRule,
     interval: Duration,
     cancelled: &dyn Fn() -> bool,
     on_progress: &mut dyn FnMut(ScanProgress),
@@ -39,27 +43,16 @@ pub fn scan(
     let mut progress = ScanProgress::default();
     on_progress(progress);
     let mut last = Instant::now();
-    // `ignore` does the .gitignore semantics; not worth writing again.
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(true)
-        .git_ignore(true)
-        .require_git(false)
-        .follow_links(false)
-        .build();
-    for entry in walk {
+    for entry in walk(root, rule) {
         if cancelled() {
             return Err(ScanError::Cancelled);
         }
         match entry {
-            Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => match entry.metadata() {
-                Ok(meta) => {
-                    progress.files += 1;
-                    progress.bytes += meta.len();
-                }
-                Err(_) => progress.unreadable += 1,
-            },
-            Ok(_) => {}
-            Err(_) => progress.unreadable += 1,
+            Walked::File(f) => {
+                progress.files += 1;
+                progress.bytes += f.size;
+            }
+            Walked::Unreadable => progress.unreadable += 1,
         }
         if last.elapsed() >= interval {
             last = Instant::now();
@@ -84,7 +77,9 @@ mod tests {
         fs::write(r.join("a.txt"), "12345").unwrap();
         fs::write(r.join("docs/b.md"), "123").unwrap();
         fs::write(r.join("docs/deep/c.md"), "1").unwrap();
-        fs::write(r.join(".hidden"), "1234567890").unwrap();
+        fs::write(r.join(".hidden.md"), "1234567890").unwrap();
+        // Not a format Fathom reads: the indexer skips it, so the counts do too.
+        fs::write(r.join("photo.raw"), "1234567").unwrap();
         fs::write(r.join(".gitignore"), "ignored/\n").unwrap();
         fs::create_dir_all(r.join("ignored")).unwrap();
         fs::write(r.join("ignored/x.txt"), "1234567890").unwrap();
@@ -96,9 +91,13 @@ mod tests {
     fn counts_files_and_bytes_honouring_ignores() {
         let tmp = tree();
         let mut events = Vec::new();
-        let total = scan(tmp.path(), Duration::ZERO, &|| false, &mut |p| {
-            events.push(p)
-        })
+        let total = scan(
+            tmp.path(),
+            WalkRule::default(),
+            Duration::ZERO,
+            &|| false,
+            &mut |p| events.push(p),
+        )
         .unwrap();
         assert_eq!((total.files, total.bytes), (3, 9));
         assert!(total.done);
@@ -110,6 +109,15 @@ mod tests {
     }
 
     #[test]
+    fn hidden_files_count_when_the_rule_includes_them() {
+        let tmp = tree();
+        let rule = WalkRule { hidden: true };
+        let total = scan(tmp.path(), rule, Duration::ZERO, &|| false, &mut |_| {}).unwrap();
+        // .hidden.md joins; .gitignore is hidden too but not a document format.
+        assert_eq!((total.files, total.bytes), (4, 19));
+    }
+
+    #[test]
     fn cancel_stops_the_walk() {
         let tmp = tree();
         let polls = Cell::new(0);
@@ -117,7 +125,14 @@ mod tests {
             polls.set(polls.get() + 1);
             polls.get() > 2
         };
-        let err = scan(tmp.path(), Duration::ZERO, &cancelled, &mut |_| {}).unwrap_err();
+        let err = scan(
+            tmp.path(),
+            WalkRule::default(),
+            Duration::ZERO,
+            &cancelled,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert_eq!(err, ScanError::Cancelled);
         assert_eq!(polls.get(), 3);
     }
@@ -127,6 +142,7 @@ mod tests {
         let tmp = tree();
         let err = scan(
             &tmp.path().join("a.txt"),
+            WalkRule::default(),
             Duration::ZERO,
             &|| false,
             &mut |_| {},

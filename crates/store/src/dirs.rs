@@ -68,6 +68,11 @@ impl AppDirs {
         self.config.join("settings.json")
     }
 
+    /// The library's search index (a folder).
+    pub fn index_dir(&self) -> PathBuf {
+        self.data.join("index")
+    }
+
     /// The list of folders in the library.
     pub fn library_file(&self) -> PathBuf {
         self.data.join("library.json")

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut};
 
-use crate::state::{lock, AppState};
-use crate::CommandError;
+use fathom_core::lock;
+
+use crate::app::{AppState, CommandError};
 
 pub fn parse(text: &str) -> Result<Shortcut, CommandError> {
     Shortcut::from_str(text).map_err(|e| CommandError::InvalidShortcut {
@@ -18,7 +19,7 @@ pub fn parse(text: &str) -> Result<Shortcut, CommandError> {
 /// Registers the saved shortcut at start-up; a failure is remembered for the Settings page.
 pub fn install_saved<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
-    let saved = lock(&state.settings).quick_shortcut.clone();
+    let saved = state.core.settings().quick_shortcut;
     let outcome = parse(&saved).and_then(|s| {
         app.global_shortcut()
             .register(s)

@@ -10,28 +10,15 @@
 //! install it somewhere harmless.
 
 use serde::Serialize;
-use tauri::ipc::Channel;
-use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_updater::{Update, UpdaterExt};
 use ts_rs::TS;
 
-use crate::state::{lock, AppState};
-use crate::streams::StreamId;
-use crate::CommandError;
-
-/// The event the windows get when the start-up check finds a newer version.
-pub const UPDATE_AVAILABLE_EVENT: &str = "update-available";
+use super::CommandError;
 
 /// What the start-up check found, kept for windows that load after it finished.
 #[derive(Default)]
-pub struct Found(std::sync::Mutex<Option<AvailableUpdate>>);
-
-/// The newer version the start-up check found, if any (its event may have come before the window
-/// listened).
-#[tauri::command]
-pub fn found_update(found: State<'_, Found>) -> Option<AvailableUpdate> {
-    lock(&found.0).clone()
-}
+pub struct Found(pub std::sync::Mutex<Option<AvailableUpdate>>);
 
 /// A newer version on offer.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -70,7 +57,7 @@ fn debug_env(name: &str) -> Option<String> {
     }
 }
 
-fn pubkey<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
+pub fn pubkey<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
     debug_env("FATHOM_UPDATE_PUBKEY").or_else(|| {
         app.config()
             .plugins
@@ -91,7 +78,7 @@ fn failed(what: &str, e: impl std::fmt::Display) -> CommandError {
 }
 
 /// An updater error as a sentence a person can act on, the updater's own words folded away.
-fn updater_failed(what: &str, e: tauri_plugin_updater::Error) -> CommandError {
+pub fn updater_failed(what: &str, e: tauri_plugin_updater::Error) -> CommandError {
     use tauri_plugin_updater::Error as E;
     let why = match &e {
         E::Minisign(_)
@@ -125,7 +112,7 @@ fn updater_failed(what: &str, e: tauri_plugin_updater::Error) -> CommandError {
     }
 }
 
-async fn find<R: Runtime>(app: &AppHandle<R>) -> Result<Option<Update>, CommandError> {
+pub async fn find<R: Runtime>(app: &AppHandle<R>) -> Result<Option<Update>, CommandError> {
     let Some(key) = pubkey(app) else {
         return Ok(None);
     };
@@ -151,10 +138,9 @@ async fn find<R: Runtime>(app: &AppHandle<R>) -> Result<Option<Update>, CommandE
 }
 
 /// Asks the update server whether a newer Fathom exists.
-#[tauri::command]
-pub async fn check_for_update<R: Runtime>(app: AppHandle<R>) -> Result<UpdateCheck, CommandError> {
-    let configured = pubkey(&app).is_some();
-    let update = find(&app).await?;
+pub async fn check<R: Runtime>(app: &AppHandle<R>) -> Result<UpdateCheck, CommandError> {
+    let configured = pubkey(app).is_some();
+    let update = find(app).await?;
     Ok(UpdateCheck {
         current: app.package_info().version.to_string(),
         configured,
@@ -164,85 +150,4 @@ pub async fn check_for_update<R: Runtime>(app: AppHandle<R>) -> Result<UpdateChe
             date: u.date.map(|d| d.to_string()),
         }),
     })
-}
-
-/// Downloads the newer version, checks its signature and installs it; the app restarts with
-/// `restart_app`. Nothing is installed when the signature does not match.
-#[tauri::command]
-pub async fn install_update<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    stream: StreamId,
-    on_progress: Channel<UpdateProgress>,
-) -> Result<String, CommandError> {
-    let guard = state.streams.open(stream);
-    let Some(update) = find(&app).await? else {
-        return Err(CommandError::Model {
-            message: "There is no update to install: Fathom is up to date.".into(),
-            detail: None,
-        });
-    };
-    let version = update.version.clone();
-    let mut done = 0u64;
-    let install = update.download_and_install(
-        |chunk, total| {
-            done += chunk as u64;
-            let _ = on_progress.send(UpdateProgress {
-                done_bytes: done,
-                total_bytes: total,
-            });
-        },
-        || log::info!("update {version} downloaded; verifying and installing"),
-    );
-    tokio::select! {
-        _ = guard.token().cancelled() => Err(CommandError::Cancelled),
-        r = install => {
-            r.map_err(|e| {
-                log::warn!("the update was not installed: {e}");
-                updater_failed("The update was not installed", e)
-            })?;
-            log::info!("update {} installed", update.version);
-            Ok(update.version)
-        }
-    }
-}
-
-/// Quits and starts the installed version.
-#[tauri::command]
-pub fn restart_app<R: Runtime>(app: AppHandle<R>) {
-    app.restart();
-}
-
-/// Turns the start-up check on or off.
-#[tauri::command]
-pub fn set_check_updates(
-    state: State<'_, AppState>,
-    on: bool,
-) -> Result<crate::commands::SettingsView, CommandError> {
-    state.update_settings(|s| s.check_updates = on)?;
-    Ok(crate::commands::get_settings(state))
-}
-
-/// The start-up check: tells the windows when a newer version exists; quiet otherwise (a failed
-/// check is logged, not shown: the person did not ask).
-pub fn check_at_start<R: Runtime>(app: &AppHandle<R>) {
-    let on = lock(&app.state::<AppState>().settings).check_updates;
-    if !on || pubkey(app).is_none() {
-        return;
-    }
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        match check_for_update(app.clone()).await {
-            Ok(UpdateCheck {
-                available: Some(update),
-                ..
-            }) => {
-                log::info!("Fathom {} is available", update.version);
-                *lock(&app.state::<Found>().0) = Some(update.clone());
-                let _ = app.emit(UPDATE_AVAILABLE_EVENT, update);
-            }
-            Ok(_) => log::info!("Fathom is up to date"),
-            Err(e) => log::warn!("{e}"),
-        }
-    });
 }

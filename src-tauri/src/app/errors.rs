@@ -1,3 +1,5 @@
+//! The errors commands return: the core's, and the desktop's own (windows, the shortcut).
+
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -46,28 +48,18 @@ pub enum CommandError {
     Chat { message: String },
 }
 
-impl From<fathom_store::StoreError> for CommandError {
-    fn from(e: fathom_store::StoreError) -> Self {
-        Self::Storage {
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<fathom_library::LibraryError> for CommandError {
-    fn from(e: fathom_library::LibraryError) -> Self {
+impl From<fathom_core::Error> for CommandError {
+    fn from(e: fathom_core::Error) -> Self {
+        use fathom_core::Error as E;
         match e {
-            fathom_library::LibraryError::UnknownFolder(id) => Self::UnknownFolder { id },
-            fathom_library::LibraryError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<fathom_library::ScanError> for CommandError {
-    fn from(e: fathom_library::ScanError) -> Self {
-        match e {
-            fathom_library::ScanError::Cancelled => Self::Cancelled,
-            fathom_library::ScanError::NotAFolder(path) => Self::NotAFolder { path },
+            E::Storage(message) => Self::Storage { message },
+            E::UnknownFolder(id) => Self::UnknownFolder { id },
+            E::NotAFolder(path) => Self::NotAFolder { path },
+            E::Cancelled => Self::Cancelled,
+            E::Model { message, detail } => Self::Model { message, detail },
+            E::Index(message) => Self::Index { message },
+            E::DoesNotFit(summary) => Self::DoesNotFit { summary },
+            E::Chat(message) => Self::Chat { message },
         }
     }
 }

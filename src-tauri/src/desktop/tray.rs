@@ -5,13 +5,13 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Runtime};
 
-use crate::windows;
+use super::windows;
 
 // macOS tints a template image (black + alpha) to suit the menu bar; other desktops show it as is.
 #[cfg(target_os = "macos")]
-const ICON: &[u8] = include_bytes!("../../assets/tray/trayTemplate@2x.png");
+const ICON: &[u8] = include_bytes!("../../../assets/tray/trayTemplate@2x.png");
 #[cfg(not(target_os = "macos"))]
-const ICON: &[u8] = include_bytes!("../../assets/tray/tray.png");
+const ICON: &[u8] = include_bytes!("../../../assets/tray/tray.png");
 
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let menu = Menu::with_items(

@@ -1,0 +1,202 @@
+//! The conversations' use cases: the stored conversations, and a reply from the model.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fathom_chat::session::{Chat, ReplyEvent, ReplyOptions};
+use fathom_chat::store::ConversationSummary;
+use fathom_chat::{Conversation, Effort, Message, Setup};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+use crate::app::{idle_unload, App};
+use crate::{Error, Result};
+
+/// What the person asked for: a new message, another reply to the last one, or an earlier
+/// message changed (what followed it goes).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ReplyAction {
+    Send { text: String },
+    Regenerate,
+    Edit { index: usize, text: String },
+}
+
+impl App {
+    /// Conversations, most recent first; with a query, those whose title or text contains it.
+    pub fn conversations(&self, query: Option<&str>) -> Result<Vec<ConversationSummary>> {
+        let store = self.store()?;
+        Ok(match query.map(str::trim) {
+            Some(q) if !q.is_empty() => store.search(q)?,
+            _ => store.list()?,
+        })
+    }
+
+    pub fn conversation(&self, id: &str) -> Result<Conversation> {
+        Ok(self.store()?.get(id)?)
+    }
+
+    pub fn new_conversation(
+        &self,
+        effort: Effort,
+        instructions: Option<String>,
+        title: Option<&str>,
+    ) -> Result<Conversation> {
+        Ok(self
+            .store()?
+            .create(&Setup::starting_today(effort, instructions), title)?)
+    }
+
+    pub fn rename_conversation(&self, id: &str, title: &str) -> Result<Conversation> {
+        let store = self.store()?;
+        store.rename(id, title)?;
+        Ok(store.get(id)?)
+    }
+
+    pub fn delete_conversation(&self, id: &str) -> Result<()> {
+        Ok(self.store()?.delete(id)?)
+    }
+
+    /// Changes the reasoning effort and instructions for the conversation's next replies.
+    pub fn set_conversation_setup(
+        &self,
+        id: &str,
+        effort: Effort,
+        instructions: Option<String>,
+    ) -> Result<Conversation> {
+        let store = self.store()?;
+        let mut setup = store.get(id)?.setup;
+        setup.effort = effort;
+        setup.instructions = instructions.filter(|i| !i.trim().is_empty());
+        store.set_setup(id, &setup)?;
+        Ok(store.get(id)?)
+    }
+
+    /// The conversation as Markdown, with a file name made from its title.
+    pub fn export_conversation(&self, id: &str) -> Result<(String, String)> {
+        let conversation = self.store()?.get(id)?;
+        let name: String = conversation
+            .title
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == ' ' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let name = match name.trim() {
+            "" => "Conversation".to_string(),
+            n => n.to_string(),
+        };
+        Ok((
+            format!("{name}.md"),
+            fathom_chat::export::to_markdown(&conversation),
+        ))
+    }
+
+    /// The conversation store, for faces that keep conversations their own way (the CLI's
+    /// `--save` and `--continue`).
+    pub fn conversation_store(&self) -> Result<&fathom_chat::ChatStore> {
+        self.store()
+    }
+
+    /// Points the chat host at `model` (else the model chats run on, with the idle time from the
+    /// settings); the chat and the reply options the settings give. For faces that hold their own
+    /// messages (the CLI's terminal chat, the API server); [`App::reply`] uses it too.
+    pub fn chat_session(
+        &self,
+        model: Option<PathBuf>,
+        allow_unfit: bool,
+    ) -> Result<(Arc<Chat>, ReplyOptions)> {
+        let chat = self.chat()?;
+        let settings = self.settings();
+        let dir = match model {
+            Some(dir) => dir,
+            None => self.active_model_dir()?,
+        };
+        chat.host.set_model(Some(dir));
+        chat.host
+            .set_idle_unload(idle_unload(settings.model_idle_minutes));
+        let options = ReplyOptions {
+            allow_unfit: allow_unfit || settings.ignore_fit,
+            max_tokens: settings.reply_max_tokens.max(1) as usize,
+            ..ReplyOptions::default()
+        };
+        Ok((chat, options))
+    }
+
+    /// Applies `action` to the stored conversation and streams the model's reply to `on_event`;
+    /// a stop ends it within a token, keeping what came. Returns the conversation with the reply
+    /// saved.
+    pub async fn reply(
+        &self,
+        id: &str,
+        action: ReplyAction,
+        allow_unfit: bool,
+        stop: &CancellationToken,
+        on_event: &mut (dyn FnMut(ReplyEvent) + Send),
+    ) -> Result<Conversation> {
+        let store = self.store()?;
+        // The model comes first: the vector pass waits until the reply ends.
+        let _hold = self.hold_vectors();
+        let mut conversation = store.get(id)?;
+        let messages = &mut conversation.messages;
+        match action {
+            ReplyAction::Send { text } => {
+                if text.trim().is_empty() {
+                    return Err(Error::Chat("the message is empty".into()));
+                }
+                let message = Message::user(text);
+                store.append(id, std::slice::from_ref(&message))?;
+                messages.push(message);
+            }
+            ReplyAction::Regenerate => {
+                let last_user = messages
+                    .iter()
+                    .rposition(|m| matches!(m, Message::User { .. }))
+                    .ok_or_else(|| Error::Chat("nothing to reply to yet".into()))?;
+                messages.truncate(last_user + 1);
+                store.replace_from(id, last_user + 1, &[])?;
+            }
+            ReplyAction::Edit { index, text } => {
+                if !matches!(messages.get(index), Some(Message::User { .. }))
+                    || text.trim().is_empty()
+                {
+                    return Err(Error::Chat(format!(
+                        "message {index} is not a message of yours to edit"
+                    )));
+                }
+                let message = Message::user(text);
+                store.replace_from(id, index, std::slice::from_ref(&message))?;
+                messages.truncate(index);
+                messages.push(message);
+            }
+        }
+        let (chat, options) = self.chat_session(None, allow_unfit)?;
+        let reply = chat
+            .reply(
+                &conversation.setup,
+                &conversation.messages,
+                &options,
+                stop,
+                on_event,
+            )
+            .await?;
+        store.append(id, &[reply])?;
+        Ok(store.get(id)?)
+    }
+
+    /// Frees the model's memory now; the next reply loads it again.
+    pub fn unload_model(&self) -> Result<()> {
+        self.chat()?.host.unload();
+        Ok(())
+    }
+
+    /// Whether the model is in memory now.
+    pub fn model_loaded(&self) -> bool {
+        matches!(&self.chat, Ok(chat) if chat.host.is_loaded())
+    }
+}

@@ -1,0 +1,319 @@
+//! The library's use cases: folders, their walk and index, search, documents, and the semantic
+//! pass that gives chunks their vectors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fathom_index::indexer::Embed;
+use fathom_index::indexer::{self, FolderStatus, IndexOptions};
+use fathom_index::{Chunker, Hit, IndexProgress, IndexReport, SearchQuery};
+use fathom_library::{AddReport, Folder, ScanProgress, WalkRule};
+use fathom_semantic::SemanticStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{lock, App, StatusListener};
+use crate::{Error, Result};
+
+/// The most results one search returns.
+pub const MAX_RESULTS: usize = 500;
+
+/// A search of the library.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub text: String,
+    /// Only this library folder (its id).
+    pub folder: Option<String>,
+    /// At most this many results (50 when not given; never more than [`MAX_RESULTS`]).
+    pub limit: Option<usize>,
+}
+
+impl App {
+    pub fn folders(&self) -> Vec<Folder> {
+        lock(&self.library).folders().to_vec()
+    }
+
+    /// The folder a person means by a path (as typed: relative, with links) or an id.
+    pub fn find_folder(&self, path_or_id: &str) -> Result<Folder> {
+        let wanted = std::fs::canonicalize(path_or_id)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path_or_id.to_string());
+        lock(&self.library)
+            .folders()
+            .iter()
+            .find(|f| f.path == wanted || f.id == path_or_id)
+            .cloned()
+            .ok_or_else(|| Error::NotAFolder(format!("{path_or_id} (not a library folder)")))
+    }
+
+    fn folder_path(&self, id: &str) -> Result<PathBuf> {
+        lock(&self.library)
+            .path_of(id)
+            .ok_or_else(|| Error::UnknownFolder(id.to_string()))
+    }
+
+    /// Which files belong to a folder, from the settings: the walk the counts and the index share.
+    pub fn walk_rule(&self) -> WalkRule {
+        WalkRule {
+            hidden: lock(&self.settings).index_hidden,
+        }
+    }
+
+    /// Adds folders; each path is added or rejected with its reason. The first folder starts
+    /// fetching the embedder that semantic search needs.
+    pub fn add_folders<P: AsRef<Path>>(&self, paths: &[P]) -> Result<AddReport> {
+        let report = lock(&self.library).add(paths)?;
+        if !report.added.is_empty() {
+            self.ensure_embedder();
+        }
+        Ok(report)
+    }
+
+    /// Removes a folder; its documents leave the index with it. Returns the folder and how many
+    /// documents left.
+    pub fn remove_folder(&self, id: &str) -> Result<(Folder, u32)> {
+        let folder = lock(&self.library).remove(id)?;
+        let removed = match &self.index {
+            Ok(index) => indexer::remove_folder(index, id)?,
+            Err(_) => 0,
+        };
+        Ok((folder, removed))
+    }
+
+    /// Counts a folder's documents and bytes by the walk rule, reporting at most every
+    /// `interval`. Blocking: call it off an async runtime.
+    pub fn scan_folder(
+        &self,
+        id: &str,
+        interval: Duration,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(ScanProgress),
+    ) -> Result<ScanProgress> {
+        let path = self.folder_path(id)?;
+        Ok(fathom_library::scan(
+            &path,
+            self.walk_rule(),
+            interval,
+            &|| stop.is_cancelled(),
+            on_progress,
+        )?)
+    }
+
+    /// Brings a folder's index up to date (only changed files are redone); a stop keeps every
+    /// file finished so far. The background vector pass waits while it runs and picks up the new
+    /// chunks after. Blocking: call it off an async runtime.
+    pub fn index_folder(
+        &self,
+        id: &str,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(&IndexProgress),
+    ) -> Result<IndexReport> {
+        let path = self.folder_path(id)?;
+        let index = self.index()?;
+        let _hold = self.hold_vectors();
+        let options = IndexOptions {
+            hidden: self.walk_rule().hidden,
+            ..IndexOptions::default()
+        };
+        Ok(indexer::index_folder(
+            &index,
+            id,
+            &path,
+            &Chunker::default(),
+            &options,
+            &|| stop.is_cancelled(),
+            on_progress,
+        )?)
+    }
+
+    /// What the index holds for each library folder.
+    pub fn library_status(&self) -> Result<Vec<FolderStatus>> {
+        let index = self.index()?;
+        self.folders()
+            .iter()
+            .map(|f| Ok(indexer::folder_status(&index, &f.id)?))
+            .collect()
+    }
+
+    /// Every indexed document's state (counts, failures, pages without text).
+    pub fn documents(&self) -> Result<Vec<fathom_index::DocState>> {
+        Ok(indexer::documents(&*self.index()?)?)
+    }
+
+    /// (chunks, chunks with vectors) in the index.
+    pub fn index_counts(&self) -> Result<(u64, usize)> {
+        let index = self.index()?;
+        Ok((index.chunk_count(), index.vector_count()))
+    }
+
+    /// Hybrid search (BM25 fused with the query's vector) once an embedder is loaded; BM25 until
+    /// then.
+    pub fn search(&self, search: Search) -> Result<Vec<Hit>> {
+        let index = self.index()?;
+        let embed = self.query_embed();
+        Ok(index.search_embedding(
+            &SearchQuery {
+                text: search.text,
+                folder: search.folder,
+                exclude: Vec::new(),
+                limit: search.limit.unwrap_or(50).min(MAX_RESULTS),
+                vector: None,
+            },
+            |text| match (embed?)(&[text]) {
+                Ok(mut v) => v.pop(),
+                Err(e) => {
+                    log::warn!("embedding a query: {e}");
+                    None
+                }
+            },
+        )?)
+    }
+
+    /// Refuses paths outside the library: only library documents are ever opened or read.
+    pub fn check_in_library(&self, path: &str) -> Result<()> {
+        if lock(&self.library).covers(Path::new(path)) {
+            Ok(())
+        } else {
+            Err(Error::NotAFolder(path.to_string()))
+        }
+    }
+
+    /// A library document's text as indexed, chunk by chunk in order.
+    pub fn read_document(&self, path: &str) -> Result<Vec<Hit>> {
+        self.check_in_library(path)?;
+        let doc = fathom_index::document_id(Path::new(path));
+        let chunks = self.index()?.read_document(&doc)?;
+        if chunks.is_empty() {
+            return Err(Error::Index(format!("{path} is not in the index (yet)")));
+        }
+        Ok(chunks)
+    }
+
+    // Semantic search.
+
+    /// Dense search's state, where the background pass runs.
+    pub fn semantic_status(&self) -> Option<SemanticStatus> {
+        self.semantic.as_ref().map(|s| s.status())
+    }
+
+    /// Where the semantic pass reports each change of its status.
+    pub fn on_semantic_status(&self, listener: StatusListener) {
+        *lock(&self.listener) = Some(listener);
+    }
+
+    /// Makes the embedder available when semantic search is on: loaded from the cache, or
+    /// downloaded first. Runs in the background.
+    pub fn ensure_embedder(&self) {
+        let Some(semantic) = &self.semantic else {
+            return;
+        };
+        if !lock(&self.settings).semantic_search {
+            return;
+        }
+        match self.hub() {
+            Ok(hub) => semantic.ensure(self.hub_cache.clone(), Some(hub)),
+            Err(e) => {
+                // Still loads a copy already in the cache; says why it cannot fetch one otherwise.
+                semantic.ensure(self.hub_cache.clone(), None);
+                semantic.fail(format!("cannot reach the model hub: {e}"));
+            }
+        }
+    }
+
+    /// Tries again after the embedder failed to download or load, or the vector pass failed.
+    pub fn retry_semantic(&self) {
+        self.ensure_embedder();
+        if let Some(s) = &self.semantic {
+            s.wake();
+        }
+    }
+
+    /// Semantic search on (fetching the embedder if needed) or off (BM25 alone).
+    pub fn set_semantic_search(&self, on: bool) -> Result<()> {
+        self.update_settings(|s| s.semantic_search = on)?;
+        if let Some(semantic) = &self.semantic {
+            if on {
+                semantic.turn_on();
+                self.ensure_embedder();
+            } else {
+                semantic.turn_off();
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses or resumes the background vector pass (BM25 search is unaffected).
+    pub fn pause_semantic(&self, paused: bool) {
+        if let Some(s) = &self.semantic {
+            s.set_paused(paused);
+        }
+    }
+
+    /// Keeps the background vector pass paused while indexing or the model runs: they come first.
+    pub fn hold_vectors(&self) -> Option<fathom_semantic::Hold> {
+        self.semantic.as_ref().map(|s| s.hold())
+    }
+
+    /// Embeds queries: the background pass's embedder once loaded; without a background pass, the
+    /// embedder on disk (`FATHOM_EMBEDDER`, else the Hugging Face cache), loaded on first use.
+    pub fn query_embed(&self) -> Option<Arc<Embed>> {
+        if let Some(s) = &self.semantic {
+            return s.query_embed();
+        }
+        self.local_embedder()
+            .map(|e| fathom_semantic::embed_fn(e.clone()))
+    }
+
+    fn local_embedder(&self) -> Option<&Arc<fathom_embed::SharedEmbedder>> {
+        self.local_embedder
+            .get_or_init(|| {
+                let dir = self.embedder_dir()?;
+                match fathom_embed::SharedEmbedder::load(&dir) {
+                    Ok(e) => Some(Arc::new(e)),
+                    Err(e) => {
+                        log::warn!(
+                            "the embedder in {} cannot be used ({e}); searching with BM25 only",
+                            dir.display()
+                        );
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    /// The embedder's folder, if it is on disk: `FATHOM_EMBEDDER`, else all-MiniLM-L6-v2 in the
+    /// Hugging Face cache.
+    pub fn embedder_dir(&self) -> Option<PathBuf> {
+        let dir = match std::env::var_os("FATHOM_EMBEDDER") {
+            Some(d) => PathBuf::from(d),
+            None => fathom_semantic::installed_embedder(&self.hub_cache)?,
+        };
+        dir.join("model.safetensors").exists().then_some(dir)
+    }
+
+    /// Gives every chunk without a vector its vector, in the foreground (for faces without the
+    /// background pass); nothing when no embedder is on disk. Each batch is stored as it is done,
+    /// so a stopped pass resumes next time. Blocking.
+    pub fn add_vectors(
+        &self,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(&fathom_index::vectors::VectorProgress),
+    ) -> Result<Option<fathom_index::vectors::VectorReport>> {
+        let Some(dir) = self.embedder_dir() else {
+            return Ok(None);
+        };
+        let index = self.index()?;
+        fathom_embed::single_threaded_blas();
+        let copies =
+            fathom_semantic::load_pass_copies(&dir).map_err(|e| Error::model(e.to_string()))?;
+        let report = fathom_index::vectors::embed_pending(
+            &index,
+            &|texts| fathom_semantic::embed_split(&copies, texts),
+            fathom_semantic::PASS_BATCH * copies.len(),
+            &|| stop.is_cancelled(),
+            on_progress,
+        )?;
+        Ok(Some(report))
+    }
+}

@@ -1,0 +1,180 @@
+//! Commands of the Library and Search pages.
+
+use std::time::Duration;
+
+use fathom_core::Search;
+use fathom_index::indexer::FolderStatus;
+use fathom_index::{Hit, IndexProgress, IndexReport};
+use fathom_library::{AddReport, Folder, ScanProgress};
+use fathom_semantic::SemanticStatus;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::app::{AppState, CommandError, StreamId};
+
+#[tauri::command]
+pub fn list_folders(state: State<'_, AppState>) -> Vec<Folder> {
+    state.core.folders()
+}
+
+/// Adds dropped or picked paths; each one is added or rejected with its reason.
+#[tauri::command]
+pub fn add_folders(
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+) -> Result<AddReport, CommandError> {
+    let report = state.core.add_folders(&paths)?;
+    state.sync_watched();
+    Ok(report)
+}
+
+/// Lets the user pick folders with the system's folder chooser and adds them, as a drop does.
+/// Nothing picked is not an error: the report is empty.
+#[tauri::command]
+pub async fn pick_folders<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<AddReport, CommandError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut chooser = app.dialog().file().set_title("Add folders to the library");
+    // Start at home, not at GTK's "Recent" list, which holds files rather than folders.
+    if let Ok(home) = app.path().home_dir() {
+        chooser = chooser.set_directory(home);
+    }
+    chooser.pick_folders(move |picked| {
+        let _ = tx.send(picked);
+    });
+    let picked = rx.await.ok().flatten().unwrap_or_default();
+    let paths: Vec<String> = picked
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.is_empty() {
+        return Ok(AddReport::default());
+    }
+    add_folders(state, paths)
+}
+
+#[tauri::command]
+pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, CommandError> {
+    let (folder, _documents) = state.core.remove_folder(&id)?;
+    state.sync_watched();
+    Ok(folder)
+}
+
+/// Counts a library folder's documents and bytes (by the indexer's walk rule), streaming
+/// progress; cancel with `cancel_stream`.
+#[tauri::command]
+pub async fn scan_folder(
+    state: State<'_, AppState>,
+    id: String,
+    stream: StreamId,
+    on_progress: Channel<ScanProgress>,
+) -> Result<ScanProgress, CommandError> {
+    let guard = state.streams.open(stream);
+    let core = state.core.clone();
+    let walk = tauri::async_runtime::spawn_blocking(move || {
+        core.scan_folder(
+            &id,
+            Duration::from_millis(100),
+            guard.token(),
+            // A closed channel (the page went away) is not an error: the result still returns.
+            &mut |p| drop(on_progress.send(p)),
+        )
+    });
+    Ok(walk.await.map_err(|e| CommandError::Window {
+        message: format!("scan stopped: {e}"),
+    })??)
+}
+
+/// Brings a library folder's index up to date (only changed files are redone), streaming
+/// progress; `cancel_stream` pauses it, keeping every file finished so far.
+#[tauri::command]
+pub async fn index_folder_cmd(
+    state: State<'_, AppState>,
+    id: String,
+    stream: StreamId,
+    on_progress: Channel<IndexProgress>,
+) -> Result<IndexReport, CommandError> {
+    let guard = state.streams.open(stream);
+    let core = state.core.clone();
+    // Indexing is CPU and disk work: off the async runtime.
+    let work = tauri::async_runtime::spawn_blocking(move || {
+        core.index_folder(
+            &id,
+            guard.token(),
+            // A closed channel (the page went away) is not an error: indexing goes on.
+            &mut |p| drop(on_progress.send(p.clone())),
+        )
+    });
+    Ok(work.await.map_err(|e| CommandError::Index {
+        message: format!("indexing stopped: {e}"),
+    })??)
+}
+
+/// What the index holds for each library folder.
+#[tauri::command]
+pub fn library_status(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, CommandError> {
+    Ok(state.core.library_status()?)
+}
+
+#[tauri::command]
+pub fn search_library(
+    state: State<'_, AppState>,
+    query: String,
+    folder: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<Hit>, CommandError> {
+    Ok(state.core.search(Search {
+        text: query,
+        folder,
+        limit,
+    })?)
+}
+
+/// A library document's text as indexed, chunk by chunk in order, for Fathom's own reader: it can
+/// show the place a result or a citation points at in every format, which the system's default
+/// app cannot be told. Only files inside library folders.
+#[tauri::command]
+pub fn read_document_text(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<Vec<Hit>, CommandError> {
+    Ok(state.core.read_document(&path)?)
+}
+
+/// Opens a library document with the system's default app. Only files inside library folders.
+#[tauri::command]
+pub fn open_document<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<(), CommandError> {
+    state.core.check_in_library(&path)?;
+    app.opener()
+        .open_path(&path, None::<&str>)
+        .map_err(|e| CommandError::Window {
+            message: format!("cannot open {path}: {e}"),
+        })
+}
+
+/// Dense search's state: the embedder, the vector pass, how many chunks have vectors.
+#[tauri::command]
+pub fn semantic_status(state: State<'_, AppState>) -> Option<SemanticStatus> {
+    state.core.semantic_status()
+}
+
+/// Tries again after the embedder failed to download or load, or the vector pass failed.
+#[tauri::command]
+pub fn retry_semantic(state: State<'_, AppState>) {
+    state.core.retry_semantic();
+}
+
+/// Pauses or resumes the background vector pass (BM25 search is unaffected).
+#[tauri::command]
+pub fn pause_semantic(state: State<'_, AppState>, paused: bool) {
+    state.core.pause_semantic(paused);
+}
