@@ -2,9 +2,38 @@ import js from "@eslint/js";
 import reactHooks from "eslint-plugin-react-hooks";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+import { readdirSync } from "node:fs";
+
+// The UI is organised by feature (src/features/<feature>); a feature never imports another one.
+// What several need lives in src/lib, src/components or src/stores, and src/app composes features.
+const features = readdirSync(new URL("./src/features", import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
+const apart = (names) => names.flatMap((n) => [`../${n}`, `../${n}/*`, `**/features/${n}`, `**/features/${n}/*`]);
+const layering = [
+  ...features.map((feature) => ({
+    files: [`src/features/${feature}/**`],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [
+          { group: apart(features.filter((f) => f !== feature)), message: "Features do not import each other: share through src/lib, src/components or src/stores, or compose in src/app." },
+          { group: ["**/app/*"], message: "Features do not import the app that composes them." },
+        ],
+      }],
+    },
+  })),
+  {
+    files: ["src/lib/**", "src/components/**", "src/stores/**"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ group: ["**/features/*", "**/app/*"], message: "Shared code does not import features or the app." }],
+      }],
+    },
+  },
+];
 
 export default tseslint.config(
-  { ignores: ["dist", "test-results", "playwright-report", "src/bindings"] },
+  { ignores: ["dist", "test-results", "playwright-report", "src/lib/bindings.ts"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -23,5 +52,6 @@ export default tseslint.config(
     files: ["tests/**"],
     rules: { "@typescript-eslint/only-throw-error": "off" },
   },
+  ...layering,
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
 );

@@ -1,83 +1,60 @@
-//! The UI's TypeScript types are generated from the Rust types (ts-rs) into `ui/src/bindings/`.
-//! This test fails when the committed files differ from what the Rust types generate; run it with
-//! `FATHOM_UPDATE_BINDINGS=1` to rewrite them.
+//! The UI's contract with Rust, generated from Rust (tauri-specta): `ui/src/lib/bindings.ts` holds
+//! every type the commands and events use, a typed function per command and a typed listener per
+//! event. This test fails when the committed file differs from what `fathom_app::contract`
+//! generates; run it with `FATHOM_UPDATE_BINDINGS=1` to rewrite it.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use fathom_app::app::SettingsView;
-use fathom_app::app::StreamId;
-use fathom_app::commands::info::AppInfo;
-use fathom_app::CommandError;
-use fathom_library::{AddReport, ScanProgress};
-use ts_rs::{Config, TS};
+use specta_typescript::Typescript;
 
-fn generate(dir: &Path) {
-    // Counts and sizes stay far below 2^53: plain numbers are simpler in the UI than bigint.
-    let cfg = Config::new().with_out_dir(dir).with_large_int("number");
-    AppInfo::export_all(&cfg).unwrap();
-    fathom_app::app::updater::UpdateCheck::export_all(&cfg).unwrap();
-    fathom_app::app::updater::UpdateProgress::export_all(&cfg).unwrap();
-    SettingsView::export_all(&cfg).unwrap();
-    AddReport::export_all(&cfg).unwrap();
-    ScanProgress::export_all(&cfg).unwrap();
-    CommandError::export_all(&cfg).unwrap();
-    StreamId::export_all(&cfg).unwrap();
-    fathom_models::ModelRow::export_all(&cfg).unwrap();
-    fathom_models::FitCheck::export_all(&cfg).unwrap();
-    fathom_models::PullProgress::export_all(&cfg).unwrap();
-    fathom_fit::Memory::export_all(&cfg).unwrap();
-    fathom_index::Hit::export_all(&cfg).unwrap();
-    fathom_index::IndexProgress::export_all(&cfg).unwrap();
-    fathom_index::IndexReport::export_all(&cfg).unwrap();
-    fathom_index::indexer::FolderStatus::export_all(&cfg).unwrap();
-    fathom_chat::Conversation::export_all(&cfg).unwrap();
-    fathom_chat::store::ConversationSummary::export_all(&cfg).unwrap();
-    fathom_chat::session::ReplyEvent::export_all(&cfg).unwrap();
-    fathom_core::ReplyAction::export_all(&cfg).unwrap();
-    fathom_core::SavedRun::export_all(&cfg).unwrap();
-    fathom_agent::AgentEvent::export_all(&cfg).unwrap();
-    fathom_chat::store::RunSummary::export_all(&cfg).unwrap();
-    fathom_semantic::SemanticStatus::export_all(&cfg).unwrap();
-}
-
-fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut files = BTreeMap::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries {
-            let path = entry.unwrap().path();
-            files.insert(
-                path.strip_prefix(dir).unwrap().to_path_buf(),
-                fs::read_to_string(&path).unwrap(),
-            );
-        }
-    }
-    files
+fn generate(path: &Path) {
+    fathom_app::contract()
+        .export(
+            Typescript::default().header("// Generated from Rust by src-tauri/tests/bindings.rs (tauri-specta). Do not edit.\n/* eslint-disable */"),
+            path,
+        )
+        .unwrap();
 }
 
 #[test]
 fn typescript_bindings_are_current() {
-    let committed_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings");
-    let fresh_dir = tempfile::tempdir().unwrap();
-    generate(fresh_dir.path());
-    let fresh = read_tree(fresh_dir.path());
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("bindings.ts");
+    generate(&fresh);
+    let fresh = fs::read_to_string(&fresh).unwrap();
     if std::env::var_os("FATHOM_UPDATE_BINDINGS").is_some() {
-        let _ = fs::remove_dir_all(&committed_dir);
-        fs::create_dir_all(&committed_dir).unwrap();
-        for (name, text) in &fresh {
-            fs::write(committed_dir.join(name), text).unwrap();
-        }
+        fs::write(&committed, &fresh).unwrap();
     }
-    let committed = read_tree(&committed_dir);
-    let stale: Vec<_> = fresh
-        .keys()
-        .chain(committed.keys())
-        .filter(|name| fresh.get(*name) != committed.get(*name))
-        .collect();
+    let current = fs::read_to_string(&committed).unwrap_or_default();
     assert!(
-        stale.is_empty(),
-        "ui/src/bindings is stale ({stale:?}); regenerate with \
+        current == fresh,
+        "ui/src/lib/bindings.ts is stale; regenerate with \
          FATHOM_UPDATE_BINDINGS=1 cargo test -p fathom-app --test bindings"
     );
+}
+
+#[test]
+fn the_contract_names_every_command_the_app_handles() {
+    // Commands and their TypeScript come from one list: a command missing from the generated
+    // file would be one the UI cannot call by its type.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bindings.ts");
+    generate(&path);
+    let text = fs::read_to_string(&path).unwrap();
+    let build = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs")).unwrap();
+    let start = build
+        .find("const COMMANDS")
+        .expect("build.rs lists the commands");
+    let list = &build[start..build[start..].find("];").unwrap() + start];
+    let mut n = 0;
+    for name in list.split('"').skip(1).step_by(2) {
+        n += 1;
+        assert!(
+            text.contains(&format!("\"{name}\"")),
+            "{name} is allowed in build.rs but not in the generated contract"
+        );
+    }
+    assert!(n > 40, "build.rs lists the commands ({n} found)");
 }

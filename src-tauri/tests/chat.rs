@@ -24,7 +24,7 @@ const REPO: &str = "test/chat-tiny";
 
 fn app(state_dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let state = AppState::load_from(AppDirs::under(state_dir)).unwrap();
-    let app = fathom_app::with_commands(mock_builder(), state)
+    let app = fathom_app::with_commands(mock_builder(), state, |_| Ok(()))
         .build(mock_context(noop_assets()))
         .unwrap();
     let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

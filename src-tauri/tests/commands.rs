@@ -53,7 +53,7 @@ fn hub_cache() -> &'static Path {
 fn app(root: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     hub_cache();
     let state = AppState::load_from(AppDirs::under(root)).unwrap();
-    let app = fathom_app::with_commands(mock_builder(), state)
+    let app = fathom_app::with_commands(mock_builder(), state, |_| Ok(()))
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

@@ -44,7 +44,7 @@ fn models_are_checked_downloaded_paused_resumed_activated_and_deleted_over_ipc()
     std::env::remove_var("HF_TOKEN");
 
     let state = AppState::load_from(AppDirs::under(tmp.path().join("state"))).unwrap();
-    let app = fathom_app::with_commands(mock_builder(), state)
+    let app = fathom_app::with_commands(mock_builder(), state, |_| Ok(()))
         .build(mock_context(noop_assets()))
         .unwrap();
     let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

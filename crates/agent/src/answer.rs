@@ -11,7 +11,6 @@ use fathom_index::{Hit, SearchIndex};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::harness::Generate;
 use crate::output::RankedDocument;
@@ -19,7 +18,7 @@ use crate::output::RankedDocument;
 /// Tokens of document text the answer may read, in all.
 pub const ANSWER_CONTEXT: usize = 12_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Citation {
     /// The source's number in the answer (`[n: "…"]`), 1-based.
@@ -34,7 +33,7 @@ pub struct Citation {
     pub page: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
     /// The answer as the model wrote it, citations included.

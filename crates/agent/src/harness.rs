@@ -9,7 +9,6 @@ use fathom_chat::session::{Chat, ReplyEvent, ReplyOptions};
 use fathom_chat::{ChatError, Harmony, Message, Part, Setup};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::answer::Source;
 use crate::budget::Budget;
@@ -48,7 +47,7 @@ impl Generate for ChatModel<'_> {
 }
 
 /// What a run reports as it goes.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(
     tag = "event",
     rename_all = "camelCase",
@@ -85,7 +84,7 @@ pub enum AgentEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum RunEnding {
     /// The model gave its ranking.
@@ -100,7 +99,7 @@ pub enum RunEnding {
     OutOfContext,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub question: String,
@@ -125,7 +124,7 @@ pub struct Harness<'a> {
 }
 
 /// A search and the answer from what it found.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Asked {
     pub run: Run,

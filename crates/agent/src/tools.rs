@@ -9,7 +9,6 @@ use fathom_index::indexer::Embed;
 use fathom_index::{Hit, SearchIndex, SearchQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use ts_rs::TS;
 
 use crate::budget::Budget;
 use crate::prompt::{GREP, MULTI, PRUNE, READ, SEARCH};
@@ -31,7 +30,7 @@ const GREP_CHUNKS: usize = 5;
 const MIN_ROOM: usize = 48;
 
 /// A chunk as the trace shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ChunkRef {
     pub chunk_id: String,
@@ -73,7 +72,7 @@ impl Observation {
 }
 
 /// What one call did, for the trace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",

@@ -111,7 +111,7 @@ fn library() -> Library {
         &root,
         &Chunker::default(),
         &IndexOptions::default(),
-        &|| false,
+        &tokio_util::sync::CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();

@@ -9,7 +9,6 @@ use fathom_agent::{AgentEvent, Asked, Budget, Harness};
 use fathom_chat::store::RunSummary;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::app::App;
 use crate::{Error, Result};
@@ -34,7 +33,7 @@ pub struct Question {
 }
 
 /// An Ask run as saved in the history.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedRun {
     pub id: String,

@@ -8,14 +8,13 @@ use fathom_chat::store::ConversationSummary;
 use fathom_chat::{Conversation, Effort, Message, Setup};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::app::{idle_unload, App};
 use crate::{Error, Result};
 
 /// What the person asked for: a new message, another reply to the last one, or an earlier
 /// message changed (what followed it goes).
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum ReplyAction {
     Send { text: String },

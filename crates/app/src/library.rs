@@ -94,7 +94,7 @@ impl App {
             &path,
             self.walk_rule(),
             interval,
-            &|| stop.is_cancelled(),
+            stop,
             on_progress,
         )?)
     }
@@ -121,7 +121,7 @@ impl App {
             &path,
             &Chunker::default(),
             &options,
-            &|| stop.is_cancelled(),
+            stop,
             on_progress,
         )?)
     }
@@ -311,7 +311,7 @@ impl App {
             &index,
             &|texts| fathom_semantic::embed_split(&copies, texts),
             fathom_semantic::PASS_BATCH * copies.len(),
-            &|| stop.is_cancelled(),
+            stop,
             on_progress,
         )?;
         Ok(Some(report))

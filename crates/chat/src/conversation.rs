@@ -3,10 +3,9 @@
 //! produced them; the harmony channels are an encoding detail of [`crate::harmony`].
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 /// How long the model thinks before answering (harmony's `Reasoning:` line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
 pub enum Effort {
     Low,
@@ -40,20 +39,19 @@ impl std::str::FromStr for Effort {
 }
 
 /// A function the model may call, declared in the developer message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     pub name: String,
     pub description: String,
     /// A JSON schema for the arguments; none for a tool without arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(type = "unknown")]
     pub parameters: Option<serde_json::Value>,
 }
 
 /// What the system and developer messages say. Fixed when the conversation starts (the date
 /// too), so that every turn renders the same prefix and the engine's cache stays valid.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Setup {
     pub effort: Effort,
@@ -85,7 +83,7 @@ impl Setup {
 }
 
 /// One piece of a reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Part {
     /// Chain of thought (the `analysis` channel), shown folded as "thinking".
@@ -114,7 +112,7 @@ impl Part {
 }
 
 /// Figures shown under a reply.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyStats {
     pub prompt_tokens: u32,
@@ -127,7 +125,7 @@ pub struct ReplyStats {
 }
 
 /// How a reply ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum Ending {
     /// The model finished its answer.
@@ -143,7 +141,7 @@ pub enum Ending {
     Malformed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "role", rename_all = "camelCase")]
 pub enum Message {
     User {
@@ -192,7 +190,7 @@ impl Message {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub id: String,

@@ -12,7 +12,6 @@ use fathom_engine::{Engine, FinishReason, GenerateOptions, SamplingParams, Strea
 use fathom_fit::{Memory, Verdict};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::conversation::{Ending, Message, ReplyStats, Setup};
 use crate::harmony::{Harmony, PartKind, CALL};
@@ -194,7 +193,7 @@ fn watch_idle(state: Weak<Mutex<HostState>>) {
 
 /// What a streaming reply reports, in order: perhaps `loading`, then `delta`s, then `done` or
 /// `failed`.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum ReplyEvent {
     /// The model is being loaded (first use, or after an idle unload).
@@ -216,7 +215,7 @@ pub enum ReplyEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum DeltaKind {
     Reasoning,

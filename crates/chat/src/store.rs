@@ -7,13 +7,12 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 use crate::conversation::{Conversation, Message, Setup};
 use crate::ChatError;
 
 /// A conversation in the list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationSummary {
     pub id: String,
@@ -57,7 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
 ";
 
 /// A saved Ask run in the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     pub id: String,

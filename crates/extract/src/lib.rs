@@ -9,9 +9,8 @@ mod rtf;
 use std::path::Path;
 
 use serde::Serialize;
-use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum Format {
     Text,

@@ -7,11 +7,10 @@
 mod memory;
 pub mod shape;
 
-pub use memory::{system_description, Memory, MemorySource, MEMORY_LIMIT_ENV};
+pub use memory::{system_description, Memory, MemoryInfo, MemorySource, MEMORY_LIMIT_ENV};
 pub use shape::{header_length, parse_header, read_local_headers, ModelShape, TensorInfo};
 
 use serde::Serialize;
-use ts_rs::TS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
@@ -84,18 +83,14 @@ impl Runtime {
 }
 
 /// What a model needs at one context length.
-#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[derive(Debug, Clone, Copy, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Estimate {
     pub context: u64,
-    #[ts(type = "number")]
     pub weights_bytes: u64,
-    #[ts(type = "number")]
     pub kv_cache_bytes: u64,
     /// Transient memory of the largest prefill chunk, plus the runtime's base.
-    #[ts(type = "number")]
     pub runtime_bytes: u64,
-    #[ts(type = "number")]
     pub total_bytes: u64,
 }
 
@@ -122,7 +117,7 @@ pub fn estimate(shape: &ModelShape, runtime: &Runtime, context: u64) -> Estimate
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum Verdict {
     Fits,
@@ -131,7 +126,7 @@ pub enum Verdict {
     DoesNotFit,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FitReport {
     pub verdict: Verdict,
@@ -141,7 +136,6 @@ pub struct FitReport {
     /// The model's own limit on context.
     pub model_max_context: u64,
     /// Memory a model may use here; see `memory.source`.
-    #[ts(type = "number")]
     pub budget_bytes: u64,
     pub memory: Memory,
     /// One sentence a person can act on.

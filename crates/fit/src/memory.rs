@@ -1,12 +1,11 @@
 //! How much memory a model may use on this machine, and where that figure comes from.
 
 use serde::Serialize;
-use ts_rs::TS;
 
 pub const MEMORY_LIMIT_ENV: &str = "FATHOM_MEMORY_LIMIT";
 
 /// Where the budget comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum MemorySource {
     /// Linux: `MemAvailable` from /proc/meminfo, what can be allocated without swapping
@@ -23,14 +22,11 @@ pub enum MemorySource {
     Given,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Memory {
-    #[ts(type = "number")]
     pub total_bytes: u64,
-    #[ts(type = "number")]
     pub available_bytes: u64,
-    #[ts(type = "number | null")]
     pub gpu_working_set_bytes: Option<u64>,
     pub source: MemorySource,
 }
@@ -95,6 +91,25 @@ impl Memory {
     }
 }
 
+/// This machine's memory as a face shows it: the reading, and the budget the memory check holds
+/// models to (computed here, so that no face computes it again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryInfo {
+    #[serde(flatten)]
+    pub memory: Memory,
+    pub budget_bytes: u64,
+}
+
+impl From<Memory> for MemoryInfo {
+    fn from(memory: Memory) -> Self {
+        MemoryInfo {
+            budget_bytes: memory.budget_bytes(),
+            memory,
+        }
+    }
+}
+
 /// The OS by name and version, its kernel and the processor count, for diagnostics.
 pub fn system_description() -> String {
     let os = sysinfo::System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into());
@@ -103,4 +118,45 @@ pub fn system_description() -> String {
         .map(|n| n.get())
         .unwrap_or(0);
     format!("{os}, kernel {kernel}, {cpus} cores")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faces_get_the_budget_from_here_for_every_source() {
+        // What the Models page shows: `budgetBytes` beside the reading, as the checks compute it.
+        let gib = 1u64 << 30;
+        let cases = [
+            (
+                16 * gib,
+                8 * gib,
+                Some(11 * gib),
+                MemorySource::GpuWorkingSet,
+                8 * gib,
+            ),
+            (
+                64 * gib,
+                60 * gib,
+                Some(48 * gib),
+                MemorySource::GpuWorkingSet,
+                48 * gib,
+            ),
+            (24 * gib, 20 * gib, None, MemorySource::Available, 20 * gib),
+            (30, 100, None, MemorySource::TotalFraction, 20),
+        ];
+        for (total, available, gpu, source, budget) in cases {
+            let memory = Memory {
+                total_bytes: total,
+                available_bytes: available,
+                gpu_working_set_bytes: gpu,
+                source,
+            };
+            let wire = serde_json::to_value(MemoryInfo::from(memory)).unwrap();
+            assert_eq!(wire["budgetBytes"], budget, "{source:?}");
+            assert_eq!(wire["totalBytes"], total);
+            assert_eq!(wire["source"], serde_json::to_value(source).unwrap());
+        }
+    }
 }

@@ -15,7 +15,6 @@ use tantivy::tokenizer::{
     StopWordFilter, TextAnalyzer,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
-use ts_rs::TS;
 
 use crate::chunk::Chunk;
 use crate::dense::{rrf, Dense};
@@ -55,7 +54,7 @@ pub struct SearchQuery {
 }
 
 /// One matching chunk.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Hit {
     pub chunk_id: String,

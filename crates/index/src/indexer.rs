@@ -9,28 +9,26 @@ use std::time::{Duration, Instant};
 
 use fathom_extract::{extract, Limits};
 use serde::Serialize;
-use ts_rs::TS;
+use tokio_util::sync::CancellationToken;
 
 use crate::chunk::Chunker;
 use crate::index::{DocumentChunks, SearchIndex};
 use crate::state::{DocState, DocStatus};
 use crate::{document_id, IndexError};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexProgress {
     pub folder: String,
     pub files_total: u32,
     pub files_done: u32,
-    #[ts(type = "number")]
     pub bytes_total: u64,
-    #[ts(type = "number")]
     pub bytes_done: u64,
     pub failed: u32,
     pub eta_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexReport {
     pub folder: String,
@@ -41,7 +39,6 @@ pub struct IndexReport {
     pub failed: u32,
     /// Documents whose files are gone.
     pub removed: u32,
-    #[ts(type = "number")]
     pub chunks: u64,
     pub seconds: f64,
 }
@@ -61,6 +58,8 @@ pub struct IndexOptions {
     pub file_timeout: Duration,
     /// Embeds chunks for dense search; without one the index is BM25 only.
     pub embedder: Option<std::sync::Arc<Embed>>,
+    /// Progress between commits at most this often (and at each commit and the end).
+    pub progress_every: Duration,
 }
 
 impl Default for IndexOptions {
@@ -72,6 +71,7 @@ impl Default for IndexOptions {
             commit_docs: 500,
             file_timeout: Duration::from_secs(60),
             embedder: None,
+            progress_every: Duration::from_millis(100),
         }
     }
 }
@@ -176,7 +176,7 @@ pub fn index_folder(
     root: &Path,
     chunker: &Chunker,
     options: &IndexOptions,
-    cancelled: &dyn Fn() -> bool,
+    stop: &CancellationToken,
     on_progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<IndexReport, IndexError> {
     let started = Instant::now();
@@ -241,8 +241,9 @@ pub fn index_folder(
         batch.clear();
         Ok(())
     };
+    let mut last_progress = Instant::now();
     for f in todo {
-        if cancelled() {
+        if stop.is_cancelled() {
             flush(&mut batch)?;
             return Err(IndexError::Cancelled);
         }
@@ -305,6 +306,10 @@ pub fn index_folder(
         if batch.len() >= options.commit_docs || last_commit.elapsed() >= options.commit_every {
             flush(&mut batch)?;
             last_commit = Instant::now();
+            last_progress = Instant::now();
+            on_progress(&progress);
+        } else if last_progress.elapsed() >= options.progress_every {
+            last_progress = Instant::now();
             on_progress(&progress);
         }
     }
@@ -340,7 +345,7 @@ pub fn documents(index: &SearchIndex) -> Result<Vec<DocState>, IndexError> {
 }
 
 /// One file that could not be indexed, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FileProblem {
     pub path: String,
@@ -348,12 +353,11 @@ pub struct FileProblem {
 }
 
 /// What the index holds for one library folder.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FolderStatus {
     pub folder: String,
     pub documents: u32,
-    #[ts(type = "number")]
     pub chunks: u64,
     pub failed: Vec<FileProblem>,
     /// Documents with pages that have no text layer.

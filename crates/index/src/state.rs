@@ -6,9 +6,8 @@ use std::path::Path;
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
-use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum DocStatus {
     Indexed,
@@ -16,15 +15,13 @@ pub enum DocStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DocState {
     pub doc_id: String,
     pub folder: String,
     pub path: String,
-    #[ts(type = "number")]
     pub size: u64,
-    #[ts(type = "number")]
     pub mtime_ns: i64,
     pub chunks: u32,
     pub status: DocStatus,

@@ -4,9 +4,9 @@
 //! lacks a vector, so it resumes after a stop, a crash or a re-index without redoing anything.
 
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use serde::Serialize;
-use ts_rs::TS;
 
 use crate::{IndexError, SearchIndex};
 
@@ -14,13 +14,11 @@ use crate::{IndexError, SearchIndex};
 pub type EmbedBatch<'a> = dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a;
 
 /// How far the vector pass is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct VectorProgress {
     /// Chunks that had no vector when this pass started.
-    #[ts(type = "number")]
     pub chunks_total: u64,
-    #[ts(type = "number")]
     pub chunks_done: u64,
     pub eta_seconds: Option<f64>,
 }
@@ -43,7 +41,7 @@ pub fn embed_pending(
     index: &SearchIndex,
     embed: &EmbedBatch<'_>,
     batch: usize,
-    should_stop: &dyn Fn() -> bool,
+    stop: &CancellationToken,
     on_progress: &mut dyn FnMut(&VectorProgress),
 ) -> Result<VectorReport, IndexError> {
     let started = Instant::now();
@@ -57,7 +55,7 @@ pub fn embed_pending(
     'docs: for (doc, _) in docs {
         let chunks = index.chunks_missing_vectors(&doc.doc_id)?;
         for part in chunks.chunks(batch.max(1)) {
-            if should_stop() {
+            if stop.is_cancelled() {
                 report.stopped = true;
                 break 'docs;
             }

@@ -1,7 +1,9 @@
 //! A real folder indexed, searched, changed, re-indexed, interrupted and resumed.
 
-use std::cell::Cell;
+use std::time::Duration;
+
 use std::path::Path;
+use tokio_util::sync::CancellationToken;
 
 use fathom_index::indexer::{documents, index_folder, remove_folder, IndexOptions};
 use fathom_index::{document_id, Chunker, DocStatus, IndexError, SearchIndex, SearchQuery};
@@ -56,7 +58,7 @@ fn run(index: &SearchIndex, root: &Path) -> fathom_index::IndexReport {
         root,
         &Chunker::new(256, 32),
         &IndexOptions::default(),
-        &|| false,
+        &CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap()
@@ -208,22 +210,25 @@ fn an_interrupted_run_resumes_without_redoing_finished_files() {
     }
     let dir = tmp.path().join("index");
     let index = SearchIndex::open(&dir).unwrap();
-    let seen = Cell::new(0);
+    let stop = CancellationToken::new();
     let options = IndexOptions {
         commit_docs: 5,
+        progress_every: Duration::ZERO,
         ..IndexOptions::default()
     };
+    // Stopped after 17 files: 15 committed in batches of 5, two more kept by the stop.
     let err = index_folder(
         &index,
         "f",
         &root,
         &Chunker::new(256, 0),
         &options,
-        &|| {
-            seen.set(seen.get() + 1);
-            seen.get() > 17
+        &stop,
+        &mut |p| {
+            if p.files_done == 17 {
+                stop.cancel();
+            }
         },
-        &mut |_| {},
     )
     .unwrap_err();
     assert!(matches!(err, IndexError::Cancelled));
@@ -237,7 +242,7 @@ fn an_interrupted_run_resumes_without_redoing_finished_files() {
         &root,
         &Chunker::new(256, 0),
         &options,
-        &|| false,
+        &CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();
@@ -276,7 +281,7 @@ fn a_file_that_takes_too_long_is_skipped_with_the_reason_and_the_run_goes_on() {
         &root,
         &Chunker::new(256, 32),
         &options,
-        &|| false,
+        &CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();
@@ -305,7 +310,7 @@ fn hidden_files_are_indexed_when_asked_and_ignore_rules_still_hold() {
         &root,
         &Chunker::new(256, 32),
         &options,
-        &|| false,
+        &CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();

@@ -4,12 +4,13 @@
 //! tested against sentence-transformers in fathom-embed.)
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::sync::Mutex;
 
 use fathom_index::indexer::{documents, index_folder, IndexOptions};
 use fathom_index::vectors::embed_pending;
 use fathom_index::{Chunker, SearchIndex, SearchQuery};
+use tokio_util::sync::CancellationToken;
 
 /// A unit vector from the text's letters: equal texts, equal vectors.
 fn vector(text: &str) -> Vec<f32> {
@@ -64,7 +65,7 @@ fn index(index: &SearchIndex, root: &Path) {
         root,
         &Chunker::new(16, 0),
         &IndexOptions::default(),
-        &|| false,
+        &CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();
@@ -93,15 +94,14 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
 
     // Stopped after three batches of 2.
     let first = Counting::new();
-    let asked = AtomicUsize::new(0);
+    let stop = CancellationToken::new();
     let mut seen = Vec::new();
-    let report = embed_pending(
-        &idx,
-        &|t| first.embed(t),
-        2,
-        &|| asked.fetch_add(1, Ordering::SeqCst) >= 3,
-        &mut |p| seen.push(p.clone()),
-    )
+    let report = embed_pending(&idx, &|t| first.embed(t), 2, &stop, &mut |p| {
+        seen.push(p.clone());
+        if p.chunks_done == 6 {
+            stop.cancel();
+        }
+    })
     .unwrap();
     assert!(report.stopped);
     assert_eq!(report.chunks, 6);
@@ -114,7 +114,14 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
     let idx = SearchIndex::open(&dir).unwrap();
     assert_eq!(idx.vector_count(), 6);
     let second = Counting::new();
-    let report = embed_pending(&idx, &|t| second.embed(t), 4, &|| false, &mut |_| {}).unwrap();
+    let report = embed_pending(
+        &idx,
+        &|t| second.embed(t),
+        4,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(!report.stopped);
     assert_eq!(second.count(), total - 6);
     assert_eq!(idx.vector_count(), total);
@@ -125,7 +132,14 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
 
     // Nothing left: a new pass embeds nothing.
     let third = Counting::new();
-    embed_pending(&idx, &|t| third.embed(t), 4, &|| false, &mut |_| {}).unwrap();
+    embed_pending(
+        &idx,
+        &|t| third.embed(t),
+        4,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(third.count(), 0);
 
     // The vectors are the chunks' own: the dense side finds a chunk from its text's vector.
@@ -180,7 +194,14 @@ fn a_changed_file_gets_new_vectors_and_stale_ones_are_refused() {
     let idx = SearchIndex::open(&tmp.path().join("index")).unwrap();
     index(&idx, &root);
     let e = Counting::new();
-    embed_pending(&idx, &|t| e.embed(t), 8, &|| false, &mut |_| {}).unwrap();
+    embed_pending(
+        &idx,
+        &|t| e.embed(t),
+        8,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     let before = idx.vector_count();
     let stale = documents(&idx)
         .unwrap()
@@ -200,7 +221,14 @@ fn a_changed_file_gets_new_vectors_and_stale_ones_are_refused() {
     assert_eq!(idx.vector_count(), before - stale.chunks as usize);
 
     let again = Counting::new();
-    embed_pending(&idx, &|t| again.embed(t), 8, &|| false, &mut |_| {}).unwrap();
+    embed_pending(
+        &idx,
+        &|t| again.embed(t),
+        8,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(
         *again.texts.lock().unwrap(),
         ["a short new text about tides"]
@@ -218,7 +246,14 @@ fn a_document_the_embedder_fails_on_is_reported_and_the_rest_is_done() {
     let idx = SearchIndex::open(&tmp.path().join("index")).unwrap();
     index(&idx, &root);
     let e = Counting::new();
-    let report = embed_pending(&idx, &|t| e.embed(t), 8, &|| false, &mut |_| {}).unwrap();
+    let report = embed_pending(
+        &idx,
+        &|t| e.embed(t),
+        8,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(report.failed.len(), 1);
     assert!(report.failed[0].0.ends_with("bad.txt"));
     assert_eq!(report.failed[0].1, "the embedder failed");

@@ -45,7 +45,7 @@ fn added_changed_renamed_and_deleted_files_reach_the_index_without_being_asked()
             &root,
             &Chunker::new(256, 0),
             &IndexOptions::default(),
-            &|| false,
+            &tokio_util::sync::CancellationToken::new(),
             &mut |_| {},
         )
         .unwrap()

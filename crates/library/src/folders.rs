@@ -5,10 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fathom_store::{JsonDoc, StoreError};
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 /// A folder in the library.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Folder {
     /// Stable for the folder's life in the library.
@@ -20,7 +19,7 @@ pub struct Folder {
 }
 
 /// Why a dropped path was not added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",
@@ -42,7 +41,7 @@ pub enum RejectionReason {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Rejection {
     /// The path as it was given.
@@ -51,7 +50,7 @@ pub struct Rejection {
 }
 
 /// The outcome of adding several paths at once: each path is either added or rejected.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AddReport {
     pub added: Vec<Folder>,

@@ -2,12 +2,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
+use tokio_util::sync::CancellationToken;
 
 use crate::walk::{walk, WalkRule, Walked};
 
 /// How much of a folder a walk has seen so far (or in total, at the end).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanProgress {
     pub files: u64,
@@ -28,13 +28,13 @@ pub enum ScanError {
 /// Counts what the indexer will read under `root` (the same [`walk`] and [`WalkRule`]: ignore
 /// files honoured, hidden entries only when the rule says so, symlinks not followed, only formats
 /// Fathom reads). `on_progress` hears from it once at the start (so a UI can show that work
-/// began), then at most every `interval`, and once at the end with `done` set; `cancelled` is polled
-/// between entries so a cancel takes effect at once.
+/// began), then at most every `interval`, and once at the end with `done` set; `stop` is checked
+/// between entries so a stop takes effect at once.
 pub fn scan(
     root: &Path,
     rule: WalkRule,
     interval: Duration,
-    cancelled: &dyn Fn() -> bool,
+    stop: &CancellationToken,
     on_progress: &mut dyn FnMut(ScanProgress),
 ) -> Result<ScanProgress, ScanError> {
     if !root.is_dir() {
@@ -44,7 +44,7 @@ pub fn scan(
     on_progress(progress);
     let mut last = Instant::now();
     for entry in walk(root, rule) {
-        if cancelled() {
+        if stop.is_cancelled() {
             return Err(ScanError::Cancelled);
         }
         match entry {
@@ -67,7 +67,6 @@ pub fn scan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
     use std::fs;
 
     fn tree() -> tempfile::TempDir {
@@ -95,7 +94,7 @@ mod tests {
             tmp.path(),
             WalkRule::default(),
             Duration::ZERO,
-            &|| false,
+            &CancellationToken::new(),
             &mut |p| events.push(p),
         )
         .unwrap();
@@ -112,29 +111,39 @@ mod tests {
     fn hidden_files_count_when_the_rule_includes_them() {
         let tmp = tree();
         let rule = WalkRule { hidden: true };
-        let total = scan(tmp.path(), rule, Duration::ZERO, &|| false, &mut |_| {}).unwrap();
+        let total = scan(
+            tmp.path(),
+            rule,
+            Duration::ZERO,
+            &CancellationToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
         // .hidden.md joins; .gitignore is hidden too but not a document format.
         assert_eq!((total.files, total.bytes), (4, 19));
     }
 
     #[test]
-    fn cancel_stops_the_walk() {
+    fn a_stop_ends_the_walk_at_once() {
         let tmp = tree();
-        let polls = Cell::new(0);
-        let cancelled = || {
-            polls.set(polls.get() + 1);
-            polls.get() > 2
-        };
+        let stop = CancellationToken::new();
+        let mut last = ScanProgress::default();
+        // Stopped once two files are counted: the walk ends before the third.
         let err = scan(
             tmp.path(),
             WalkRule::default(),
             Duration::ZERO,
-            &cancelled,
-            &mut |_| {},
+            &stop,
+            &mut |p| {
+                last = p;
+                if p.files == 2 {
+                    stop.cancel();
+                }
+            },
         )
         .unwrap_err();
         assert_eq!(err, ScanError::Cancelled);
-        assert_eq!(polls.get(), 3);
+        assert_eq!(last.files, 2);
     }
 
     #[test]
@@ -144,7 +153,7 @@ mod tests {
             &tmp.path().join("a.txt"),
             WalkRule::default(),
             Duration::ZERO,
-            &|| false,
+            &CancellationToken::new(),
             &mut |_| {},
         );
         assert!(matches!(err, Err(ScanError::NotAFolder(_))));

@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use ts_rs::TS;
 
 use crate::hub::RepoInfo;
 use crate::ModelsError;
@@ -35,7 +34,7 @@ pub struct HubCache {
 }
 
 /// A model whose every file is present in the cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct InstalledModel {
     pub repo: String,
@@ -43,7 +42,6 @@ pub struct InstalledModel {
     /// The snapshot directory: what the engine loads.
     pub path: String,
     /// Bytes of the files this model's snapshot points to.
-    #[ts(type = "number")]
     pub disk_bytes: u64,
 }
 

@@ -2,9 +2,8 @@
 //! checked to be a gpt-oss checkpoint before a byte of weights is fetched.
 
 use serde::Serialize;
-use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum ModelKind {
     /// MLX MXFP4: loads as downloaded.
@@ -13,7 +12,7 @@ pub enum ModelKind {
     DenseNeedsConversion,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogueEntry {
     pub repo: String,

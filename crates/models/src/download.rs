@@ -16,7 +16,6 @@ use serde::Serialize;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::cache::{HubCache, InstalledModel};
 use crate::hub::{describe, Hub, RemoteFile, RepoInfo, Why};
@@ -53,7 +52,7 @@ impl Default for PullOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum FileState {
     Waiting,
@@ -63,35 +62,31 @@ pub enum FileState {
     Done,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FileProgress {
     pub path: String,
-    #[ts(type = "number")]
     pub size: u64,
-    #[ts(type = "number")]
     pub done: u64,
     pub state: FileState,
     /// The last transient failure, while retrying.
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum PullPhase {
     Downloading,
     Done,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PullProgress {
     pub repo: String,
     pub commit: String,
     pub phase: PullPhase,
-    #[ts(type = "number")]
     pub done_bytes: u64,
-    #[ts(type = "number")]
     pub total_bytes: u64,
     /// Over the last few seconds.
     pub bytes_per_second: f64,

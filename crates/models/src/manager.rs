@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use fathom_fit::{check, read_local_headers, FitReport, Memory, ModelShape, Runtime};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use crate::cache::{dir_bytes, InstalledModel};
 use crate::catalogue::{catalogue, ModelKind};
@@ -19,23 +18,21 @@ use crate::store::ModelStore;
 use crate::ModelsError;
 
 /// A download that has not finished: paused, interrupted by a restart, or failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingDownload {
     pub repo: String,
     pub revision: String,
-    #[ts(type = "number")]
     pub total_bytes: u64,
     /// Bytes on disk for it now (finished files and partial ones).
     #[serde(default)]
-    #[ts(type = "number")]
     pub done_bytes: u64,
     /// Why it stopped, when it failed.
     pub error: Option<String>,
 }
 
 /// One line of the Models page.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelRow {
     pub repo: String,
@@ -50,16 +47,14 @@ pub struct ModelRow {
 }
 
 /// A memory check together with what the download would take.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FitCheck {
     pub repo: String,
     pub fit: FitReport,
     /// Bytes to download (the model's files); 0 for a model already here.
-    #[ts(type = "number")]
     pub download_bytes: u64,
     /// Disk the model takes once installed (with its converted copy, for dense checkpoints).
-    #[ts(type = "number")]
     pub disk_bytes: u64,
 }
 

@@ -15,14 +15,13 @@ use fathom_index::SearchIndex;
 use fathom_models::{Hub, HubCache, PullOptions};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 /// Chunks each pass copy embeds at once: few, so that a pause (indexing starts, the model is
 /// asked something) takes effect within about a second even on a CPU.
 pub const PASS_BATCH: usize = 8;
 
 /// Where the embedder is.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(
     tag = "state",
     rename_all = "camelCase",
@@ -34,9 +33,7 @@ pub enum EmbedderState {
     /// Not on this machine; fetched when the library gets its first folder.
     Missing,
     Downloading {
-        #[ts(type = "number")]
         done_bytes: u64,
-        #[ts(type = "number")]
         total_bytes: u64,
     },
     Loading,
@@ -50,7 +47,7 @@ pub enum EmbedderState {
 }
 
 /// What the background vector pass is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum PassState {
     /// No embedder yet.
@@ -64,7 +61,7 @@ pub enum PassState {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SemanticStatus {
     pub embedder: EmbedderState,
@@ -74,9 +71,7 @@ pub struct SemanticStatus {
     /// Paused by the person (`set_paused`), not by other work.
     pub paused_by_user: bool,
     /// Chunks with vectors, of all chunks.
-    #[ts(type = "number")]
     pub vectors: u64,
-    #[ts(type = "number")]
     pub chunks: u64,
     /// Files the embedder failed on in the last pass (retried by the next).
     pub failed: Vec<FileProblem>,
@@ -118,6 +113,17 @@ struct Ctl {
     /// Bumped whenever the embedder goes or changes: a pass or load of an older one gives up.
     generation: u64,
     download: Option<CancellationToken>,
+    /// The running pass's stop: set when a hold comes, the person pauses, the embedder goes or
+    /// the app quits; the pass ends after its current batch.
+    pass: Option<CancellationToken>,
+}
+
+impl Ctl {
+    fn stop_pass(&self) {
+        if let Some(stop) = &self.pass {
+            stop.cancel();
+        }
+    }
 }
 
 struct Shared {
@@ -224,6 +230,7 @@ impl Semantic {
                 shutdown: false,
                 generation: 0,
                 download: None,
+                pass: None,
             }),
             cv: Condvar::new(),
             index,
@@ -321,6 +328,7 @@ impl Semantic {
         {
             let mut c = self.shared.lock();
             c.generation += 1;
+            c.stop_pass();
             c.embedder = EmbedderState::Off;
             c.query = None;
             c.pass_embedder = None;
@@ -368,7 +376,11 @@ impl Semantic {
 
     /// Pauses the background pass until the returned hold is dropped (then it resumes).
     pub fn hold(&self) -> Hold {
-        self.shared.lock().holds += 1;
+        {
+            let mut c = self.shared.lock();
+            c.holds += 1;
+            c.stop_pass();
+        }
         self.shared.changed();
         Hold {
             shared: self.shared.clone(),
@@ -381,6 +393,9 @@ impl Semantic {
             let mut c = self.shared.lock();
             c.paused = paused;
             c.pending = true;
+            if paused {
+                c.stop_pass();
+            }
         }
         self.shared.cv.notify_all();
         self.shared.changed();
@@ -404,6 +419,7 @@ impl Drop for Semantic {
             let mut c = self.shared.lock();
             c.shutdown = true;
             c.generation += 1;
+            c.stop_pass();
             if let Some(cancel) = c.download.take() {
                 cancel.cancel();
             }
@@ -544,7 +560,7 @@ pub fn embed_split(copies: &[SharedEmbedder], texts: &[&str]) -> Result<Vec<Vec<
 /// vector, stopping between batches when a hold comes, the embedder goes, or the app quits.
 fn pass_worker(shared: &Arc<Shared>) {
     loop {
-        let (embedder, generation) = {
+        let (embedder, stop) = {
             let mut c = shared.lock();
             loop {
                 if c.shutdown {
@@ -555,17 +571,15 @@ fn pass_worker(shared: &Arc<Shared>) {
                         c.pending = false;
                         c.running = true;
                         c.error = None;
-                        break (e, c.generation);
+                        let stop = CancellationToken::new();
+                        c.pass = Some(stop.clone());
+                        break (e, stop);
                     }
                 }
                 c = shared.cv.wait(c).unwrap_or_else(|p| p.into_inner());
             }
         };
         shared.changed();
-        let stop = || {
-            let c = shared.lock();
-            c.shutdown || c.holds > 0 || c.paused || c.generation != generation
-        };
         let mut last_report = Instant::now();
         let result = embed_pending(
             &shared.index,
@@ -582,6 +596,7 @@ fn pass_worker(shared: &Arc<Shared>) {
         );
         {
             let mut c = shared.lock();
+            c.pass = None;
             c.running = false;
             c.progress = None;
             match result {

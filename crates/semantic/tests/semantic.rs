@@ -51,7 +51,7 @@ fn library(root: &Path) -> Arc<SearchIndex> {
         &docs,
         &Chunker::default(),
         &IndexOptions::default(),
-        &|| false,
+        &tokio_util::sync::CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();
@@ -162,7 +162,7 @@ async fn the_embedder_is_fetched_on_first_use_and_vectors_follow_bm25() {
         &tmp.path().join("docs"),
         &Chunker::default(),
         &IndexOptions::default(),
-        &|| false,
+        &tokio_util::sync::CancellationToken::new(),
         &mut |_| {},
     )
     .unwrap();

@@ -37,6 +37,21 @@ pub struct JsonDoc<T> {
     _value: PhantomData<fn() -> T>,
 }
 
+/// A document written by an older (or newer) Fathom: the fields it lacks take their defaults,
+/// fields Fathom no longer knows are ignored by serde. Done here rather than with
+/// `#[serde(default)]` on the types, so that the types say what Fathom always writes.
+fn with_defaults<T: Serialize + Default>(value: serde_json::Value) -> serde_json::Value {
+    match (value, serde_json::to_value(T::default())) {
+        (serde_json::Value::Object(mut found), Ok(serde_json::Value::Object(defaults))) => {
+            for (key, default) in defaults {
+                found.entry(key).or_insert(default);
+            }
+            serde_json::Value::Object(found)
+        }
+        (value, _) => value,
+    }
+}
+
 impl<T: Serialize + DeserializeOwned + Default> JsonDoc<T> {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
@@ -66,7 +81,9 @@ impl<T: Serialize + DeserializeOwned + Default> JsonDoc<T> {
                 })
             }
         };
-        match serde_json::from_slice(&bytes) {
+        match serde_json::from_slice::<serde_json::Value>(&bytes)
+            .and_then(|v| serde_json::from_value(with_defaults::<T>(v)))
+        {
             Ok(value) => Ok(Loaded {
                 value,
                 quarantined: None,

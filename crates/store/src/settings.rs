@@ -1,13 +1,12 @@
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 /// Cmd+Shift+Space on macOS, Ctrl+Shift+Space elsewhere.
 pub const DEFAULT_QUICK_SHORTCUT: &str = "CommandOrControl+Shift+Space";
 
-/// The user's preferences. Unknown or missing fields fall back to defaults so that settings files
-/// written by older or newer versions still load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase", default)]
+/// The user's preferences. A settings file written by an older or newer version still loads:
+/// `JsonDoc` gives missing fields their defaults and serde ignores unknown ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// Accelerator that toggles the quick-query window, in Tauri's syntax.
     pub quick_shortcut: String,
@@ -56,9 +55,15 @@ mod tests {
 
     #[test]
     fn missing_fields_take_defaults() {
-        let s: Settings = serde_json::from_str("{}").unwrap();
-        assert_eq!(s, Settings::default());
-        let s: Settings = serde_json::from_str(r#"{"quickShortcut":"Alt+K","future":1}"#).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let doc = crate::JsonDoc::<Settings>::new(dir.path().join("settings.json"));
+        std::fs::write(doc.path(), "{}").unwrap();
+        let loaded = doc.load().unwrap();
+        assert_eq!(loaded.value, Settings::default());
+        assert!(loaded.quarantined.is_none());
+        std::fs::write(doc.path(), r#"{"quickShortcut":"Alt+K","future":1}"#).unwrap();
+        let s = doc.load().unwrap().value;
         assert_eq!(s.quick_shortcut, "Alt+K");
+        assert_eq!(s.model_idle_minutes, Settings::default().model_idle_minutes);
     }
 }

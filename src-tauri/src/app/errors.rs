@@ -1,11 +1,10 @@
 //! The errors commands return: the core's, and the desktop's own (windows, the shortcut).
 
 use serde::Serialize;
-use ts_rs::TS;
 
 /// The errors a command can return, one variant per thing the UI must explain differently.
 /// Serialized as `{ kind, …fields }` so the UI can switch on `kind` exhaustively.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, thiserror::Error)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",
@@ -32,7 +31,7 @@ pub enum CommandError {
         message: String,
         /// The technical account behind the message, shown folded away.
         #[serde(skip_serializing_if = "Option::is_none")]
-        #[ts(optional)]
+        #[specta(optional)]
         detail: Option<String>,
     },
     /// The library's index could not be read or written.

@@ -1,23 +1,28 @@
-//! The events the shell sends its windows, with their payloads.
+//! The events the shell sends its windows. Each payload is a type whose name gives the event's
+//! name; the UI listens through the generated `events` (see `crate::contract`).
 
 use fathom_index::IndexReport;
+use fathom_semantic::SemanticStatus;
 use serde::Serialize;
 
-/// After a folder's index was refreshed in the background: [`LibraryUpdated`].
-pub const LIBRARY_UPDATED: &str = "library-updated";
+use super::updater::AvailableUpdate;
 
-#[derive(Clone, Serialize)]
+/// A folder's index was refreshed in the background (a file changed).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 #[serde(rename_all = "camelCase")]
 pub struct LibraryUpdated {
     pub folder: String,
     pub report: IndexReport,
 }
 
-/// Whenever the semantic status changes, with the new `SemanticStatus`.
-pub const SEMANTIC_STATUS: &str = "semantic-status";
+/// The semantic pass's status changed.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct SemanticStatusChanged(pub SemanticStatus);
 
-/// To the main window with a saved Ask run's id: show that run.
-pub const OPEN_RUN: &str = "open-run";
+/// To the main window, from the quick window: show this saved Ask run.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct OpenRun(pub String);
 
-/// When the start-up check finds a newer version, with the `AvailableUpdate`.
-pub const UPDATE_AVAILABLE: &str = "update-available";
+/// The start-up check found a newer version.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct UpdateAvailable(pub AvailableUpdate);

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use fathom_core::{lock, App};
 use fathom_store::{AppDirs, Settings};
 use serde::Serialize;
-use ts_rs::TS;
 
 use super::streams::Streams;
 
@@ -21,7 +20,7 @@ pub struct AppState {
 }
 
 /// The settings together with what became of them.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsView {
     pub settings: Settings,

@@ -1,45 +1,37 @@
 //! The streaming convention: a command that streams takes a `StreamId` chosen by the UI and a
-//! `tauri::ipc::Channel`; it registers the id here while it runs, and `cancel_stream(id)` asks it
-//! to stop. The command polls [`StreamGuard::is_cancelled`] and returns `CommandError::Cancelled`.
+//! `tauri::ipc::Channel`; it registers the id here while it runs, and `cancel_stream(id)` cancels
+//! the stream's token, the one stop signal every long use case in the core takes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use fathom_core::{lock, CancellationToken};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
-
-use fathom_core::lock;
 
 /// Names one running stream; made by the UI (`crypto.randomUUID()`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 pub struct StreamId(pub String);
+
+/// Running streams: each with a serial (so a guard forgets only its own entry) and its token.
+type Live = Arc<Mutex<HashMap<StreamId, (u64, CancellationToken)>>>;
 
 #[derive(Default)]
 pub struct Streams {
-    live: Arc<Mutex<HashMap<StreamId, Live>>>,
-}
-
-/// A running stream's stop signal: a flag to poll, and a token to await.
-#[derive(Clone)]
-struct Live {
-    flag: Arc<AtomicBool>,
-    token: CancellationToken,
+    live: Live,
+    serial: AtomicU64,
 }
 
 impl Streams {
     /// Registers a stream; it is forgotten when the guard drops.
     pub fn open(&self, id: StreamId) -> StreamGuard {
-        let live = Live {
-            flag: Arc::new(AtomicBool::new(false)),
-            token: CancellationToken::new(),
-        };
-        lock(&self.live).insert(id.clone(), live.clone());
+        let token = CancellationToken::new();
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        lock(&self.live).insert(id.clone(), (serial, token.clone()));
         StreamGuard {
             id,
-            flag: live.flag,
-            token: live.token,
+            serial,
+            token,
             live: self.live.clone(),
         }
     }
@@ -47,9 +39,8 @@ impl Streams {
     /// Asks a stream to stop; false if no such stream is running.
     pub fn cancel(&self, id: &StreamId) -> bool {
         match lock(&self.live).get(id) {
-            Some(live) => {
-                live.flag.store(true, Ordering::SeqCst);
-                live.token.cancel();
+            Some((_, token)) => {
+                token.cancel();
                 true
             }
             None => false,
@@ -63,17 +54,13 @@ impl Streams {
 
 pub struct StreamGuard {
     id: StreamId,
-    flag: Arc<AtomicBool>,
+    serial: u64,
     token: CancellationToken,
-    live: Arc<Mutex<HashMap<StreamId, Live>>>,
+    live: Live,
 }
 
 impl StreamGuard {
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// Cancelled together with the flag, for work that awaits rather than polls.
+    /// The stream's stop signal, for the use case it runs.
     pub fn token(&self) -> &CancellationToken {
         &self.token
     }
@@ -85,7 +72,7 @@ impl Drop for StreamGuard {
         // Only forget our own entry: a new stream may have reused the id.
         if live
             .get(&self.id)
-            .is_some_and(|l| Arc::ptr_eq(&l.flag, &self.flag))
+            .is_some_and(|(serial, _)| *serial == self.serial)
         {
             live.remove(&self.id);
         }
@@ -101,12 +88,18 @@ mod tests {
         let streams = Streams::default();
         let id = StreamId("a".into());
         let guard = streams.open(id.clone());
-        assert!(!guard.is_cancelled());
+        assert!(!guard.token().is_cancelled());
         assert!(streams.cancel(&id));
-        assert!(guard.is_cancelled());
         assert!(guard.token().is_cancelled());
         drop(guard);
         assert_eq!(streams.running(), 0);
         assert!(!streams.cancel(&id));
+        // A stream that reuses an id is not forgotten when the older guard goes.
+        let old = streams.open(id.clone());
+        let new = streams.open(id.clone());
+        drop(old);
+        assert_eq!(streams.running(), 1);
+        assert!(streams.cancel(&id));
+        assert!(new.token().is_cancelled());
     }
 }

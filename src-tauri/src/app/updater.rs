@@ -12,7 +12,6 @@
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_updater::{Update, UpdaterExt};
-use ts_rs::TS;
 
 use super::CommandError;
 
@@ -21,7 +20,7 @@ use super::CommandError;
 pub struct Found(pub std::sync::Mutex<Option<AvailableUpdate>>);
 
 /// A newer version on offer.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AvailableUpdate {
     pub version: String,
@@ -30,7 +29,7 @@ pub struct AvailableUpdate {
 }
 
 /// What a check found.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCheck {
     pub current: String,
@@ -40,12 +39,10 @@ pub struct UpdateCheck {
 }
 
 /// Progress of an install.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProgress {
-    #[ts(type = "number")]
     pub done_bytes: u64,
-    #[ts(type = "number | null")]
     pub total_bytes: Option<u64>,
 }
 

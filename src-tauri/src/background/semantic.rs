@@ -1,9 +1,10 @@
 //! The semantic pass's status, sent to the windows as it changes.
 
 use fathom_semantic::SemanticStatus;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_specta::Event;
 
-use crate::app::events::SEMANTIC_STATUS;
+use crate::app::events::SemanticStatusChanged;
 use crate::app::AppState;
 
 /// Sends semantic status changes to the windows, and loads (or fetches) the embedder when the
@@ -14,7 +15,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     state
         .core
         .on_semantic_status(Box::new(move |s: &SemanticStatus| {
-            let _ = handle.emit(SEMANTIC_STATUS, s);
+            let _ = SemanticStatusChanged(s.clone()).emit(&handle);
         }));
     if !state.core.folders().is_empty() {
         state.core.ensure_embedder();

@@ -1,10 +1,12 @@
 //! The update check at start-up.
 
 use fathom_core::lock;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_specta::Event;
 
+use crate::app::events::UpdateAvailable;
 use crate::app::updater::{self, Found, UpdateCheck};
-use crate::app::{events, AppState};
+use crate::app::AppState;
 
 /// The start-up check: tells the windows when a newer version exists; quiet otherwise (a failed
 /// check is logged, not shown: the person did not ask).
@@ -22,7 +24,7 @@ pub fn check_at_start<R: Runtime>(app: &AppHandle<R>) {
             }) => {
                 log::info!("Fathom {} is available", update.version);
                 *lock(&app.state::<Found>().0) = Some(update.clone());
-                let _ = app.emit(events::UPDATE_AVAILABLE, update);
+                let _ = UpdateAvailable(update).emit(&app);
             }
             Ok(_) => log::info!("Fathom is up to date"),
             Err(e) => log::warn!("{e}"),

@@ -1,9 +1,10 @@
 //! Following the library's folders: changed files are indexed again in the background.
 
 use fathom_core::CancellationToken;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_specta::Event;
 
-use crate::app::events::{LibraryUpdated, LIBRARY_UPDATED};
+use crate::app::events::LibraryUpdated;
 use crate::app::AppState;
 
 /// Starts watching the library's folders; each change is indexed and the windows told.
@@ -16,13 +17,11 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> Result<(), fathom_index::IndexEr
             .index_folder(id, &CancellationToken::new(), &mut |_| {})
         {
             Ok(report) => {
-                let _ = handle.emit(
-                    LIBRARY_UPDATED,
-                    LibraryUpdated {
-                        folder: id.to_string(),
-                        report,
-                    },
-                );
+                let _ = LibraryUpdated {
+                    folder: id.to_string(),
+                    report,
+                }
+                .emit(&handle);
             }
             // A folder removed since the change was seen is not worth a warning.
             Err(fathom_core::Error::UnknownFolder(_)) => {}

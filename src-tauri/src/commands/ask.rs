@@ -11,6 +11,7 @@ use crate::app::{AppState, CommandError, StreamId};
 /// Context-1 searches the library for `question` with its tools, streaming the trace on
 /// `on_progress`, then answers from what it ranked; `cancel_stream` stops it. The run is saved.
 #[tauri::command]
+#[specta::specta]
 pub async fn ask_library(
     state: State<'_, AppState>,
     question: String,
@@ -39,17 +40,20 @@ pub async fn ask_library(
 
 /// Past Ask runs, newest first.
 #[tauri::command]
+#[specta::specta]
 pub fn list_runs(state: State<'_, AppState>) -> Result<Vec<RunSummary>, CommandError> {
     Ok(state.core.runs()?)
 }
 
 /// A saved run (as `SavedRun.asked`).
 #[tauri::command]
+#[specta::specta]
 pub fn get_run(state: State<'_, AppState>, id: String) -> Result<Asked, CommandError> {
     Ok(state.core.run(&id)?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn delete_run(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
     Ok(state.core.delete_run(&id)?)
 }

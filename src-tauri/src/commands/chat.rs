@@ -14,6 +14,7 @@ use crate::app::{AppState, CommandError, StreamId};
 
 /// Conversations, most recent first; with a query, those whose title or text contains it.
 #[tauri::command]
+#[specta::specta]
 pub fn list_conversations(
     state: State<'_, AppState>,
     query: Option<String>,
@@ -22,6 +23,7 @@ pub fn list_conversations(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn get_conversation(
     state: State<'_, AppState>,
     id: String,
@@ -30,6 +32,7 @@ pub fn get_conversation(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn new_conversation(
     state: State<'_, AppState>,
     effort: Effort,
@@ -39,6 +42,7 @@ pub fn new_conversation(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn rename_conversation(
     state: State<'_, AppState>,
     id: String,
@@ -48,12 +52,14 @@ pub fn rename_conversation(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn delete_conversation(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
     Ok(state.core.delete_conversation(&id)?)
 }
 
 /// Changes the reasoning effort and instructions for the conversation's next replies.
 #[tauri::command]
+#[specta::specta]
 pub fn set_conversation_setup(
     state: State<'_, AppState>,
     id: String,
@@ -68,6 +74,7 @@ pub fn set_conversation_setup(
 /// Writes the conversation as Markdown to `path`, or where the user picks in a save dialog.
 /// Returns the path written, or `None` when the dialog was cancelled.
 #[tauri::command]
+#[specta::specta]
 pub async fn export_conversation<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
@@ -102,6 +109,7 @@ pub async fn export_conversation<R: Runtime>(
 /// `cancel_stream` stops it within a token, keeping what came. Returns the conversation with
 /// the reply saved.
 #[tauri::command]
+#[specta::specta]
 pub async fn chat_reply(
     state: State<'_, AppState>,
     id: String,

@@ -2,12 +2,11 @@
 
 use serde::Serialize;
 use tauri::State;
-use ts_rs::TS;
 
 use crate::app::{AppState, StreamId};
 
 /// Facts about this installation, for the Settings page.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
@@ -20,6 +19,7 @@ pub struct AppInfo {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     let dirs = state.core.dirs();
     AppInfo {
@@ -36,12 +36,14 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 /// What "Copy diagnostics" copies: versions, system, memory, device, model, the library's size,
 /// settings without secrets and the log's tail; no document's or conversation's text.
 #[tauri::command]
+#[specta::specta]
 pub fn diagnostics(state: State<'_, AppState>) -> String {
     state.core.diagnostics(env!("CARGO_PKG_VERSION"))
 }
 
 /// Asks a running stream to stop; false if it had already finished.
 #[tauri::command]
+#[specta::specta]
 pub fn cancel_stream(state: State<'_, AppState>, stream: StreamId) -> bool {
     state.streams.cancel(&stream)
 }

@@ -15,12 +15,14 @@ use tauri_plugin_opener::OpenerExt;
 use crate::app::{AppState, CommandError, StreamId};
 
 #[tauri::command]
+#[specta::specta]
 pub fn list_folders(state: State<'_, AppState>) -> Vec<Folder> {
     state.core.folders()
 }
 
 /// Adds dropped or picked paths; each one is added or rejected with its reason.
 #[tauri::command]
+#[specta::specta]
 pub fn add_folders(
     state: State<'_, AppState>,
     paths: Vec<String>,
@@ -33,6 +35,7 @@ pub fn add_folders(
 /// Lets the user pick folders with the system's folder chooser and adds them, as a drop does.
 /// Nothing picked is not an error: the report is empty.
 #[tauri::command]
+#[specta::specta]
 pub async fn pick_folders<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
@@ -59,6 +62,7 @@ pub async fn pick_folders<R: Runtime>(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, CommandError> {
     let (folder, _documents) = state.core.remove_folder(&id)?;
     state.sync_watched();
@@ -68,6 +72,7 @@ pub fn remove_folder(state: State<'_, AppState>, id: String) -> Result<Folder, C
 /// Counts a library folder's documents and bytes (by the indexer's walk rule), streaming
 /// progress; cancel with `cancel_stream`.
 #[tauri::command]
+#[specta::specta]
 pub async fn scan_folder(
     state: State<'_, AppState>,
     id: String,
@@ -93,6 +98,7 @@ pub async fn scan_folder(
 /// Brings a library folder's index up to date (only changed files are redone), streaming
 /// progress; `cancel_stream` pauses it, keeping every file finished so far.
 #[tauri::command]
+#[specta::specta]
 pub async fn index_folder_cmd(
     state: State<'_, AppState>,
     id: String,
@@ -117,11 +123,13 @@ pub async fn index_folder_cmd(
 
 /// What the index holds for each library folder.
 #[tauri::command]
+#[specta::specta]
 pub fn library_status(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, CommandError> {
     Ok(state.core.library_status()?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn search_library(
     state: State<'_, AppState>,
     query: String,
@@ -139,6 +147,7 @@ pub fn search_library(
 /// show the place a result or a citation points at in every format, which the system's default
 /// app cannot be told. Only files inside library folders.
 #[tauri::command]
+#[specta::specta]
 pub fn read_document_text(
     state: State<'_, AppState>,
     path: String,
@@ -148,6 +157,7 @@ pub fn read_document_text(
 
 /// Opens a library document with the system's default app. Only files inside library folders.
 #[tauri::command]
+#[specta::specta]
 pub fn open_document<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
@@ -163,18 +173,21 @@ pub fn open_document<R: Runtime>(
 
 /// Dense search's state: the embedder, the vector pass, how many chunks have vectors.
 #[tauri::command]
+#[specta::specta]
 pub fn semantic_status(state: State<'_, AppState>) -> Option<SemanticStatus> {
     state.core.semantic_status()
 }
 
 /// Tries again after the embedder failed to download or load, or the vector pass failed.
 #[tauri::command]
+#[specta::specta]
 pub fn retry_semantic(state: State<'_, AppState>) {
     state.core.retry_semantic();
 }
 
 /// Pauses or resumes the background vector pass (BM25 search is unaffected).
 #[tauri::command]
+#[specta::specta]
 pub fn pause_semantic(state: State<'_, AppState>, paused: bool) {
     state.core.pause_semantic(paused);
 }

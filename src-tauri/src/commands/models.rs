@@ -1,7 +1,7 @@
 //! Commands of the Models page.
 
 use fathom_core::PullEvent;
-use fathom_fit::{Memory, DEFAULT_CONTEXT};
+use fathom_fit::{MemoryInfo, DEFAULT_CONTEXT};
 use fathom_models::{FitCheck, InstalledModel, ModelRow, PullOptions, PullProgress};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
@@ -9,19 +9,22 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::app::{AppState, CommandError, SettingsView, StreamId};
 
-/// This machine's memory, as the checks see it.
+/// This machine's memory, as the checks see it, with the budget they hold models to.
 #[tauri::command]
-pub fn memory_info() -> Memory {
-    fathom_core::memory()
+#[specta::specta]
+pub fn memory_info() -> MemoryInfo {
+    fathom_core::memory().into()
 }
 
 #[tauri::command]
+#[specta::specta]
 pub fn list_models(state: State<'_, AppState>) -> Vec<ModelRow> {
     state.core.model_rows()
 }
 
 /// Whether `repo` will run here, read from its files (installed) or from the Hub (headers only).
 #[tauri::command]
+#[specta::specta]
 pub async fn check_fit(
     state: State<'_, AppState>,
     repo: String,
@@ -36,6 +39,7 @@ pub async fn check_fit(
 /// Downloads (or resumes) `repo`, streaming progress; `cancel_stream` pauses it, keeping what
 /// is downloaded for the next `pull_model`. The first model installed becomes the active one.
 #[tauri::command]
+#[specta::specta]
 pub async fn pull_model(
     state: State<'_, AppState>,
     repo: String,
@@ -56,18 +60,21 @@ pub async fn pull_model(
 
 /// Gives up a paused or failed download and deletes its partial files.
 #[tauri::command]
+#[specta::specta]
 pub fn discard_download(state: State<'_, AppState>, repo: String) -> Result<(), CommandError> {
     Ok(state.core.discard_download(&repo)?)
 }
 
 /// Deletes an installed model; returns the bytes freed.
 #[tauri::command]
+#[specta::specta]
 pub fn delete_model(state: State<'_, AppState>, repo: String) -> Result<u64, CommandError> {
     Ok(state.core.delete_model(&repo)?)
 }
 
 /// Shows the model's folder in Finder or the file manager.
 #[tauri::command]
+#[specta::specta]
 pub fn reveal_model<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
@@ -84,6 +91,7 @@ pub fn reveal_model<R: Runtime>(
 /// Makes `repo` the model chats and searches use. Refused when the memory check says it will not
 /// run here, unless `ignore_fit` (or the saved preference) says to load it anyway.
 #[tauri::command]
+#[specta::specta]
 pub fn set_active_model(
     state: State<'_, AppState>,
     repo: String,
@@ -95,6 +103,7 @@ pub fn set_active_model(
 
 /// Frees the model's memory now; the next reply loads it again.
 #[tauri::command]
+#[specta::specta]
 pub fn unload_model(state: State<'_, AppState>) -> Result<(), CommandError> {
     Ok(state.core.unload_model()?)
 }

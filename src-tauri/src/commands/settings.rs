@@ -6,12 +6,14 @@ use crate::app::{AppState, CommandError, SettingsView};
 use crate::desktop::shortcut;
 
 #[tauri::command]
+#[specta::specta]
 pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
     state.settings_view()
 }
 
 /// Marks the welcome guide finished (or skipped), or asks for it again (Settings).
 #[tauri::command]
+#[specta::specta]
 pub fn set_first_run_done(
     state: State<'_, AppState>,
     done: bool,
@@ -22,6 +24,7 @@ pub fn set_first_run_done(
 
 /// Whether hidden files and folders are indexed; the UI re-indexes the folders after a change.
 #[tauri::command]
+#[specta::specta]
 pub fn set_index_hidden(
     state: State<'_, AppState>,
     hidden: bool,
@@ -32,6 +35,7 @@ pub fn set_index_hidden(
 
 /// Semantic search on (fetching the embedder if needed) or off (BM25 alone).
 #[tauri::command]
+#[specta::specta]
 pub fn set_semantic_search(
     state: State<'_, AppState>,
     on: bool,
@@ -42,6 +46,7 @@ pub fn set_semantic_search(
 
 /// Minutes an unused model stays loaded (0: until Fathom quits).
 #[tauri::command]
+#[specta::specta]
 pub fn set_model_idle_minutes(
     state: State<'_, AppState>,
     minutes: u32,
@@ -52,6 +57,7 @@ pub fn set_model_idle_minutes(
 
 /// Saves (or with `None`, forgets) the Hugging Face token used for gated and private repos.
 #[tauri::command]
+#[specta::specta]
 pub fn set_hf_token(
     state: State<'_, AppState>,
     token: Option<String>,
@@ -63,6 +69,7 @@ pub fn set_hf_token(
 /// Changes the quick-query shortcut: the new one is registered first, and saved only if the system
 /// accepted it; otherwise the old one stays active.
 #[tauri::command]
+#[specta::specta]
 pub fn set_quick_shortcut<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,

@@ -9,6 +9,7 @@ use crate::app::{AppState, CommandError, SettingsView, StreamId};
 
 /// Asks the update server whether a newer Fathom exists.
 #[tauri::command]
+#[specta::specta]
 pub async fn check_for_update<R: Runtime>(app: AppHandle<R>) -> Result<UpdateCheck, CommandError> {
     updater::check(&app).await
 }
@@ -16,6 +17,7 @@ pub async fn check_for_update<R: Runtime>(app: AppHandle<R>) -> Result<UpdateChe
 /// The newer version the start-up check found, if any (its event may have come before the window
 /// listened).
 #[tauri::command]
+#[specta::specta]
 pub fn found_update(found: State<'_, Found>) -> Option<AvailableUpdate> {
     lock(&found.0).clone()
 }
@@ -23,6 +25,7 @@ pub fn found_update(found: State<'_, Found>) -> Option<AvailableUpdate> {
 /// Downloads the newer version, checks its signature and installs it; the app restarts with
 /// `restart_app`. Nothing is installed when the signature does not match.
 #[tauri::command]
+#[specta::specta]
 pub async fn install_update<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
@@ -63,12 +66,14 @@ pub async fn install_update<R: Runtime>(
 
 /// Quits and starts the installed version.
 #[tauri::command]
+#[specta::specta]
 pub fn restart_app<R: Runtime>(app: AppHandle<R>) {
     app.restart();
 }
 
 /// Turns the start-up check on or off.
 #[tauri::command]
+#[specta::specta]
 pub fn set_check_updates(
     state: State<'_, AppState>,
     on: bool,

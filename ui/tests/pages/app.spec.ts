@@ -217,7 +217,7 @@ test("semantic search shows its model's download, its reading progress with paus
   const line = page.getByTestId("semantic");
   await expect(line).toContainText("downloading its model… 45.0 MB of 90.9 MB");
   await expect(line.getByRole("progressbar")).toBeVisible();
-  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "ready" }, pass: "embedding", progress: { chunksTotal: 5000, chunksDone: 1234, etaSeconds: 180 }, pausedByUser: false, vectors: 1234, chunks: 5000, failed: [], error: null }));
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status-changed", { embedder: { state: "ready" }, pass: "embedding", progress: { chunksTotal: 5000, chunksDone: 1234, etaSeconds: 180 }, pausedByUser: false, vectors: 1234, chunks: 5000, failed: [], error: null }));
   await expect(line).toContainText("reading for meaning… 1,234 of 5,000 passages · 3 min left");
   await line.getByRole("button", { name: "Pause" }).click();
   expect(await callsOf(page, "pause_semantic")).toEqual([{ paused: true }]);
@@ -226,7 +226,7 @@ test("semantic search shows its model's download, its reading progress with paus
   await line.getByRole("button", { name: "Resume" }).click();
   expect(await callsOf(page, "pause_semantic")).toEqual([{ paused: true }, { paused: false }]);
   await page.screenshot({ path: shot("library-semantic") });
-  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "failed", message: "its model sentence-transformers/all-MiniLM-L6-v2 could not be downloaded: Fathom cannot reach https://huggingface.co: check the internet connection (or proxy), then try again", detail: "error sending request: tcp connect error: Connection refused (os error 111)" }, pass: "waiting", progress: null, pausedByUser: false, vectors: 0, chunks: 5000, failed: [], error: null }));
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status-changed", { embedder: { state: "failed", message: "its model sentence-transformers/all-MiniLM-L6-v2 could not be downloaded: Fathom cannot reach https://huggingface.co: check the internet connection (or proxy), then try again", detail: "error sending request: tcp connect error: Connection refused (os error 111)" }, pass: "waiting", progress: null, pausedByUser: false, vectors: 0, chunks: 5000, failed: [], error: null }));
   await expect(line).toContainText("Semantic search is unavailable: its model sentence-transformers/all-MiniLM-L6-v2 could not be downloaded: Fathom cannot reach https://huggingface.co");
   // The transport's own words are folded away, there for a bug report.
   const detail = line.getByTestId("error-detail");

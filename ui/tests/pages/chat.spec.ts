@@ -1,5 +1,5 @@
 import { callsOf, defaultSeed, expect, openWith, test } from "./fixtures";
-import type { Conversation } from "../../src/bindings/Conversation";
+import type { Conversation } from "../../src/lib/bindings";
 
 const shot = (name: string) => `test-results/screens/${name}.png`;
 

@@ -14,7 +14,7 @@ export const defaultSeed: Seed = {
   settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false, modelIdleMinutes: 15, replyMaxTokens: 8192, semanticSearch: true, firstRunDone: true, checkUpdates: true }, shortcutError: null },
   takenShortcuts: [],
   picked: [],
-  memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available" },
+  memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available", budgetBytes: 20_000_000_000 },
   models: [
     { repo: "foadmk/context-1-MLX-MXFP4", name: "Context-1 (MLX MXFP4)", description: "Chroma's agentic-search model, quantized for MLX. About 11 GB. Recommended.", kind: "mlx", default: true, inCatalogue: true, installed: null, pending: null, active: false },
     { repo: "chromadb/context-1", name: "Context-1 (official, BF16)", description: "Dense weights, converted after download.", kind: "denseNeedsConversion", default: false, inCatalogue: true, installed: null, pending: null, active: false },
@@ -54,9 +54,11 @@ export function fit(repo: string, verdict: "fits" | "fitsShorterContext" | "does
 
 /** Opens a page of the built UI with the mock backend seeded. */
 export async function openWith(page: Page, path: string, seed: Partial<Seed> = {}) {
-  await page.addInitScript((s) => {
-    window.__FATHOM_SEED__ = s;
-  }, { ...defaultSeed, ...seed });
+  // Passed as JSON text: the seed's types (JSON values among them) are too deep for Playwright's
+  // argument typing, and JSON is what crosses into the page anyway.
+  await page.addInitScript((json: string) => {
+    window.__FATHOM_SEED__ = JSON.parse(json) as Seed;
+  }, JSON.stringify({ ...defaultSeed, ...seed }));
   await page.addInitScript({ path: MOCK });
   await page.goto(path);
 }

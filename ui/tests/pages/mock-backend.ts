@@ -2,27 +2,27 @@
 // seeded per test through `window.__FATHOM_SEED__`. Built as an IIFE and injected before the page
 // loads, so it is in place before any Channel is made.
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
-import type { AddReport } from "../../src/bindings/AddReport";
-import type { Folder } from "../../src/bindings/Folder";
-import type { ScanProgress } from "../../src/bindings/ScanProgress";
-import type { SettingsView } from "../../src/bindings/SettingsView";
-import type { CommandError } from "../../src/bindings/CommandError";
-import type { FitCheck } from "../../src/bindings/FitCheck";
-import type { Memory } from "../../src/bindings/Memory";
-import type { ModelRow } from "../../src/bindings/ModelRow";
-import type { PullProgress } from "../../src/bindings/PullProgress";
-import type { FolderStatus } from "../../src/bindings/FolderStatus";
-import type { Hit } from "../../src/bindings/Hit";
-import type { IndexProgress } from "../../src/bindings/IndexProgress";
-import type { Conversation } from "../../src/bindings/Conversation";
-import type { ConversationSummary } from "../../src/bindings/ConversationSummary";
-import type { Message } from "../../src/bindings/Message";
-import type { ReplyAction } from "../../src/bindings/ReplyAction";
-import type { ReplyEvent } from "../../src/bindings/ReplyEvent";
-import type { AgentEvent } from "../../src/bindings/AgentEvent";
-import type { Asked } from "../../src/bindings/Asked";
-import type { RunSummary } from "../../src/bindings/RunSummary";
-import type { SemanticStatus } from "../../src/bindings/SemanticStatus";
+import type { AddReport } from "../../src/lib/bindings";
+import type { Folder } from "../../src/lib/bindings";
+import type { ScanProgress } from "../../src/lib/bindings";
+import type { SettingsView } from "../../src/lib/bindings";
+import type { CommandError } from "../../src/lib/bindings";
+import type { FitCheck } from "../../src/lib/bindings";
+import type { MemoryInfo } from "../../src/lib/bindings";
+import type { ModelRow } from "../../src/lib/bindings";
+import type { PullProgress } from "../../src/lib/bindings";
+import type { FolderStatus } from "../../src/lib/bindings";
+import type { Hit } from "../../src/lib/bindings";
+import type { IndexProgress } from "../../src/lib/bindings";
+import type { Conversation } from "../../src/lib/bindings";
+import type { ConversationSummary } from "../../src/lib/bindings";
+import type { Message } from "../../src/lib/bindings";
+import type { ReplyAction } from "../../src/lib/bindings";
+import type { ReplyEvent } from "../../src/lib/bindings";
+import type { AgentEvent } from "../../src/lib/bindings";
+import type { Asked } from "../../src/lib/bindings";
+import type { RunSummary } from "../../src/lib/bindings";
+import type { SemanticStatus } from "../../src/lib/bindings";
 
 export interface Seed {
   window: string;
@@ -39,7 +39,7 @@ export interface Seed {
   picked: string[];
   /** Shortcuts the pretend system refuses. */
   takenShortcuts: string[];
-  memory: Memory;
+  memory: MemoryInfo;
   models: ModelRow[];
   /** The memory check's answer per repo; a repo not here is "not found". */
   fits: Record<string, FitCheck | { error: CommandError }>;
@@ -521,6 +521,6 @@ mockIPC(
 
 window.__FATHOM_EMIT__ = (event, payload) => {
   // The backend's state is where its events come from.
-  if (event === "semantic-status") semantic = payload as SemanticStatus;
+  if (event === "semantic-status-changed") semantic = payload as SemanticStatus;
   return window.__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
 };

@@ -72,6 +72,6 @@ test("until every passage has its vector, the Search page says results match wor
   });
   const note = page.getByTestId("semantic-note");
   await expect(note).toContainText("reading for meaning… 3 of 10 passages · 30 s left. Word search works meanwhile.");
-  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status", { embedder: { state: "ready" }, pass: "upToDate", progress: null, pausedByUser: false, vectors: 10, chunks: 10, failed: [], error: null }));
+  await page.evaluate(() => window.__FATHOM_EMIT__("semantic-status-changed", { embedder: { state: "ready" }, pass: "upToDate", progress: null, pausedByUser: false, vectors: 10, chunks: 10, failed: [], error: null }));
   await expect(note).toHaveCount(0);
 });

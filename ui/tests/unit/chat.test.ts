@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { applyDelta, describeStats, replyText } from "../../src/chat";
-import type { Part, ReplyEvent } from "../../src/ipc";
+import { applyDelta, describeStats, replyText } from "../../src/features/chat/chat";
+import type { Part, ReplyEvent } from "../../src/lib/ipc";
 
 type Delta = Extract<ReplyEvent, { event: "delta" }>;
 const d = (index: number, part: Delta["part"], text: string, tool: string | null = null): Delta => ({ event: "delta", index, part, tool, text });

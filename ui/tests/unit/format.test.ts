@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { baseName, describeRejection, describeSemantic, formatBytes, formatCount } from "../../src/format";
-import type { SemanticStatus } from "../../src/bindings/SemanticStatus";
+import { baseName, describeRejection, describeSemantic, formatBytes, formatCount } from "../../src/lib/format";
+import type { SemanticStatus } from "../../src/lib/bindings";
 
 describe("formatBytes", () => {
   it("uses decimal units and sensible precision", () => {

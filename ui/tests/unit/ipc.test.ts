@@ -1,6 +1,6 @@
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { afterEach, describe, expect, it } from "vitest";
-import { commands, describeError, streams } from "../../src/ipc";
+import { commands, describeError, streams } from "../../src/lib/ipc";
 
 afterEach(() => {
   clearMocks();

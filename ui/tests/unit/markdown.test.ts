@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderMarkdown } from "../../src/markdown";
+import { renderMarkdown } from "../../src/lib/markdown";
 
 describe("renderMarkdown", () => {
   it("renders Markdown and highlights code by language", () => {

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { budgetOf } from "../../src/pages/Models";
-import { formatDuration } from "../../src/format";
-import { extensionOf, groupByDocument, highlight } from "../../src/pages/Search";
+import { formatDuration } from "../../src/lib/format";
+import { extensionOf, groupByDocument, highlight } from "../../src/features/search/SearchPage";
 
 const hit = (doc: string, chunk: number) => ({ chunkId: `${doc}:${String(chunk)}`, docId: doc, folder: "f", path: `/x/${doc}.md`, chunk, score: 1, text: "t", line: 1, page: 0 });
 
 describe("models page helpers", () => {
-  it("budget follows the memory source, as the Rust side does", () => {
-    const gib = 2 ** 30;
-    expect(budgetOf({ totalBytes: 16 * gib, availableBytes: 8 * gib, gpuWorkingSetBytes: 11 * gib, source: "gpuWorkingSet" })).toBe(8 * gib);
-    expect(budgetOf({ totalBytes: 64 * gib, availableBytes: 60 * gib, gpuWorkingSetBytes: 48 * gib, source: "gpuWorkingSet" })).toBe(48 * gib);
-    expect(budgetOf({ totalBytes: 24 * gib, availableBytes: 20 * gib, gpuWorkingSetBytes: null, source: "available" })).toBe(20 * gib);
-    expect(budgetOf({ totalBytes: 30, availableBytes: 100, gpuWorkingSetBytes: null, source: "totalFraction" })).toBe(20);
-  });
-
   it("durations read at a glance", () => {
     expect(formatDuration(0.2)).toBe("1 s");
     expect(formatDuration(75)).toBe("75 s");

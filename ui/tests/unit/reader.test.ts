@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { findQuote, joinChunks, offsetFor } from "../../src/reader";
-import type { Hit } from "../../src/ipc";
+import { findQuote, joinChunks, offsetFor } from "../../src/components/reader";
+import type { Hit } from "../../src/lib/ipc";
 
 const chunk = (n: number, text: string, line: number, page = 0): Hit => ({ chunkId: `d:${String(n)}`, docId: "d", folder: "f", path: "/n/a.txt", chunk: n, score: 0, text, line, page });
 

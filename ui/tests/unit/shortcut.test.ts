@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acceleratorFromKeyPress, displayAccelerator, type KeyPress } from "../../src/shortcut";
+import { acceleratorFromKeyPress, displayAccelerator, type KeyPress } from "../../src/features/settings/shortcut";
 
 const press = (p: Partial<KeyPress>): KeyPress => ({ key: "", code: "", ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...p });
 

@@ -425,7 +425,7 @@ fn run_scale_bench(
         &docs,
         &Chunker::default(),
         &IndexOptions::default(),
-        &|| false,
+        &tokio_util::sync::CancellationToken::new(),
         &mut |_| {},
     )
     .map_err(|e| e.to_string())?;
@@ -464,7 +464,7 @@ fn run_scale_bench(
             embedder: Some(synthetic),
             ..IndexOptions::default()
         },
-        &|| false,
+        &tokio_util::sync::CancellationToken::new(),
         &mut |_| {},
     )
     .map_err(|e| e.to_string())?;
@@ -493,8 +493,15 @@ fn run_scale_bench(
     let embedding = match embedder {
         None => None,
         Some((dir, e)) => {
-            let deadline =
-                embed_seconds.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s));
+            // Stopped at the deadline, between two batches.
+            let stop = tokio_util::sync::CancellationToken::new();
+            if let Some(s) = embed_seconds {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_secs_f64(s));
+                    stop.cancel();
+                });
+            }
             // The pass as the app runs it: several copies side by side on a CPU.
             fathom_embed::single_threaded_blas();
             let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
@@ -502,7 +509,7 @@ fn run_scale_bench(
                 &index,
                 &|texts| fathom_semantic::embed_split(&copies, texts),
                 fathom_semantic::PASS_BATCH * copies.len(),
-                &|| deadline.is_some_and(|d| Instant::now() >= d),
+                &stop,
                 &mut |_| {},
             )
             .map_err(|e| e.to_string())?;
