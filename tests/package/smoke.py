@@ -59,17 +59,20 @@ def free_port():
 
 
 def main():
-    port, native = free_port(), free_port()
+    port = free_port()
+    native = wait_for(lambda: (p := free_port()) != port and p, what="a second port")
     driver_proc = subprocess.Popen(["tauri-driver", "--port", str(port), "--native-port", str(native),
                                     "--native-driver", shutil.which("WebKitWebDriver")])
     try:
-        def listening():
+        def listening(p):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                socket.create_connection(("127.0.0.1", p), timeout=0.5).close()
                 return True
             except OSError:
                 return False
-        wait_for(listening, what="tauri-driver")
+        # Both tauri-driver and the WebKitWebDriver it starts must listen before a session is
+        # asked for (on a loaded machine the second comes up later).
+        wait_for(lambda: listening(port) and listening(native), what="tauri-driver and WebKitWebDriver")
         options = ArgOptions()
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": APP})
