@@ -55,6 +55,16 @@ if [ "$what" = test ] && ! cmp -s scripts/lint-requirements.txt "$lint/.requirem
   cp scripts/lint-requirements.txt "$lint/.requirements"
 fi
 
+# The local API's test clients (tests/api): OpenAI's Python package at a pinned version. The
+# system's pytest is visible inside.
+clients=.tools/py-clients
+if [ "$what" = test ] && ! cmp -s tests/api/requirements.txt "$clients/.requirements" 2>/dev/null; then
+  rm -rf "$clients"
+  /usr/bin/python3 -m venv --system-site-packages "$clients"
+  "$clients/bin/pip" install --quiet --disable-pip-version-check -r tests/api/requirements.txt
+  cp tests/api/requirements.txt "$clients/.requirements"
+fi
+
 if [ "$what" = test ] && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   # Pinned to 2.x: newer majors target Tauri 3.
   cargo install tauri-driver --version '^2' --locked

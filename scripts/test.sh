@@ -24,6 +24,9 @@ step "engine fixtures (mlx-lm reference)"
 bash scripts/fixtures.sh
 step "rust tests"
 cargo test --workspace
+step "local API through OpenAI's own client (tests/api)"
+cargo build -p fathom-cli
+FATHOM_BIN="${CARGO_TARGET_DIR:-target}/debug/fathom" .tools/py-clients/bin/python -m pytest tests/api -v -p no:cacheprovider
 step "ui unit tests"
 (cd ui && npm run --silent test:unit)
 step "ui page tests (headless Chromium)"

@@ -1,5 +1,6 @@
 //! [`App`]: everything Fathom keeps open while it runs, opened once from its directories.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub struct App {
     pub(crate) listener: Arc<Mutex<Option<StatusListener>>>,
     /// Without the background pass: the embedder found on disk, loaded on first use.
     pub(crate) local_embedder: OnceLock<Option<Arc<fathom_embed::SharedEmbedder>>>,
+    /// The embedder's tokenizer for usage figures, with the folder it came from.
+    pub(crate) embedder_tokens: Mutex<Option<(PathBuf, Arc<fathom_embed::TokenCounter>)>>,
 }
 
 /// Where models live: the Hugging Face cache (HF_HUB_CACHE, HF_HOME or ~/.cache/huggingface/hub),
@@ -159,6 +162,7 @@ impl App {
             semantic,
             listener,
             local_embedder: OnceLock::new(),
+            embedder_tokens: Mutex::default(),
         })
     }
 

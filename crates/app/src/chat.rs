@@ -12,6 +12,20 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{idle_unload, App};
 use crate::{Error, Result};
 
+/// How one reply may differ from the settings' defaults (for faces whose callers choose: the
+/// API server's requests, the CLI's flags).
+#[derive(Debug, Clone, Default)]
+pub struct ReplyWith {
+    /// A model folder; else the active model.
+    pub model: Option<PathBuf>,
+    pub max_tokens: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    /// Load the model even if the memory check says it does not fit.
+    pub allow_unfit: bool,
+}
+
 /// What the person asked for: a new message, another reply to the last one, or an earlier
 /// message changed (what followed it goes).
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -186,6 +200,37 @@ impl App {
             .await?;
         store.append(id, &[reply])?;
         Ok(store.get(id)?)
+    }
+
+    /// The model's reply to `messages` (which end with a user message or a tool's output), kept
+    /// nowhere: for callers that hold their own conversation (the API server). Streams to
+    /// `on_event`; a stop ends it within a token, keeping what came.
+    pub async fn reply_to(
+        &self,
+        setup: &Setup,
+        messages: &[Message],
+        with: ReplyWith,
+        stop: &CancellationToken,
+        on_event: &mut (dyn FnMut(ReplyEvent) + Send),
+    ) -> Result<Message> {
+        if messages.is_empty() {
+            return Err(Error::Chat("there are no messages to reply to".into()));
+        }
+        let _hold = self.hold_vectors();
+        let (chat, mut options) = self.chat_session(with.model, with.allow_unfit)?;
+        if let Some(max) = with.max_tokens {
+            options.max_tokens = max.max(1);
+        }
+        if let Some(t) = with.temperature {
+            options.sampling.temperature = t;
+        }
+        if let Some(p) = with.top_p {
+            options.sampling.top_p = p;
+        }
+        options.sampling.seed = with.seed;
+        Ok(chat
+            .reply(setup, messages, &options, stop, on_event)
+            .await?)
     }
 
     /// Frees the model's memory now; the next reply loads it again.

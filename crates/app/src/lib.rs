@@ -42,7 +42,7 @@ mod settings;
 
 pub use app::{idle_unload, lock, model_cache, App, OpenOptions, StatusListener};
 pub use ask::{Question, SavedRun};
-pub use chat::ReplyAction;
+pub use chat::{ReplyAction, ReplyWith};
 pub use error::{Error, Result};
 pub use library::{Search, MAX_RESULTS};
 pub use models::{fit_dir, memory, runtime, PullEvent};

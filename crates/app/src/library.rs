@@ -264,6 +264,43 @@ impl App {
             .map(|e| fathom_semantic::embed_fn(e.clone()))
     }
 
+    /// Vectors for `texts` from the library's embedder (the one dense search uses).
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let embed = self.query_embed().ok_or_else(|| {
+            Error::model(
+                "The embedder is not here yet: turn on semantic search in Fathom, or run `fathom pull --embedder`.",
+            )
+        })?;
+        embed(texts).map_err(|e| Error::Model {
+            message: "The embedder could not read the text.".into(),
+            detail: Some(e),
+        })
+    }
+
+    /// How many tokens the embedder reads of `texts` (all together).
+    pub fn count_embedder_tokens(&self, texts: &[&str]) -> Result<usize> {
+        let dir = self
+            .embedder_dir()
+            .ok_or_else(|| Error::model("The embedder is not here yet."))?;
+        let counter = {
+            let mut cached = lock(&self.embedder_tokens);
+            match &*cached {
+                Some((d, counter)) if *d == dir => counter.clone(),
+                _ => {
+                    let counter = Arc::new(
+                        fathom_embed::TokenCounter::load(&dir)
+                            .map_err(|e| Error::model(e.to_string()))?,
+                    );
+                    *cached = Some((dir, counter.clone()));
+                    counter
+                }
+            }
+        };
+        counter
+            .count(texts)
+            .map_err(|e| Error::model(e.to_string()))
+    }
+
     fn local_embedder(&self) -> Option<&Arc<fathom_embed::SharedEmbedder>> {
         self.local_embedder
             .get_or_init(|| {

@@ -244,14 +244,24 @@ pub struct Delta {
     pub text: String,
 }
 
+/// A message header longer than this is not one: the model has left the format (a real header,
+/// `<|channel|>commentary to=functions.search <|constrain|>json`, is about a dozen tokens).
+const MAX_HEADER_TOKENS: usize = 96;
+
 /// Turns the model's reply, token by token, into [`Part`]s. Once the output breaks the format,
-/// the rest is kept as raw text so nothing the model said is lost.
+/// the rest is kept, and streamed, as raw text so nothing the model said is lost.
 pub struct ReplyParser {
     inner: StreamableParser,
     encoding: Arc<HarmonyEncoding>,
-    /// Tokens after the format broke, decoded at the end.
+    /// Tokens after the format broke.
     raw: Vec<u32>,
     error: Option<String>,
+    /// Tokens in a row that added no text: a header being read.
+    quiet: usize,
+    /// The part the raw text streams into.
+    raw_index: usize,
+    /// Raw bytes not yet sent: the start of a character split across tokens.
+    raw_bytes: Vec<u8>,
 }
 
 impl ReplyParser {
@@ -262,6 +272,9 @@ impl ReplyParser {
             encoding: harmony.encoding.clone(),
             raw: Vec::new(),
             error: None,
+            quiet: 0,
+            raw_index: 0,
+            raw_bytes: Vec::new(),
         }
     }
 
@@ -269,20 +282,101 @@ impl ReplyParser {
     pub fn push(&mut self, token: u32) -> Option<Delta> {
         if self.error.is_some() {
             self.raw.push(token);
-            return None;
+            return self.raw_delta(&[token]);
         }
+        let messages = self.inner.messages().len();
         if let Err(e) = self.inner.process(token) {
-            self.error = Some(format!("{e:#}"));
-            self.raw.push(token);
-            return None;
+            let mut tokens = self.header_tokens();
+            tokens.push(token);
+            return self.break_format(format!("{e:#}"), tokens);
         }
-        let text = self.inner.last_content_delta().ok().flatten()?;
-        if text.is_empty() {
-            return None;
+        if let Some(text) = self.inner.last_content_delta().ok().flatten() {
+            if !text.is_empty() {
+                self.quiet = 0;
+                return Some(Delta {
+                    index: self.inner.messages().len(),
+                    kind: self.current_kind(),
+                    text,
+                });
+            }
         }
-        Some(Delta {
-            index: self.inner.messages().len(),
-            kind: self.current_kind(),
+        if self.inner.messages().len() != messages {
+            self.quiet = 0;
+        } else {
+            self.quiet += 1;
+        }
+        if self.quiet > MAX_HEADER_TOKENS {
+            let tokens = self.inner.tokens();
+            let run = tokens[tokens.len() - self.quiet..].to_vec();
+            return self.break_format("the reply's message header never ended".into(), run);
+        }
+        None
+    }
+
+    /// The tokens of the header being read, if the parser is in one.
+    fn header_tokens(&self) -> Vec<u32> {
+        let state: serde_json::Value = self
+            .inner
+            .state_json()
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        state["header_tokens"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|t| t.as_u64().map(|t| t as u32))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// From here on the reply is raw text, in a part after what was parsed.
+    fn break_format(&mut self, error: String, tokens: Vec<u32>) -> Option<Delta> {
+        self.error = Some(error);
+        let partial = !self.inner.current_content().unwrap_or_default().is_empty();
+        self.raw_index = self.inner.messages().len() + usize::from(partial);
+        self.raw = tokens.clone();
+        self.raw_delta(&tokens)
+    }
+
+    /// The text `tokens` add to the raw part, whole characters only.
+    fn raw_delta(&mut self, tokens: &[u32]) -> Option<Delta> {
+        let tokenizer = self.encoding.tokenizer();
+        for &t in tokens {
+            if let Ok(bytes) = tokenizer.decode_bytes([t]) {
+                self.raw_bytes.extend(bytes);
+            }
+        }
+        let mut text = String::new();
+        loop {
+            match std::str::from_utf8(&self.raw_bytes) {
+                Ok(s) => {
+                    text.push_str(s);
+                    self.raw_bytes.clear();
+                    break;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    text.push_str(&String::from_utf8_lossy(&self.raw_bytes[..valid]));
+                    match e.error_len() {
+                        // Bytes that are no character at all.
+                        Some(bad) => {
+                            text.push('\u{fffd}');
+                            self.raw_bytes.drain(..valid + bad);
+                        }
+                        // The start of a character the next token ends.
+                        None => {
+                            self.raw_bytes.drain(..valid);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        (!text.is_empty()).then_some(Delta {
+            index: self.raw_index,
+            kind: PartKind::Answer,
             text,
         })
     }
@@ -305,25 +399,17 @@ impl ReplyParser {
         if !partial.is_empty() {
             parts.push(kind.part(partial));
         }
+        // A reply that ended on its own inside a message header: what the header held is not
+        // lost either.
+        let header = match (&self.error, cut) {
+            (None, false) => self.header_tokens(),
+            _ => Vec::new(),
+        };
         let mut raw = self.raw;
         let mut error = self.error;
-        // A reply cut off inside a message header: what the header held is not lost either.
-        let state: serde_json::Value = self
-            .inner
-            .state_json()
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        if let Some(header) = state["header_tokens"]
-            .as_array()
-            .filter(|h| !h.is_empty() && !cut)
-        {
-            let header: Vec<u32> = header
-                .iter()
-                .filter_map(|t| t.as_u64().map(|t| t as u32))
-                .collect();
-            raw.splice(0..0, header);
-            error.get_or_insert_with(|| "the reply ended inside a message header".into());
+        if !header.is_empty() {
+            raw = header;
+            error = Some("the reply ended inside a message header".into());
         }
         if !raw.is_empty() {
             let text = self

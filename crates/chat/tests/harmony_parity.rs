@@ -155,4 +155,30 @@ fn a_reply_that_breaks_the_format_keeps_what_came() {
             text: "HiHi".into()
         }]
     );
+
+    // A header that never ends (a model that has left the format) turns into raw text that
+    // streams as it comes, and the parse ends with the same text.
+    let mut parser = harmony.parser();
+    let mut streamed = String::new();
+    let mut first_delta_at = None;
+    for i in 0..150 {
+        if let Some(delta) = parser.push(12194) {
+            assert_eq!((delta.index, &delta.kind), (0, &PartKind::Answer));
+            first_delta_at.get_or_insert(i);
+            streamed.push_str(&delta.text);
+        }
+    }
+    assert!(
+        first_delta_at.is_some_and(|i| i < 100),
+        "{first_delta_at:?}"
+    );
+    let (parts, error) = parser.finish(true);
+    assert!(error.unwrap().contains("header"));
+    assert_eq!(
+        parts,
+        [Part::Answer {
+            text: "Hi".repeat(150)
+        }]
+    );
+    assert_eq!(streamed, "Hi".repeat(150));
 }

@@ -5,6 +5,7 @@ mod bench;
 mod chat;
 mod library;
 mod models;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ enum Command {
     /// Chat with the model: interactive in a terminal, else one reply to the conversation on
     /// standard input (a message, or JSON).
     Chat(chat::ChatArgs),
+    /// Serve the model and the library's embedder to other tools on this machine: an
+    /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`).
+    Serve(serve::ServeArgs),
     /// Generate text (or token ids) from a prompt with a local model.
     Generate(GenerateArgs),
     /// Measure load time, prefill and decode speed, time to first token and peak memory, next to
@@ -90,6 +94,22 @@ enum Command {
         folder: Option<String>,
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The local API's cost: tokens per second through `fathom serve` beside in-process on the
+    /// same checkpoint, then many clients at once through its queue.
+    ServeBench {
+        #[arg(long)]
+        model: PathBuf,
+        /// Tokens per reply.
+        #[arg(long, default_value_t = 128)]
+        tokens: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Clients sending at once.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
         #[arg(long)]
         json: bool,
     },
@@ -414,6 +434,10 @@ async fn main() -> ExitCode {
             Ok(app) => chat::run(&app, args).await,
             Err(e) => fail(e),
         },
+        Command::Serve(args) => match app() {
+            Ok(app) => serve::run(app, args).await,
+            Err(e) => fail(e),
+        },
         Command::Generate(args) => generate(args).await,
         Command::Bench(args) => bench::run(args),
         Command::Models { json } => match app() {
@@ -474,6 +498,13 @@ async fn main() -> ExitCode {
             Ok(app) => library::search(&app, &query, folder.as_deref(), limit, json),
             Err(e) => fail(e),
         },
+        Command::ServeBench {
+            model,
+            tokens,
+            rounds,
+            clients,
+            json,
+        } => bench::api::run(&model, tokens, rounds, clients, json).await,
         Command::SearchBench {
             data,
             generated_chunks,

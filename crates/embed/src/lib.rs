@@ -140,6 +140,61 @@ impl Weights {
     }
 }
 
+/// The longest input the model reads (`sentence_bert_config.json`, else its position table).
+fn max_tokens(dir: &Path, config: &BertConfig) -> usize {
+    std::fs::read(dir.join("sentence_bert_config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["max_seq_length"].as_u64())
+        .unwrap_or(config.max_position_embeddings as u64) as usize
+}
+
+/// The model's tokenizer, cutting texts at what it reads; unpadded: batches are padded after
+/// texts of similar length are grouped (see [`Embedder::embed`]).
+fn load_tokenizer(dir: &Path, max_tokens: usize) -> Result<Tokenizer> {
+    let path = dir.join("tokenizer.json");
+    let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| EmbedError::Model {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+    tokenizer.with_padding(None);
+    Ok(tokenizer)
+}
+
+/// Counts the tokens the embedder reads of each text (for usage figures), without loading its
+/// weights.
+pub struct TokenCounter(Tokenizer);
+
+impl TokenCounter {
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let path = dir.join("config.json");
+        let config: BertConfig = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|reason| EmbedError::Model {
+                file: path.display().to_string(),
+                reason,
+            })?;
+        Ok(TokenCounter(load_tokenizer(dir, max_tokens(dir, &config))?))
+    }
+
+    /// Tokens of all `texts` together, special tokens included, as the model reads them.
+    pub fn count(&self, texts: &[&str]) -> Result<usize> {
+        let encodings = self
+            .0
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(encodings.iter().map(|e| e.get_ids().len()).sum())
+    }
+}
+
 impl Embedder {
     /// Loads a sentence-transformers model directory: `config.json`, `model.safetensors`,
     /// `tokenizer.json`, and `sentence_bert_config.json` for the length limit.
@@ -163,11 +218,7 @@ impl Embedder {
                 reason: format!("model type \"{}\" is not bert", config.model_type),
             });
         }
-        let max_tokens = read("sentence_bert_config.json")
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["max_seq_length"].as_u64())
-            .unwrap_or(config.max_position_embeddings as u64) as usize;
+        let max_tokens = max_tokens(dir, &config);
         let weights_path = dir.join("model.safetensors");
         let map = Array::load_safetensors(&weights_path).map_err(|e| EmbedError::Model {
             file: weights_path.display().to_string(),
@@ -246,16 +297,7 @@ impl Embedder {
             }
         }
         mlx_rs::transforms::eval(all)?;
-        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        // Batches are padded here, after texts of similar length are grouped (see `embed`).
-        tokenizer.with_padding(None);
+        let tokenizer = load_tokenizer(dir, max_tokens)?;
         Ok(Embedder {
             tokenizer,
             config,

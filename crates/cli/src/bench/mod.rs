@@ -1,7 +1,9 @@
 //! Benchmarks: figures printed next to their baselines, measured in the same run; nothing here
 //! asserts a speed. `fathom bench` (the engine beside mlx-lm, and peak memory beside the memory
-//! check's prediction) and `fathom search-bench` (retrieval quality and indexing at scale).
+//! check's prediction), `fathom search-bench` (retrieval quality and indexing at scale) and
+//! `fathom serve-bench` (the local API beside in-process generation).
 
+pub mod api;
 pub mod engine;
 pub mod search;
 

@@ -1,0 +1,411 @@
+//! The API server, running for real on loopback over the app core, with the tiny checkpoint that
+//! has gpt-oss's vocabulary (random weights: what it says is noise, but its token counts,
+//! finishing, streaming, caching and stopping are real). Clients are plain HTTP; the `openai`
+//! package's own tests are in tests/api.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use fathom_core::{App, OpenOptions};
+use fathom_server::{ServeOptions, Server};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("FATHOM_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
+        })
+}
+
+fn embedder() -> PathBuf {
+    std::env::var_os("FATHOM_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/minilm")
+        })
+}
+
+struct Running {
+    server: Server,
+    _data: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Running {
+    async fn start(change: impl FnOnce(&mut ServeOptions)) -> Running {
+        static EMBEDDER: Once = Once::new();
+        // Every test's app finds the embedder here (set once, before any app reads it).
+        EMBEDDER.call_once(|| {
+            std::env::set_var("FATHOM_EMBEDDER", embedder());
+            // reqwest is built with rustls but no crypto provider (see fathom-models).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let data = tempfile::tempdir().unwrap();
+        let app = App::open_with(
+            fathom_store::AppDirs::under(data.path()),
+            OpenOptions {
+                background_vectors: false,
+            },
+        )
+        .unwrap();
+        let mut options = ServeOptions::new(fixtures().join("chat"));
+        options.port = 0;
+        options.token = Some("secret-token".into());
+        change(&mut options);
+        let server = Server::start(Arc::new(app), options).await.unwrap();
+        Running {
+            server,
+            _data: data,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.address())
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(self.url(path)).body(body.to_string()))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request
+            .bearer_auth("secret-token")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// The data lines of a streamed reply, and the reply left open (to drop mid-way).
+    async fn stream(&self, body: &Value) -> reqwest::Response {
+        let response = self
+            .http
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth("secret-token")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "a stream is server-sent events"
+        );
+        response
+    }
+}
+
+fn chat(max_tokens: u32) -> Value {
+    json!({
+        "model": "chat",
+        "messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "What do otters keep under the kelp?"},
+        ],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    })
+}
+
+/// Every `data:` payload of an SSE body.
+fn data_lines(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_openai_error(body: &Value, kind: &str) {
+    let error = &body["error"];
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(error["type"], kind, "{body}");
+    assert!(
+        error.get("param").is_some() && error.get("code").is_some(),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_the_token_or_with_bad_input_get_openai_shaped_errors() {
+    let api = Running::start(|_| {}).await;
+    // No token, a wrong one.
+    let response = api.http.get(api.url("/v1/models")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_openai_error(&response.json_value().await, "authentication_error");
+    let response = api
+        .http
+        .get(api.url("/v1/models"))
+        .bearer_auth("secret-tokem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // Malformed JSON, the wrong shape, an unknown model, an unknown path, a huge body.
+    let response = api
+        .http
+        .post(api.url("/v1/chat/completions"))
+        .bearer_auth("secret-token")
+        .body("{\"model\": \"chat\", \"messages\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.json_value().await;
+    assert_openai_error(&body, "invalid_request_error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
+    let (status, body) = api
+        .post("/v1/chat/completions", &json!({"model": "chat"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages"),
+        "{body}"
+    );
+    let mut other = chat(4);
+    other["model"] = json!("gpt-4o");
+    let (status, body) = api.post("/v1/chat/completions", &other).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert_eq!(body["error"]["param"], "model");
+    let (status, body) = api.get("/v1/files").await;
+    assert_eq!(status, 404);
+    assert_openai_error(&body, "invalid_request_error");
+    let mut huge = chat(4);
+    huge["messages"][1]["content"] = json!("x".repeat(9 << 20));
+    let (status, body) = api.post("/v1/chat/completions", &huge).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "request_too_large");
+    // A bad field is named.
+    let mut hot = chat(4);
+    hot["temperature"] = json!(5);
+    let (status, body) = api.post("/v1/chat/completions", &hot).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "temperature");
+}
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        let text = self.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_is_listed_and_a_reply_streams_as_it_completes_with_the_cache_reused() {
+    let api = Running::start(|_| {}).await;
+    let (status, models) = api.get("/v1/models").await;
+    assert_eq!(status, 200);
+    assert_eq!(models["object"], "list");
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["chat", "sentence-transformers/all-MiniLM-L6-v2"]);
+    let (status, one) = api.get("/v1/models/chat").await;
+    assert_eq!((status, one["id"].as_str()), (200, Some("chat")));
+
+    let (status, first) = api.post("/v1/chat/completions", &chat(6)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["object"], "chat.completion");
+    assert_eq!(first["model"], "chat");
+    assert_eq!(first["choices"][0]["finish_reason"], "length");
+    assert_eq!(first["choices"][0]["message"]["role"], "assistant");
+    let usage = &first["usage"];
+    assert_eq!(usage["completion_tokens"], 6);
+    let prompt = usage["prompt_tokens"].as_u64().unwrap();
+    assert!(prompt > 20, "{usage}");
+    assert_eq!(usage["total_tokens"].as_u64().unwrap(), prompt + 6);
+
+    // The same conversation again, streamed: greedy, so the same text; its prompt comes from
+    // the engine's cache.
+    let mut streamed = chat(6);
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let body = api.stream(&streamed).await.text().await.unwrap();
+    let lines = data_lines(&body);
+    assert_eq!(lines.last().map(String::as_str), Some("[DONE]"), "{body}");
+    let chunks: Vec<Value> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let id = chunks[0]["id"].as_str().unwrap();
+    assert!(chunks
+        .iter()
+        .all(|c| c["id"] == id && c["object"] == "chat.completion.chunk"));
+    let field = |name: &str| -> String {
+        chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"][name].as_str())
+            .collect()
+    };
+    let message = &first["choices"][0]["message"];
+    assert_eq!(field("content"), message["content"].as_str().unwrap_or(""));
+    assert_eq!(
+        field("reasoning"),
+        message["reasoning"].as_str().unwrap_or("")
+    );
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    let usage = &chunks[chunks.len() - 1];
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 6);
+    assert_eq!(usage["usage"]["prompt_tokens"].as_u64().unwrap(), prompt);
+    assert!(
+        usage["usage"]["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+            > prompt / 2,
+        "the second call reuses the first's prompt: {usage}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_and_a_client_that_leaves_frees_the_model() {
+    let api = Running::start(|o| o.queue = 2).await;
+    // A reply far longer than any test waits for: only a stop ends it in time.
+    let mut long = chat(100_000);
+    long["stream"] = json!(true);
+    let mut running = api.stream(&long).await.bytes_stream();
+    // The first token has come: the model is busy with this one.
+    let mut seen = String::new();
+    while !seen.contains("\"content\"") && !seen.contains("\"reasoning\"") {
+        let bytes = running.next().await.expect("the stream goes on").unwrap();
+        seen.push_str(&String::from_utf8_lossy(&bytes));
+        if data_lines(&seen).len() > 1 {
+            break;
+        }
+    }
+    // Two more at once: one waits its turn, the other is refused at once.
+    let send = || {
+        let (http, url) = (api.http.clone(), api.url("/v1/chat/completions"));
+        tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .bearer_auth("secret-token")
+                .body(chat(3).to_string())
+                .send()
+                .await
+                .unwrap();
+            let retry = response.headers().get("retry-after").cloned();
+            (
+                response.status().as_u16(),
+                retry,
+                response.json_value().await,
+            )
+        })
+    };
+    let (mut b, mut c) = (send(), send());
+    let (refused, waiting) = tokio::select! {
+        r = &mut b => (r.unwrap(), c),
+        r = &mut c => (r.unwrap(), b),
+    };
+    assert_eq!(refused.0, 429, "{}", refused.2);
+    assert_eq!(refused.1.unwrap(), "1");
+    assert_eq!(refused.2["error"]["type"], "rate_limit_error");
+    assert!(!waiting.is_finished());
+    // The long reply's client goes away: its generation stops and the waiting request runs.
+    drop(running);
+    let (status, _, body) = tokio::time::timeout(Duration::from_secs(120), waiting)
+        .await
+        .expect("the model was freed when its client left")
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["usage"]["completion_tokens"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_come_from_the_librarys_embedder_as_floats_or_base64() {
+    let api = Running::start(|_| {}).await;
+    let body = json!({"model": "all-MiniLM-L6-v2", "input": ["otters and pebbles", "tides"]});
+    let (status, floats) = api.post("/v1/embeddings", &body).await;
+    assert_eq!(status, 200, "{floats}");
+    assert_eq!(floats["object"], "list");
+    assert_eq!(floats["model"], "all-MiniLM-L6-v2");
+    let data = floats["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[1]["index"], 1);
+    let vector: Vec<f64> = data[0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(vector.len(), 384);
+    let norm: f64 = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "unit length: {norm}");
+    assert!(floats["usage"]["prompt_tokens"].as_u64().unwrap() >= 4);
+
+    let mut b64 = body.clone();
+    b64["encoding_format"] = json!("base64");
+    let (status, encoded) = api.post("/v1/embeddings", &b64).await;
+    assert_eq!(status, 200);
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let decoded: Vec<f64> = bytes
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+        .collect();
+    assert_eq!(
+        decoded,
+        vector.iter().map(|x| *x as f32 as f64).collect::<Vec<_>>()
+    );
+
+    for (input, param) in [
+        (json!(""), "input[0]"),
+        (json!([]), "input"),
+        (json!([1, 2, 3]), "input"),
+    ] {
+        let (status, body) = api
+            .post(
+                "/v1/embeddings",
+                &json!({"model": "all-MiniLM-L6-v2", "input": input}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["param"], param);
+    }
+    let (status, body) = api
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "text-embedding-3-small", "input": "x"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "model_not_found");
+}

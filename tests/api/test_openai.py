@@ -1,0 +1,149 @@
+"""Fathom's local API through OpenAI's own Python package (pinned in requirements.txt): the client
+people point at Fathom. The server is `fathom serve`, run as a person runs it, on the tiny
+checkpoint with gpt-oss's vocabulary (random weights: its words are noise, but token counts,
+streaming, finishing, errors and cancellation are real)."""
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import openai
+import pytest
+from openai import OpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(os.environ.get("FATHOM_FIXTURES", ROOT / ".tools/fixtures/gpt-oss"))
+MINILM = Path(os.environ.get("FATHOM_MINILM", ROOT / ".tools/fixtures/minilm"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+FATHOM = Path(os.environ.get("FATHOM_BIN", TARGET / "debug/fathom"))
+TOKEN = "test-token-" + os.urandom(8).hex()
+
+
+def read_line(stream, timeout):
+    """A line from a pipe, or None once `timeout` seconds pass (a server that never starts)."""
+    out = []
+    reader = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return out[0] if out else None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    env = dict(os.environ, FATHOM_DATA_DIR=str(data), FATHOM_EMBEDDER=str(MINILM),
+               FATHOM_API_TOKEN=TOKEN)
+    proc = subprocess.Popen(
+        [str(FATHOM), "serve", "--model", str(FIXTURES / "chat"), "--port", "0", "--queue", "4"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = read_line(proc.stdout, 120)
+        match = re.search(r"at (http://\S+/v1)", line or "")
+        assert match, f"no address from fathom serve: {line!r} {proc.poll()}"
+        assert "Token: the one given" in (read_line(proc.stdout, 30) or "")
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture
+def client(server):
+    # No retries: a refusal must surface, not be hidden by a second try.
+    return OpenAI(base_url=server, api_key=TOKEN, max_retries=0, timeout=120)
+
+
+MESSAGES = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "What do otters keep under the kelp?"},
+]
+
+
+def test_the_model_and_the_embedder_are_listed(client):
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["chat", "sentence-transformers/all-MiniLM-L6-v2"]
+    assert client.models.retrieve("chat").owned_by == "fathom"
+
+
+def test_a_reply_whole_and_streamed_agree_and_count_their_tokens(client):
+    whole = client.chat.completions.create(model="chat", messages=MESSAGES, max_tokens=8,
+                                           temperature=0)
+    choice = whole.choices[0]
+    assert choice.finish_reason == "length"
+    assert choice.message.role == "assistant"
+    assert whole.usage.completion_tokens == 8
+    assert whole.usage.total_tokens == whole.usage.prompt_tokens + 8
+
+    stream = client.chat.completions.create(model="chat", messages=MESSAGES, max_tokens=8,
+                                            temperature=0, stream=True,
+                                            stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == (choice.message.content or "")
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage.completion_tokens == 8
+    # The second call's prompt came from the engine's cache.
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens > 0
+
+
+def test_a_tool_round_trip_in_the_clients_own_types_is_accepted(client):
+    tools = [{"type": "function", "function": {
+        "name": "search_notes", "description": "Search the notes",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+    messages = MESSAGES + [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "search_notes", "arguments": "{\"q\": \"otters\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Otters keep pebbles."},
+    ]
+    reply = client.chat.completions.create(model="chat", messages=messages, tools=tools,
+                                           reasoning_effort="low", max_completion_tokens=4,
+                                           seed=3)
+    assert reply.usage.completion_tokens == 4
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="chat", messages=messages[:-1], tools=tools,
+                                       max_tokens=4)
+    assert "end with a user message" in str(refused.value)
+
+
+def test_errors_are_the_clients_own_exceptions(server, client):
+    with pytest.raises(openai.AuthenticationError):
+        OpenAI(base_url=server, api_key="wrong", max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.chat.completions.create(model="gpt-5", messages=MESSAGES, max_tokens=2)
+    assert unknown.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as hot:
+        client.chat.completions.create(model="chat", messages=MESSAGES, temperature=9)
+    assert hot.value.body["param"] == "temperature"
+    with pytest.raises(openai.APIStatusError) as huge:
+        client.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "x" * (9 << 20)}])
+    assert huge.value.status_code == 413
+
+
+def test_closing_a_stream_stops_its_generation_and_frees_the_model(client):
+    # Longer than the test would ever wait for: only a stop ends it in time.
+    stream = client.chat.completions.create(model="chat", messages=MESSAGES, max_tokens=100_000,
+                                            temperature=0, stream=True)
+    first = next(iter(stream))
+    assert first.choices[0].delta.role == "assistant"
+    stream.close()
+    started = time.monotonic()
+    reply = client.chat.completions.create(model="chat", messages=MESSAGES, max_tokens=3)
+    assert reply.usage.completion_tokens == 3
+    print(f"the next request was answered {time.monotonic() - started:.2f} s after the close")
+
+
+def test_embeddings_through_the_clients_default_base64(client):
+    result = client.embeddings.create(model="all-MiniLM-L6-v2",
+                                      input=["otters keep pebbles", "spring tides"])
+    assert [len(d.embedding) for d in result.data] == [384, 384]
+    assert abs(sum(x * x for x in result.data[0].embedding) - 1) < 1e-3
+    floats = client.embeddings.create(model="all-MiniLM-L6-v2", input="otters keep pebbles",
+                                      encoding_format="float")
+    assert max(abs(a - b) for a, b in zip(floats.data[0].embedding,
+                                          result.data[0].embedding)) < 1e-6
+    assert result.usage.prompt_tokens > 4
