@@ -3,9 +3,10 @@ import { describeAction, uniqueCitations, withoutQuotes } from "./ask";
 import { baseName } from "../../lib/format";
 import { FolderSelect } from "../../components/FolderSelect";
 import { Detail } from "../../components/Detail";
-import { commands, describeError, errorDetail, isCommandError, streams, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../../lib/ipc";
+import { describeError, errorDetail, isCommandError, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../../lib/ipc";
 import { renderMarkdown } from "../../lib/markdown";
 import { Reader, type ReaderTarget } from "../../components/Reader";
+import { api } from "./api";
 
 /** What a run shows while it streams, and after. */
 interface View {
@@ -60,14 +61,14 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
 
   const refreshHistory = useCallback(async () => {
     try {
-      setHistory(await commands.listRuns());
+      setHistory(await api.listRuns());
     } catch {
       setHistory([]);
     }
   }, []);
 
   useEffect(() => {
-    commands.getSettings().then(
+    api.getSettings().then(
       (s) => {
         setHasModel(s.settings.activeModel !== null);
       },
@@ -75,7 +76,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
         setHasModel(false);
       },
     );
-    commands.listRuns().then(setHistory, () => {
+    api.listRuns().then(setHistory, () => {
       setHistory([]);
     });
   }, []);
@@ -83,7 +84,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
   // A run asked for from outside (the quick window's "Open the full run").
   useEffect(() => {
     if (showRun == null) return;
-    commands.getRun(showRun).then(
+    api.getRun(showRun).then(
       (asked) => {
         setView(fromSaved(asked));
         setRunId(showRun);
@@ -101,7 +102,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
     setError(null);
     setRunId(null);
     setView(empty(q));
-    const s = streams.askLibrary(q, folder === "" ? null : folder, budget, allowUnfit, (e) => {
+    const s = api.askLibrary(q, folder === "" ? null : folder, budget, allowUnfit, (e) => {
       setView((v) => {
         if (v === null) return v;
         switch (e.event) {
@@ -148,7 +149,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
   const openRun = async (id: string) => {
     if (stream !== null) return;
     try {
-      setView(fromSaved(await commands.getRun(id)));
+      setView(fromSaved(await api.getRun(id)));
       setRunId(id);
       setError(null);
     } catch (e) {
@@ -158,7 +159,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
 
   const deleteRun = async (id: string) => {
     try {
-      await commands.deleteRun(id);
+      await api.deleteRun(id);
       if (runId === id) setView(null);
       await refreshHistory();
     } catch (e) {

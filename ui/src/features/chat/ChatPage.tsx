@@ -1,8 +1,11 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { applyDelta, describeStats, ENDINGS, replyText } from "./chat";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { applyDelta } from "./chat";
 import { Detail } from "../../components/Detail";
-import { commands, describeError, errorDetail, isCommandError, streams, type CommandError, type Conversation, type ConversationSummary, type Effort, type Message, type Part, type ReplyAction, type Stream } from "../../lib/ipc";
-import { renderMarkdown } from "../../lib/markdown";
+import { describeError, errorDetail, isCommandError, type CommandError, type Conversation, type ConversationSummary, type Effort, type Part, type ReplyAction, type Stream } from "../../lib/ipc";
+import { Parts } from "./components/Parts";
+import { Reply } from "./components/Reply";
+import { UserMessage } from "./components/UserMessage";
+import { api } from "./api";
 
 const EFFORTS: Effort[] = ["low", "medium", "high"];
 
@@ -12,118 +15,6 @@ interface Live {
   loading: boolean;
   /** Set once started; events may arrive before. */
   stream: Stream<Conversation> | null;
-}
-
-function Markdown({ text }: { text: string }) {
-  const html = useMemo(() => renderMarkdown(text), [text]);
-  // Sanitized by renderMarkdown (DOMPurify): no script, no remote loads, no navigation.
-  return <div className="markdown" dangerouslySetInnerHTML={{ __html: html }} />;
-}
-
-function Parts({ parts, live }: { parts: Part[]; live: boolean }) {
-  return (
-    <>
-      {parts.map((p, i) => {
-        const last = live && i === parts.length - 1;
-        switch (p.kind) {
-          case "reasoning":
-            return (
-              <details key={i} className="thinking" open={last}>
-                <summary>{last ? "Thinking…" : "Thinking"}</summary>
-                <div className="thinking-text">{p.text}</div>
-              </details>
-            );
-          case "commentary":
-            return (
-              <p key={i} className="commentary">
-                {p.text}
-              </p>
-            );
-          case "toolCall":
-            return (
-              <details key={i} className="tool-call">
-                <summary>
-                  Tool call: <code>{p.tool}</code>
-                </summary>
-                <pre>{p.arguments}</pre>
-                {p.output != null && <pre className="tool-output">{p.output}</pre>}
-              </details>
-            );
-          case "answer":
-            return <Markdown key={i} text={p.text} />;
-        }
-      })}
-    </>
-  );
-}
-
-function Reply({ message, isLast, busy, onRegenerate }: { message: Extract<Message, { role: "assistant" }>; isLast: boolean; busy: boolean; onRegenerate: () => void }) {
-  const [copied, setCopied] = useState(false);
-  const ending = ENDINGS[message.ending ?? "done"];
-  const copy = () => {
-    void navigator.clipboard.writeText(replyText(message)).then(() => {
-      setCopied(true);
-      setTimeout(() => {
-        setCopied(false);
-      }, 1500);
-    });
-  };
-  return (
-    <div className="message assistant" data-testid="message" data-role="assistant" data-ending={message.ending}>
-      <Parts parts={message.parts} live={false} />
-      <div className="message-footer">
-        {message.stats != null && <span data-testid="stats">{describeStats(message.stats)}</span>}
-        {ending != null && <span className="ending">{ending}</span>}
-        <button type="button" className="link" onClick={copy}>
-          {copied ? "Copied" : "Copy"}
-        </button>
-        {isLast && (
-          <button type="button" className="link" onClick={onRegenerate} disabled={busy}>
-            Regenerate
-          </button>
-        )}
-      </div>
-    </div>
-  );
-}
-
-function UserMessage({ text, busy, onEdit }: { text: string; busy: boolean; onEdit: (text: string) => void }) {
-  const [editing, setEditing] = useState<string | null>(null);
-  if (editing !== null) {
-    return (
-      <form
-        className="message user editing"
-        data-testid="message"
-        data-role="user"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (editing.trim() === "") return;
-          onEdit(editing);
-          setEditing(null);
-        }}
-      >
-        <textarea aria-label="Edit message" value={editing} onChange={(e) => { setEditing(e.target.value); }} rows={3} />
-        <div className="message-footer">
-          <button type="submit" disabled={busy}>
-            Save and reply
-          </button>
-          <button type="button" className="link" onClick={() => { setEditing(null); }}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    );
-  }
-  return (
-    <div className="message user" data-testid="message" data-role="user">
-      <div className="user-text">{text}</div>
-      <div className="message-footer">
-        <button type="button" className="link" onClick={() => { setEditing(text); }} disabled={busy}>
-          Edit
-        </button>
-      </div>
-    </div>
-  );
 }
 
 export function ChatPage() {
@@ -142,7 +33,7 @@ export function ChatPage() {
 
   const refreshList = useCallback(async (q: string) => {
     try {
-      setList(await commands.listConversations(q.trim() === "" ? null : q));
+      setList(await api.listConversations(q.trim() === "" ? null : q));
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
     }
@@ -162,7 +53,7 @@ export function ChatPage() {
   const open = async (id: string) => {
     if (live !== null) return;
     try {
-      const c = await commands.getConversation(id);
+      const c = await api.getConversation(id);
       setCurrent(c);
       setEffort(c.setup.effort);
       setInstructions(c.setup.instructions ?? "");
@@ -187,7 +78,7 @@ export function ChatPage() {
     setError(null);
     let conversation = current;
     try {
-      conversation ??= await commands.newConversation(effort, instructions.trim() === "" ? null : instructions);
+      conversation ??= await api.newConversation(effort, instructions.trim() === "" ? null : instructions);
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
       return;
@@ -204,7 +95,7 @@ export function ChatPage() {
     const id = conversation.id;
     // In place before the stream starts: its first events can arrive before `chatReply` returns.
     setLive({ parts: [], loading: false, stream: null });
-    const stream = streams.chatReply(id, action, allowUnfit, (event) => {
+    const stream = api.chatReply(id, action, allowUnfit, (event) => {
       setLive((l) => {
         if (l === null) return l;
         switch (event.event) {
@@ -223,7 +114,7 @@ export function ChatPage() {
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
       // What was saved (the user's message) is shown as the store has it.
-      commands.getConversation(id).then(setCurrent, () => undefined);
+      api.getConversation(id).then(setCurrent, () => undefined);
     } finally {
       setLive(null);
       void refreshList(query);
@@ -241,7 +132,7 @@ export function ChatPage() {
     setEffort(next);
     if (current === null) return;
     try {
-      setCurrent(await commands.setConversationSetup(current.id, next, instructions.trim() === "" ? null : instructions));
+      setCurrent(await api.setConversationSetup(current.id, next, instructions.trim() === "" ? null : instructions));
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
     }
@@ -251,7 +142,7 @@ export function ChatPage() {
     setEditingInstructions(false);
     if (current === null) return;
     try {
-      setCurrent(await commands.setConversationSetup(current.id, effort, instructions.trim() === "" ? null : instructions));
+      setCurrent(await api.setConversationSetup(current.id, effort, instructions.trim() === "" ? null : instructions));
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));
     }
@@ -261,7 +152,7 @@ export function ChatPage() {
     setRenaming(null);
     if (title.trim() === "") return;
     try {
-      const c = await commands.renameConversation(id, title);
+      const c = await api.renameConversation(id, title);
       if (current?.id === id) setCurrent(c);
       await refreshList(query);
     } catch (e) {
@@ -272,7 +163,7 @@ export function ChatPage() {
   const remove = async (s: ConversationSummary) => {
     if (!window.confirm(`Delete “${s.title || "Untitled"}”? This cannot be undone.`)) return;
     try {
-      await commands.deleteConversation(s.id);
+      await api.deleteConversation(s.id);
       if (current?.id === s.id) setCurrent(null);
       await refreshList(query);
     } catch (e) {
@@ -283,7 +174,7 @@ export function ChatPage() {
   const exportCurrent = async () => {
     if (current === null) return;
     try {
-      const path = await commands.exportConversation(current.id, null);
+      const path = await api.exportConversation(current.id, null);
       setExported(path);
     } catch (e) {
       setError(isCommandError(e) ? e : describeError(e));

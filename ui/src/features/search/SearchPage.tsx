@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Detail } from "../../components/Detail";
-import { commands, describeError, type Folder, type Hit } from "../../lib/ipc";
+import { describeError, type Folder, type Hit } from "../../lib/ipc";
 import { baseName, describeSemantic } from "../../lib/format";
 import { semanticReady, useSemanticStatus } from "../../stores/semantic";
 import { FolderSelect } from "../../components/FolderSelect";
 import { Reader, type ReaderTarget } from "../../components/Reader";
+import { api } from "./api";
 
 /** Results grouped by document, best first; each with its matching chunks. */
 export function groupByDocument(hits: Hit[]): { docId: string; path: string; folder: string; hits: Hit[] }[] {
@@ -80,7 +81,7 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
     if (q.length === 0) return;
     let live = true;
     const timer = setTimeout(() => {
-      commands.searchLibrary(q, folder === "" ? null : folder, 100).then(
+      api.searchLibrary(q, folder === "" ? null : folder, 100).then(
         (h) => {
           if (live) {
             setFound({ query: q, hits: h });
@@ -132,7 +133,7 @@ export function SearchPage({ folders }: { folders: Folder[] | null }) {
             <div className="result-head">
               <strong>{baseName(g.path)}</strong>
               <span className="muted result-path">{g.path}</span>
-              <button type="button" onClick={() => { commands.openDocument(g.path).catch((e: unknown) => { setError(describeError(e)); }); }}>
+              <button type="button" onClick={() => { api.openDocument(g.path).catch((e: unknown) => { setError(describeError(e)); }); }}>
                 Open
               </button>
             </div>

@@ -1,0 +1,10 @@
+// What the library feature asks of Fathom's Rust side: the generated commands it calls
+// and its streams, in one place (pages and components call these, never lib/ipc directly).
+import { commands } from "../../lib/ipc";
+
+export const api = {
+  libraryStatus: commands.libraryStatus,
+  pauseSemantic: commands.pauseSemantic,
+  removeFolder: commands.removeFolder,
+  retrySemantic: commands.retrySemantic,
+};

@@ -1,0 +1,8 @@
+// What the search feature asks of Fathom's Rust side: the generated commands it calls
+// and its streams, in one place (pages and components call these, never lib/ipc directly).
+import { commands } from "../../lib/ipc";
+
+export const api = {
+  openDocument: commands.openDocument,
+  searchLibrary: commands.searchLibrary,
+};

@@ -1,0 +1,20 @@
+// What the settings feature asks of Fathom's Rust side: the generated commands it calls
+// and its streams, in one place (pages and components call these, never lib/ipc directly).
+import { commands, streams } from "../../lib/ipc";
+
+export const api = {
+  appInfo: commands.appInfo,
+  checkForUpdate: commands.checkForUpdate,
+  diagnostics: commands.diagnostics,
+  getSettings: commands.getSettings,
+  listFolders: commands.listFolders,
+  restartApp: commands.restartApp,
+  setCheckUpdates: commands.setCheckUpdates,
+  setFirstRunDone: commands.setFirstRunDone,
+  setIndexHidden: commands.setIndexHidden,
+  setModelIdleMinutes: commands.setModelIdleMinutes,
+  setQuickShortcut: commands.setQuickShortcut,
+  setSemanticSearch: commands.setSemanticSearch,
+  unloadModel: commands.unloadModel,
+  installUpdate: streams.installUpdate,
+};
