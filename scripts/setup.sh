@@ -55,7 +55,7 @@ if [ "$what" = test ] && ! cmp -s scripts/lint-requirements.txt "$lint/.requirem
   cp scripts/lint-requirements.txt "$lint/.requirements"
 fi
 
-# The local API's test clients (tests/api): OpenAI's Python package at a pinned version. The
+# The local API's test clients (tests/api): OpenAI's Python package and the MCP Python SDK, pinned. The
 # system's pytest is visible inside.
 clients=.tools/py-clients
 if [ "$what" = test ] && ! cmp -s tests/api/requirements.txt "$clients/.requirements" 2>/dev/null; then

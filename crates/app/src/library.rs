@@ -189,6 +189,30 @@ impl App {
         Ok(chunks)
     }
 
+    /// Chunks whose text matches the regular expression `pattern`, in index order.
+    pub fn grep(&self, pattern: &str, folder: Option<&str>, limit: usize) -> Result<Vec<Hit>> {
+        Ok(self
+            .index()?
+            .grep(pattern, folder, limit.clamp(1, MAX_RESULTS))?)
+    }
+
+    /// A document by its id (as search results give it), chunk by chunk in order. Only what the
+    /// index holds can be named: an id is never read as a path.
+    pub fn document(&self, id: &str) -> Result<Vec<Hit>> {
+        let well_formed = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        let chunks = if well_formed {
+            self.index()?.read_document(&id.to_ascii_lowercase())?
+        } else {
+            Vec::new()
+        };
+        if chunks.is_empty() {
+            return Err(Error::Index(format!(
+                "no document {id:?} in the library (ids come from search results)"
+            )));
+        }
+        Ok(chunks)
+    }
+
     // Semantic search.
 
     /// Dense search's state, where the background pass runs.

@@ -43,6 +43,16 @@ enum Command {
     /// Serve the model and the library's embedder to other tools on this machine: an
     /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`).
     Serve(serve::ServeArgs),
+    /// Serve the library to an assistant (Claude Desktop, Cursor, …) as an MCP server over
+    /// standard input and output: search, grep, read_document, list_folders and ask.
+    Mcp {
+        /// The model `ask` runs on; else the app's model (or the only one installed).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Load the model even if the memory check says it will not fit.
+        #[arg(long)]
+        allow_unfit: bool,
+    },
     /// Generate text (or token ids) from a prompt with a local model.
     Generate(GenerateArgs),
     /// Measure load time, prefill and decode speed, time to first token and peak memory, next to
@@ -436,6 +446,10 @@ async fn main() -> ExitCode {
         },
         Command::Serve(args) => match app() {
             Ok(app) => serve::run(app, args).await,
+            Err(e) => fail(e),
+        },
+        Command::Mcp { model, allow_unfit } => match app() {
+            Ok(app) => serve::mcp(app, model, allow_unfit).await,
             Err(e) => fail(e),
         },
         Command::Generate(args) => generate(args).await,

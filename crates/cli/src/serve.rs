@@ -1,4 +1,5 @@
-//! `fathom serve`: the local API (OpenAI-compatible) on this machine, until Ctrl-C.
+//! `fathom serve`: the local API (OpenAI-compatible, and MCP at `/mcp`) on this machine, until
+//! Ctrl-C; `fathom mcp`: the library as an MCP server on standard input and output.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -84,4 +85,16 @@ pub async fn run(app: App, args: ServeArgs) -> ExitCode {
     // Requests in flight get a moment to end; a stream still going is cut.
     let _ = tokio::time::timeout(Duration::from_secs(5), server.stop()).await;
     ExitCode::SUCCESS
+}
+
+/// `fathom mcp`: until the client closes standard input. Standard output is the protocol's:
+/// everything else goes to standard error.
+pub async fn mcp(app: App, model: Option<PathBuf>, allow_unfit: bool) -> ExitCode {
+    // Without a model Ask says so when called; the other tools need none.
+    let model = model_dir(&app, model).ok();
+    let library = fathom_server::mcp::Library::new(Arc::new(app), model, allow_unfit);
+    match fathom_server::mcp::serve_stdio(library).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }

@@ -3,7 +3,8 @@
 //! A third face over the app core ([`fathom_core::App`]), beside the desktop app and the CLI:
 //! OpenAI-compatible endpoints (`GET /v1/models`, `POST /v1/chat/completions` with streaming,
 //! reasoning and tool calls, `POST /v1/embeddings`), so that the `openai` package, Open WebUI or
-//! an editor can use Context-1 and the library's embedder.
+//! an editor can use Context-1 and the library's embedder; and the library as an MCP server
+//! ([`mcp`]: `/mcp` here, and over stdio for `fathom mcp`).
 //!
 //! What keeps it safe to leave running: it listens on loopback unless told otherwise; every
 //! request carries the bearer token; no CORS headers, so web pages cannot read its answers;
@@ -26,6 +27,7 @@
 
 mod auth;
 mod error;
+pub mod mcp;
 pub mod openai;
 mod queue;
 
@@ -41,6 +43,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use fathom_core::{App, CancellationToken};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::de::DeserializeOwned;
 
 pub use auth::generate_token;
@@ -189,10 +193,44 @@ pub(crate) fn parse_body<T: DeserializeOwned>(
     })
 }
 
-/// The API's routes over `api`, behind the token.
-pub fn router(api: Arc<Api>, token: &str, max_body_bytes: usize) -> Router {
+/// The MCP endpoint (streamable HTTP) over the same core, ended by `shutdown`.
+fn mcp_service(
+    api: &Api,
+    loopback: bool,
+    max_body_bytes: usize,
+    shutdown: CancellationToken,
+) -> StreamableHttpService<mcp::Library, LocalSessionManager> {
+    let library = mcp::Library::new(
+        api.app.clone(),
+        Some(api.model.dir.clone()),
+        api.allow_unfit,
+    );
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown)
+        .with_max_request_body_bytes(max_body_bytes);
+    if !loopback {
+        // Reached by other machines' names: the token is what admits a request.
+        config = config.disable_allowed_hosts();
+    }
+    StreamableHttpService::new(
+        move || Ok(library.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// The API's routes over `api`, behind the token: OpenAI's under `/v1`, MCP at `/mcp`.
+pub fn router(
+    api: Arc<Api>,
+    token: &str,
+    max_body_bytes: usize,
+    loopback: bool,
+    shutdown: CancellationToken,
+) -> Router {
     let token: Arc<str> = token.into();
+    let mcp = mcp_service(&api, loopback, max_body_bytes, shutdown);
     Router::new()
+        .route_service("/mcp", mcp)
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
         .route("/v1/chat/completions", post(openai::chat::handle))
@@ -263,8 +301,14 @@ impl Server {
             allow_unfit: options.allow_unfit,
             started: unix_now(),
         });
-        let router = router(api, &token, options.max_body_bytes);
         let shutdown = CancellationToken::new();
+        let router = router(
+            api,
+            &token,
+            options.max_body_bytes,
+            options.host.is_loopback(),
+            shutdown.child_token(),
+        );
         let stopping = shutdown.clone();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
