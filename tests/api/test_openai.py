@@ -137,6 +137,21 @@ def test_closing_a_stream_stops_its_generation_and_frees_the_model(client):
     print(f"the next request was answered {time.monotonic() - started:.2f} s after the close")
 
 
+def test_a_raw_harmony_prompt_through_the_completions_endpoint(client):
+    prompt = ("<|start|>user<|message|>Where are the otters?<|end|>"
+              "<|start|>assistant")
+    whole = client.completions.create(model="chat", prompt=prompt, max_tokens=5, temperature=0)
+    assert whole.object == "text_completion"
+    assert whole.usage.completion_tokens <= 5
+    assert whole.choices[0].finish_reason in ("length", "stop")
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="chat", prompt=prompt, max_tokens=5, temperature=0, stream=True) if c.choices)
+    assert streamed == whole.choices[0].text
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model="chat", prompt=prompt, echo=True)
+    assert refused.value.body["param"] == "echo"
+
+
 def test_embeddings_through_the_clients_default_base64(client):
     result = client.embeddings.create(model="all-MiniLM-L6-v2",
                                       input=["otters keep pebbles", "spring tides"])

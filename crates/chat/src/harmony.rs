@@ -116,6 +116,15 @@ impl Harmony {
             .unwrap_or_else(|_| "\u{fffd}".into())
     }
 
+    /// The bytes of `tokens`, special tokens spelled out: for streaming text that may split a
+    /// character across tokens.
+    pub fn decode_bytes(&self, tokens: &[u32]) -> Vec<u8> {
+        self.encoding
+            .tokenizer()
+            .decode_bytes(tokens)
+            .unwrap_or_default()
+    }
+
     pub fn count_tokens(&self, text: &str) -> usize {
         self.encoding.tokenizer().encode_ordinary(text).len()
     }

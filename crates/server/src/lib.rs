@@ -234,6 +234,7 @@ pub fn router(
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
         .route("/v1/chat/completions", post(openai::chat::handle))
+        .route("/v1/completions", post(openai::completions::handle))
         .route("/v1/embeddings", post(openai::embeddings::handle))
         .fallback(|uri: Uri| async move { ApiError::not_found(uri.path()).into_response() })
         .method_not_allowed_fallback(|| async {

@@ -91,11 +91,15 @@ impl Running {
         self.send(self.http.get(self.url(path))).await
     }
 
-    /// The data lines of a streamed reply, and the reply left open (to drop mid-way).
+    /// A streamed chat reply, left open (to read, or to drop mid-way).
     async fn stream(&self, body: &Value) -> reqwest::Response {
+        self.stream_at("/v1/chat/completions", body).await
+    }
+
+    async fn stream_at(&self, path: &str, body: &Value) -> reqwest::Response {
         let response = self
             .http
-            .post(self.url("/v1/chat/completions"))
+            .post(self.url(path))
             .bearer_auth("secret-token")
             .body(body.to_string())
             .send()
@@ -408,4 +412,112 @@ async fn embeddings_come_from_the_librarys_embedder_as_floats_or_base64() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "model_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_harmony_prompt_completes_as_text_or_token_ids_whole_or_streamed() {
+    let api = Running::start(|_| {}).await;
+    let prompt = "<|start|>system<|message|>You are Context-1.<|end|><|start|>user<|message|>Where are the otters?<|end|><|start|>assistant";
+    let body = json!({"model": "chat", "prompt": prompt, "max_tokens": 6, "temperature": 0,
+                      "return_token_ids": true});
+    let (status, text) = api.post("/v1/completions", &body).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(text["object"], "text_completion");
+    let choice = &text["choices"][0];
+    let ids: Vec<u32> = serde_json::from_value(choice["token_ids"].clone()).unwrap();
+    assert_eq!(
+        ids.len() as u64,
+        text["usage"]["completion_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        choice["finish_reason"],
+        if ids.len() == 6 { "length" } else { "stop" }
+    );
+
+    // The same prompt as token ids (harmony's special tokens read as such) gives the same
+    // tokens, and the cache held its prefix.
+    let vocab = tempfile::tempdir().unwrap();
+    let harmony = fathom_chat::Harmony::load(vocab.path()).unwrap();
+    let tokens = harmony.encode_with_special_tokens(prompt);
+    assert_eq!(
+        tokens.iter().filter(|&&t| t == 200006).count(),
+        3,
+        "<|start|> is one token"
+    );
+    assert_eq!(
+        text["usage"]["prompt_tokens"].as_u64().unwrap(),
+        tokens.len() as u64
+    );
+    assert_eq!(choice["text"].as_str().unwrap(), harmony.decode(&ids));
+    let (status, again) = api
+        .post(
+            "/v1/completions",
+            &json!({"model": "chat", "prompt": tokens, "max_tokens": 6, "temperature": 0,
+                    "return_token_ids": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["choices"][0]["token_ids"], choice["token_ids"]);
+    assert!(
+        again["usage"]["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // Streamed: the same text, piece by piece.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let sse = api
+        .stream_at("/v1/completions", &streamed)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines = data_lines(&sse);
+    assert_eq!(lines.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let joined: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["text"].as_str())
+        .collect();
+    assert_eq!(joined, choice["text"].as_str().unwrap());
+    assert_eq!(
+        chunks.last().unwrap()["usage"]["completion_tokens"],
+        text["usage"]["completion_tokens"]
+    );
+
+    // Bad input.
+    for (bad, param) in [
+        (
+            json!({"model": "chat", "prompt": [1, 2, 999_999_999]}),
+            None,
+        ),
+        (
+            json!({"model": "chat", "prompt": ["a", "b"]}),
+            Some("prompt"),
+        ),
+        (json!({"model": "chat", "prompt": ""}), Some("prompt")),
+        (
+            json!({"model": "chat", "prompt": "x", "echo": true}),
+            Some("echo"),
+        ),
+    ] {
+        let (status, body) = api.post("/v1/completions", &bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        match param {
+            Some(p) => assert_eq!(body["error"]["param"], p),
+            None => assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("vocabulary"),
+                "{body}"
+            ),
+        }
+    }
 }

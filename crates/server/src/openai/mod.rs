@@ -1,6 +1,7 @@
 //! The OpenAI-compatible endpoints.
 
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 
 use std::sync::Arc;
