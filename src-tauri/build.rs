@@ -1,6 +1,9 @@
 // App commands are listed here so that Tauri generates a permission for each: a window may call
 // only the commands its capability grants (see capabilities/).
 const COMMANDS: &[&str] = &[
+    "local_api_status",
+    "set_local_api",
+    "new_api_token",
     "app_info",
     "diagnostics",
     "list_folders",

@@ -18,7 +18,9 @@ use tauri::{Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_global_shortcut::ShortcutState;
 
 pub use app::{AppState, CommandError};
-use commands::{ask, chat, info, library, models, settings, updates, windows as window_commands};
+use commands::{
+    api, ask, chat, info, library, models, settings, updates, windows as window_commands,
+};
 use desktop::{shortcut, tray, windows};
 
 /// The commands the UI may call, listed once. `$then!` gets them split into those that take no
@@ -69,6 +71,9 @@ macro_rules! command_list {
                 ask::delete_run,
                 updates::found_update,
                 updates::set_check_updates,
+                api::local_api_status,
+                api::set_local_api,
+                api::new_api_token,
             ],
             generic: [
                 library::pick_folders,
@@ -212,6 +217,7 @@ pub fn run() {
         tray::install(app.handle())?;
         shortcut::install_saved(app.handle());
         background::updates::check_at_start(app.handle());
+        background::api::start(app.handle());
         Ok(())
     };
     let builder = builder.on_window_event(|window, event| match event {

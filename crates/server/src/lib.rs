@@ -27,6 +27,7 @@
 
 mod auth;
 mod error;
+mod local;
 pub mod mcp;
 pub mod openai;
 mod queue;
@@ -49,6 +50,7 @@ use serde::de::DeserializeOwned;
 
 pub use auth::generate_token;
 pub use error::ApiError;
+pub use local::{client_setups, ApiStatus, ClientSetup, LocalApi};
 pub use queue::Queue;
 
 /// The port `fathom serve` and the app listen on unless told otherwise.
@@ -169,17 +171,46 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+fn too_large() -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: Some("request_too_large"),
+        ..ApiError::invalid("The request body is larger than this server takes.")
+    }
+}
+
+/// A body whose declared length is over the limit is refused before any handler runs. Up to a
+/// bound it is read and dropped first, so that the client, still sending, gets the answer rather
+/// than a reset connection. (Only behind the token: nobody else gets to make it read.)
+async fn refuse_large(
+    axum::extract::State(max): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    const DRAIN_AT_MOST: u64 = 64 << 20;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max as u64 => {
+            if n <= DRAIN_AT_MOST {
+                let _ = axum::body::to_bytes(request.into_body(), n as usize).await;
+            }
+            too_large().into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
 /// A JSON body as `T`, or a 400 (413 when too large) that says what is wrong with it.
 pub(crate) fn parse_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: Some("request_too_large"),
-                ..ApiError::invalid("The request body is larger than this server takes.")
-            }
+            too_large()
         } else {
             ApiError::invalid(format!("The request body could not be read: {rejection}"))
         }
@@ -245,6 +276,10 @@ pub fn router(
             .into_response()
         })
         .with_state(api)
+        .layer(axum::middleware::from_fn_with_state(
+            max_body_bytes,
+            refuse_large,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             token,
             auth::require_token,

@@ -521,3 +521,88 @@ async fn a_raw_harmony_prompt_completes_as_text_or_token_ids_whole_or_streamed()
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_api_follows_its_settings_and_keeps_its_token() {
+    let data = tempfile::tempdir().unwrap();
+    let app = Arc::new(
+        App::open_with(
+            fathom_store::AppDirs::under(data.path()),
+            OpenOptions {
+                background_vectors: false,
+            },
+        )
+        .unwrap(),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let api = fathom_server::LocalApi::new();
+    let model = Some(fixtures().join("chat"));
+    // Off by default: nothing listens.
+    let off = api.apply(&app, model.clone(), None).await;
+    assert!(!off.enabled && !off.running && off.base_url.is_none());
+
+    app.update_settings(|s| {
+        s.api_enabled = true;
+        s.api_port = 0;
+    })
+    .unwrap();
+    let on = api
+        .apply(&app, model.clone(), Some("/usr/bin/fathom".into()))
+        .await;
+    assert!(on.running, "{on:?}");
+    let token = on.token.clone().unwrap();
+    assert_eq!(
+        app.settings().api_token.as_deref(),
+        Some(token.as_str()),
+        "the token is kept"
+    );
+    let base = on.base_url.clone().unwrap();
+    let models = http
+        .get(format!("{base}/models"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 200);
+    assert_eq!(on.model.as_deref(), Some("chat"));
+    let names: Vec<&str> = on.clients.iter().map(|c| c.name.as_str()).collect();
+    assert!(names.contains(&"Python (openai)") && names.contains(&"Claude Desktop, Cursor (MCP)"));
+    assert!(on
+        .clients
+        .iter()
+        .all(|c| c.text.contains(&token) || c.text.contains("/usr/bin/fathom")));
+    assert_eq!(api.status(), on);
+
+    // Applied again (a setting changed): a new server, the same token.
+    let again = api.apply(&app, model.clone(), None).await;
+    assert_eq!(again.token.as_deref(), Some(token.as_str()));
+
+    // A port someone else holds: an error that says so, nothing running.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    app.update_settings(|s| s.api_port = port).unwrap();
+    let clash = api.apply(&app, model.clone(), None).await;
+    assert!(!clash.running);
+    assert!(
+        clash.error.as_deref().unwrap().contains("cannot listen"),
+        "{clash:?}"
+    );
+
+    // Turned off: the address stops answering.
+    app.update_settings(|s| {
+        s.api_enabled = false;
+        s.api_port = 0;
+    })
+    .unwrap();
+    api.apply(&app, model.clone(), None).await;
+    assert!(http.get(format!("{base}/models")).send().await.is_err());
+
+    // On without a model chosen: told why.
+    app.update_settings(|s| s.api_enabled = true).unwrap();
+    let no_model = api.apply(&app, None, None).await;
+    assert!(
+        !no_model.running && no_model.error.is_some(),
+        "{no_model:?}"
+    );
+}

@@ -30,6 +30,14 @@ pub struct Settings {
     pub first_run_done: bool,
     /// Ask the update server for a newer Fathom when the app starts.
     pub check_updates: bool,
+    /// Serve the local API (OpenAI-compatible and MCP) while the app runs.
+    pub api_enabled: bool,
+    pub api_port: u16,
+    /// Listen on the local network too, not only on this computer.
+    pub api_local_network: bool,
+    /// The bearer token clients send; made when the API is first turned on, kept so that the
+    /// clients set up with it go on working.
+    pub api_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +53,10 @@ impl Default for Settings {
             semantic_search: true,
             first_run_done: false,
             check_updates: true,
+            api_enabled: false,
+            api_port: 8484,
+            api_local_network: false,
+            api_token: None,
         }
     }
 }

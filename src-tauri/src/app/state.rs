@@ -13,6 +13,8 @@ use super::streams::Streams;
 pub struct AppState {
     pub core: Arc<App>,
     pub streams: Streams,
+    /// The local API (OpenAI-compatible and MCP), when Settings turns it on.
+    pub api: fathom_server::LocalApi,
     /// Why the saved shortcut is not active, if it is not.
     pub shortcut_error: Mutex<Option<String>>,
     /// Follows the library's folders once the app is set up (absent in mock-runtime tests).
@@ -38,6 +40,7 @@ impl AppState {
         AppState {
             core: Arc::new(core),
             streams: Streams::default(),
+            api: fathom_server::LocalApi::new(),
             shortcut_error: Mutex::new(None),
             watcher: OnceLock::new(),
         }
@@ -48,6 +51,11 @@ impl AppState {
             settings: self.core.settings(),
             shortcut_error: lock(&self.shortcut_error).clone(),
         }
+    }
+
+    /// Brings the local API in line with the settings (and the model they choose).
+    pub async fn apply_api(&self) -> fathom_server::ApiStatus {
+        self.api.apply(&self.core, None, fathom_cli()).await
     }
 
     /// Keeps the watcher that follows the library's folders.
@@ -72,4 +80,16 @@ impl AppState {
             log::warn!("{e}");
         }
     }
+}
+
+/// The `fathom` command installed beside the app (the packages ship both), for the setups the
+/// Local API settings show; none when it is not there (a development build).
+fn fathom_cli() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let cli = exe.with_file_name(if cfg!(windows) {
+        "fathom.exe"
+    } else {
+        "fathom"
+    });
+    cli.is_file().then_some(cli)
 }

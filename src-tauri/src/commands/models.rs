@@ -92,12 +92,16 @@ pub fn reveal_model<R: Runtime>(
 /// run here, unless `ignore_fit` (or the saved preference) says to load it anyway.
 #[tauri::command]
 #[specta::specta]
-pub fn set_active_model(
+pub async fn set_active_model(
     state: State<'_, AppState>,
     repo: String,
     ignore_fit: bool,
 ) -> Result<SettingsView, CommandError> {
     state.core.set_active_model(&repo, ignore_fit)?;
+    // The local API serves the chosen model.
+    if state.core.settings().api_enabled {
+        state.apply_api().await;
+    }
     Ok(state.settings_view())
 }
 

@@ -107,6 +107,12 @@ export const commands = {
 	foundUpdate: () => __TAURI_INVOKE<AvailableUpdate | null>("found_update"),
 	/**  Turns the start-up check on or off. */
 	setCheckUpdates: (on: boolean) => __TAURI_INVOKE<SettingsView>("set_check_updates", { on }),
+	/**  What the local API is doing: its address, token and client setups while it runs. */
+	localApiStatus: () => __TAURI_INVOKE<ApiStatus>("local_api_status"),
+	/**  Turns the local API on or off, on this computer only or on the local network too, at `port`. */
+	setLocalApi: (enabled: boolean, localNetwork: boolean, port: number) => __TAURI_INVOKE<ApiStatus>("set_local_api", { enabled, localNetwork, port }),
+	/**  A new token: clients set up with the old one are refused from now on. */
+	newApiToken: () => __TAURI_INVOKE<ApiStatus>("new_api_token"),
 	/**
 	 *  Lets the user pick folders with the system's folder chooser and adds them, as a drop does.
 	 *  Nothing picked is not an error: the report is empty.
@@ -185,6 +191,25 @@ export type Answer = {
 	reply: Message,
 };
 
+/**  What the API is doing, for Settings. */
+export type ApiStatus = {
+	enabled: boolean,
+	running: boolean,
+	port: number,
+	localNetwork: boolean,
+	/**  `http://127.0.0.1:8484/v1` while running: OpenAI clients' base URL. */
+	baseUrl: string | null,
+	/**  The MCP endpoint (streamable HTTP). */
+	mcpUrl: string | null,
+	token: string | null,
+	/**  The model chat requests run on, as clients name it. */
+	model: string | null,
+	/**  Why it is not running although turned on. */
+	error: string | null,
+	/**  Ready-to-paste setups for the clients people use. */
+	clients: ClientSetup[],
+};
+
 /**  Facts about this installation, for the Settings page. */
 export type AppInfo = {
 	version: string,
@@ -242,6 +267,13 @@ export type Citation = {
 	/**  Where the quote starts, for opening the file there (0 when unknown). */
 	line: number,
 	page: number,
+};
+
+export type ClientSetup = {
+	name: string,
+	/**  What the text is (`python`, `json`, `shell`), for display. */
+	language: string,
+	text: string,
 };
 
 /**
@@ -698,6 +730,16 @@ export type Settings = {
 	firstRunDone: boolean,
 	/**  Ask the update server for a newer Fathom when the app starts. */
 	checkUpdates: boolean,
+	/**  Serve the local API (OpenAI-compatible and MCP) while the app runs. */
+	apiEnabled: boolean,
+	apiPort: number,
+	/**  Listen on the local network too, not only on this computer. */
+	apiLocalNetwork: boolean,
+	/**
+	 *  The bearer token clients send; made when the API is first turned on, kept so that the
+	 *  clients set up with it go on working.
+	 */
+	apiToken: string | null,
 };
 
 /**  The settings together with what became of them. */

@@ -79,7 +79,7 @@ export function describeError(e: unknown): string {
 }
 
 export type {
-  Action, AddReport, AgentEvent, AppInfo, Asked, AvailableUpdate, Citation, CommandError, Conversation,
+  Action, AddReport, AgentEvent, ApiStatus, AppInfo, Asked, AvailableUpdate, Citation, CommandError, Conversation,
   ConversationSummary, Effort, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport,
   InstalledModel, Memory, MemoryInfo, ModelRow, Part, PullProgress, RankedDocument, ReplyAction, ReplyEvent,
   ReplyStats, RunSummary, SavedRun, ScanProgress, SemanticStatus, Message, Settings, SettingsView,

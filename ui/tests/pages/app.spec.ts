@@ -270,3 +270,28 @@ test("Settings checks for updates, can turn the start-up check off, and says why
   expect(await callsOf(page, "set_check_updates")).toEqual([{ on: false }]);
   await expect(updates.getByTestId("check-updates")).not.toBeChecked();
 });
+
+test("Settings turns the local API on with its address, token and client setups, and says why it cannot start", async ({ page }) => {
+  await openWith(page, "/index.html#/settings");
+  const section = page.getByTestId("local-api");
+  await expect(section.getByTestId("api-enabled")).not.toBeChecked();
+  await expect(section.getByTestId("api-running")).toHaveCount(0);
+  await section.getByTestId("api-enabled").check();
+  await expect(section.getByTestId("api-address")).toHaveText("http://127.0.0.1:8484/v1");
+  await expect(section.getByTestId("api-token")).toHaveText("fathom-mock-token-0");
+  await expect(section.getByTestId("api-client-setup")).toContainText('base_url="http://127.0.0.1:8484/v1"');
+  await section.getByRole("tab", { name: "Claude Desktop, Cursor (MCP)" }).click();
+  await expect(section.getByTestId("api-client-setup")).toContainText('"args": ["mcp"]');
+  await section.getByTestId("api-new-token").click();
+  await expect(section.getByTestId("api-token")).toHaveText("fathom-mock-token-1");
+  expect(await callsOf(page, "set_local_api")).toEqual([{ enabled: true, localNetwork: false, port: 8484 }]);
+  await page.screenshot({ path: shot("settings-local-api") });
+  // A port someone else holds: the reason, and nothing running.
+  await section.getByTestId("api-port").fill("1234");
+  await section.getByTestId("api-port").blur();
+  await expect(section.getByTestId("api-error")).toContainText("Address already in use");
+  await expect(section.getByTestId("api-running")).toHaveCount(0);
+  // Off again.
+  await section.getByTestId("api-enabled").uncheck();
+  expect((await callsOf(page, "set_local_api")).at(-1)).toEqual({ enabled: false, localNetwork: false, port: 1234 });
+});

@@ -23,6 +23,7 @@ import type { AgentEvent } from "../../src/lib/bindings";
 import type { Asked } from "../../src/lib/bindings";
 import type { RunSummary } from "../../src/lib/bindings";
 import type { SemanticStatus } from "../../src/lib/bindings";
+import type { ApiStatus } from "../../src/lib/bindings";
 
 export interface Seed {
   window: string;
@@ -343,6 +344,24 @@ function add(paths: string[]): AddReport {
   return report;
 }
 
+// The local API: on at the port asked for, except 1234, which "someone else" holds.
+let tokens = 0;
+function apiStatus(enabled: boolean, localNetwork: boolean, port: number): ApiStatus {
+  const off: ApiStatus = { enabled, running: false, port, localNetwork, baseUrl: null, mcpUrl: null, token: null, model: null, error: null, clients: [] };
+  if (!enabled) return off;
+  if (port === 1234) return { ...off, error: `cannot listen on 127.0.0.1:${String(port)}: Address already in use (os error 98)` };
+  const token = `fathom-mock-token-${String(tokens)}`;
+  const base = `http://127.0.0.1:${String(port)}`;
+  return {
+    ...off, running: true, baseUrl: `${base}/v1`, mcpUrl: `${base}/mcp`, token, model: "foadmk/context-1-MLX-MXFP4",
+    clients: [
+      { name: "Python (openai)", language: "python", text: `client = OpenAI(base_url="${base}/v1", api_key="${token}")` },
+      { name: "Claude Desktop, Cursor (MCP)", language: "json", text: '{ "mcpServers": { "fathom": { "command": "/usr/bin/fathom", "args": ["mcp"] } } }' },
+    ],
+  };
+}
+let localApi = apiStatus(false, false, 8484);
+
 mockWindows(seed.window);
 mockIPC(
   async (cmd, rawArgs) => {
@@ -355,6 +374,15 @@ mockIPC(
         return null;
       case "check_for_update":
         return { current: "0.1.0", configured: true, available: { version: "0.2.0", notes: "Faster search.", date: null } };
+      case "local_api_status":
+        return localApi;
+      case "set_local_api":
+        localApi = apiStatus(args.enabled as boolean, args.localNetwork as boolean, args.port as number);
+        return localApi;
+      case "new_api_token":
+        tokens += 1;
+        localApi = apiStatus(localApi.enabled, localApi.localNetwork, localApi.port);
+        return localApi;
       case "set_check_updates":
         settings = { ...settings, settings: { ...settings.settings, checkUpdates: args.on as boolean } };
         return settings;

@@ -5,6 +5,7 @@ import { startIndexing } from "../../stores/indexing";
 import { showWelcome } from "../../lib/app-events";
 import { Diagnostics } from "./components/Diagnostics";
 import { Updates } from "./components/Updates";
+import { LocalApi } from "./components/LocalApi";
 import { api } from "./api";
 
 export function SettingsPage() {
@@ -136,6 +137,7 @@ export function SettingsPage() {
       <button type="button" className="link" onClick={() => void api.unloadModel().then(() => { setMessage({ ok: true, text: "The model was unloaded." }); }, (err: unknown) => { setMessage({ ok: false, text: describeError(err) }); })}>
         Unload now
       </button>
+      <LocalApi />
       <h2>About</h2>
       {info && (
         <dl className="about">
