@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from helpers import read_line
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
@@ -137,12 +138,6 @@ def test_an_older_client_gets_the_2025_11_25_revision(library):
         proc.wait(30)
 
 
-def read_line(stream, timeout):
-    out = []
-    reader = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return out[0] if out else None
 
 
 def test_mcp_over_streamable_http_on_fathom_serve_with_the_token(library):

@@ -6,12 +6,12 @@ streaming, finishing, errors and cancellation are real)."""
 import os
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import openai
 import pytest
+from helpers import read_line
 from openai import OpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,13 +22,6 @@ FATHOM = Path(os.environ.get("FATHOM_BIN", TARGET / "debug/fathom"))
 TOKEN = "test-token-" + os.urandom(8).hex()
 
 
-def read_line(stream, timeout):
-    """A line from a pipe, or None once `timeout` seconds pass (a server that never starts)."""
-    out = []
-    reader = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return out[0] if out else None
 
 
 @pytest.fixture(scope="module")

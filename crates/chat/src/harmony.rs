@@ -253,6 +253,51 @@ pub struct Delta {
     pub text: String,
 }
 
+/// Text from bytes that arrive in pieces (a token can end inside a character): whole characters
+/// only, bytes that are no character as U+FFFD.
+#[derive(Debug, Default)]
+pub struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut text = String::new();
+        loop {
+            match std::str::from_utf8(&self.pending) {
+                Ok(s) => {
+                    text.push_str(s);
+                    self.pending.clear();
+                    return text;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    text.push_str(&String::from_utf8_lossy(&self.pending[..valid]));
+                    match e.error_len() {
+                        Some(bad) => {
+                            text.push('\u{fffd}');
+                            self.pending.drain(..valid + bad);
+                        }
+                        // The start of a character the next piece ends.
+                        None => {
+                            self.pending.drain(..valid);
+                            return text;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What is left at the end (an unfinished character, as U+FFFD).
+    pub fn finish(&mut self) -> String {
+        let rest = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        rest
+    }
+}
+
 /// A message header longer than this is not one: the model has left the format (a real header,
 /// `<|channel|>commentary to=functions.search <|constrain|>json`, is about a dozen tokens).
 const MAX_HEADER_TOKENS: usize = 96;
@@ -270,7 +315,7 @@ pub struct ReplyParser {
     /// The part the raw text streams into.
     raw_index: usize,
     /// Raw bytes not yet sent: the start of a character split across tokens.
-    raw_bytes: Vec<u8>,
+    raw_bytes: Utf8Stream,
 }
 
 impl ReplyParser {
@@ -283,7 +328,7 @@ impl ReplyParser {
             error: None,
             quiet: 0,
             raw_index: 0,
-            raw_bytes: Vec::new(),
+            raw_bytes: Utf8Stream::default(),
         }
     }
 
@@ -352,35 +397,10 @@ impl ReplyParser {
     /// The text `tokens` add to the raw part, whole characters only.
     fn raw_delta(&mut self, tokens: &[u32]) -> Option<Delta> {
         let tokenizer = self.encoding.tokenizer();
+        let mut text = String::new();
         for &t in tokens {
             if let Ok(bytes) = tokenizer.decode_bytes([t]) {
-                self.raw_bytes.extend(bytes);
-            }
-        }
-        let mut text = String::new();
-        loop {
-            match std::str::from_utf8(&self.raw_bytes) {
-                Ok(s) => {
-                    text.push_str(s);
-                    self.raw_bytes.clear();
-                    break;
-                }
-                Err(e) => {
-                    let valid = e.valid_up_to();
-                    text.push_str(&String::from_utf8_lossy(&self.raw_bytes[..valid]));
-                    match e.error_len() {
-                        // Bytes that are no character at all.
-                        Some(bad) => {
-                            text.push('\u{fffd}');
-                            self.raw_bytes.drain(..valid + bad);
-                        }
-                        // The start of a character the next token ends.
-                        None => {
-                            self.raw_bytes.drain(..valid);
-                            break;
-                        }
-                    }
-                }
+                text.push_str(&self.raw_bytes.push(&bytes));
             }
         }
         (!text.is_empty()).then_some(Delta {

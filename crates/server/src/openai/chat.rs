@@ -2,12 +2,10 @@
 //! replies (reasoning, tool calls, answer) as OpenAI's completions and stream chunks.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fathom_chat::conversation::{today, Ending, Part};
@@ -17,7 +15,6 @@ use fathom_core::{CancellationToken, ReplyWith};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio_util::sync::DropGuard;
 
 use crate::error::ApiError;
 use crate::{parse_body, Api};
@@ -719,7 +716,7 @@ impl Chunks {
 }
 
 /// What the generation task sends: the reply's events, then its outcome.
-enum Out {
+pub(crate) enum Out {
     Event(ReplyEvent),
     End(Result<Message, fathom_core::Error>),
 }
@@ -819,82 +816,47 @@ async fn run(
         }
     };
     let chunks = Chunks::new(stamp, stops, include_usage);
-    let mut queue = VecDeque::new();
-    queue.push_back(chunks.start().to_string());
-    let state = Streaming {
-        rx,
-        first: Some(first),
-        chunks,
-        queue,
-        finished: false,
-        stop,
-        _guard: guard,
-    };
-    let events = futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if let Some(data) = s.queue.pop_front() {
-                return Some((Ok::<_, Infallible>(Event::default().data(data)), s));
-            }
-            if s.finished {
-                return None;
-            }
-            let out = match s.first.take() {
-                Some(out) => Some(out),
-                None => s.rx.recv().await,
-            };
-            s.next(out);
-        }
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    let opening = vec![chunks.start().to_string()];
+    // The stream takes over stopping the reply when it is dropped.
+    guard.disarm();
+    Ok(super::sse(rx, Some(first), opening, chunks, stop))
 }
 
-struct Streaming {
-    rx: mpsc::UnboundedReceiver<Out>,
-    first: Option<Out>,
-    chunks: Chunks,
-    queue: VecDeque<String>,
-    finished: bool,
-    stop: CancellationToken,
-    /// Dropped with the stream when the client goes away: the reply stops.
-    _guard: DropGuard,
-}
+impl super::Produce for Chunks {
+    type In = Out;
 
-impl Streaming {
-    fn next(&mut self, out: Option<Out>) {
-        match out {
+    fn next(
+        &mut self,
+        message: Option<Out>,
+        out: &mut VecDeque<String>,
+        stop: &CancellationToken,
+    ) -> bool {
+        match message {
             Some(Out::Event(ReplyEvent::Delta {
                 index,
                 part,
                 tool,
                 text,
             })) => {
-                let chunk = self.chunks.delta(index, part, tool, &text);
-                self.queue.extend(chunk.map(|c| c.to_string()));
-                if self.chunks.stopped() {
-                    self.stop.cancel();
+                out.extend(self.delta(index, part, tool, &text).map(|c| c.to_string()));
+                if self.stopped() {
+                    stop.cancel();
                 }
+                false
             }
-            Some(Out::Event(_)) => {}
+            Some(Out::Event(_)) => false,
             Some(Out::End(Ok(reply))) => {
-                self.queue
-                    .extend(self.chunks.end(&reply).into_iter().map(|c| c.to_string()));
-                self.queue.push_back("[DONE]".into());
-                self.finished = true;
+                out.extend(self.end(&reply).into_iter().map(|c| c.to_string()));
+                out.push_back("[DONE]".into());
+                true
             }
             Some(Out::End(Err(e))) => {
-                // OpenAI's clients raise an error chunk as an error.
-                self.queue.push_back(ApiError::from(e).body().to_string());
-                self.finished = true;
+                out.push_back(super::error_line(Some(e)));
+                true
             }
             None => {
-                self.queue.push_back(
-                    ApiError::server("The reply ended without an outcome.")
-                        .body()
-                        .to_string(),
-                );
-                self.finished = true;
+                out.push_back(super::error_line(None));
+                true
             }
         }
     }

@@ -5,21 +5,19 @@
 //! name) adds the ids, for callers that parse tokens themselves.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use fathom_chat::harmony::Utf8Stream;
 use fathom_core::{CancellationToken, ReplyWith};
 use fathom_engine::{FinishReason, Stats};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio_util::sync::DropGuard;
 
 use super::chat::StopFilter;
 use crate::error::ApiError;
@@ -60,7 +58,7 @@ pub enum Prompt {
 struct Detokenizer {
     harmony: fathom_chat::Harmony,
     skip_special: bool,
-    pending: Vec<u8>,
+    text: Utf8Stream,
 }
 
 impl Detokenizer {
@@ -69,37 +67,11 @@ impl Detokenizer {
         if self.skip_special && token >= 199_998 {
             return String::new();
         }
-        self.pending.extend(self.harmony.decode_bytes(&[token]));
-        let mut text = String::new();
-        loop {
-            match std::str::from_utf8(&self.pending) {
-                Ok(s) => {
-                    text.push_str(s);
-                    self.pending.clear();
-                    return text;
-                }
-                Err(e) => {
-                    let valid = e.valid_up_to();
-                    text.push_str(&String::from_utf8_lossy(&self.pending[..valid]));
-                    match e.error_len() {
-                        Some(bad) => {
-                            text.push('\u{fffd}');
-                            self.pending.drain(..valid + bad);
-                        }
-                        None => {
-                            self.pending.drain(..valid);
-                            return text;
-                        }
-                    }
-                }
-            }
-        }
+        self.text.push(&self.harmony.decode_bytes(&[token]))
     }
 
     fn finish(&mut self) -> String {
-        let rest = String::from_utf8_lossy(&self.pending).into_owned();
-        self.pending.clear();
-        rest
+        self.text.finish()
     }
 }
 
@@ -146,7 +118,7 @@ fn refuse_unsupported(r: &CompletionRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-enum Out {
+pub(crate) enum Out {
     Token(u32),
     End(Result<Stats, fathom_core::Error>),
 }
@@ -237,7 +209,7 @@ async fn run(api: Arc<Api>, body: Result<Bytes, BytesRejection>) -> Result<Respo
         detok: Detokenizer {
             harmony,
             skip_special: request.skip_special_tokens,
-            pending: Vec::new(),
+            text: Utf8Stream::default(),
         },
         filter: StopFilter::new(stops),
         ids: Vec::new(),
@@ -282,32 +254,14 @@ async fn run(api: Arc<Api>, body: Result<Bytes, BytesRejection>) -> Result<Respo
         json!({"id": id, "object": "text_completion", "created": created, "model": model,
                "choices": [choice]})
     };
-    let state = Streaming {
-        rx,
+    guard.disarm();
+    let producer = Streamed {
         text,
         chunk: Box::new(chunk),
-        queue: VecDeque::new(),
-        finished: false,
-        stop,
         include_usage,
         return_ids: request.return_token_ids,
-        _guard: guard,
     };
-    let events = futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if let Some(data) = s.queue.pop_front() {
-                return Some((Ok::<_, Infallible>(Event::default().data(data)), s));
-            }
-            if s.finished {
-                return None;
-            }
-            let next = s.rx.recv().await;
-            s.next(next);
-        }
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(super::sse(rx, None, Vec::new(), producer, stop))
 }
 
 /// The completion's text so far: detokenized, cut at a stop string.
@@ -342,62 +296,57 @@ impl Text {
 
 type Chunk = Box<dyn Fn(&str, Option<Vec<u32>>, Option<&str>) -> Value + Send>;
 
-struct Streaming {
-    rx: mpsc::UnboundedReceiver<Out>,
+struct Streamed {
     text: Text,
     chunk: Chunk,
-    queue: VecDeque<String>,
-    finished: bool,
-    stop: CancellationToken,
     include_usage: bool,
     return_ids: bool,
-    /// Dropped with the stream when the client goes away: the generation stops.
-    _guard: DropGuard,
 }
 
-impl Streaming {
-    fn next(&mut self, out: Option<Out>) {
-        match out {
+impl super::Produce for Streamed {
+    type In = Out;
+
+    fn next(
+        &mut self,
+        message: Option<Out>,
+        queue: &mut VecDeque<String>,
+        stop: &CancellationToken,
+    ) -> bool {
+        match message {
             Some(Out::Token(t)) => {
                 let piece = self.text.push(t);
                 if !piece.is_empty() || (self.return_ids && !self.text.filter.stopped()) {
                     let ids = self.return_ids.then(|| vec![t]);
-                    self.queue
-                        .push_back((self.chunk)(&piece, ids, None).to_string());
+                    queue.push_back((self.chunk)(&piece, ids, None).to_string());
                 }
                 if self.text.filter.stopped() {
-                    self.stop.cancel();
+                    stop.cancel();
                 }
+                false
             }
             Some(Out::End(Ok(stats))) => {
                 let rest = self.text.finish();
                 if !rest.is_empty() {
-                    self.queue
-                        .push_back((self.chunk)(&rest, None, None).to_string());
+                    queue.push_back((self.chunk)(&rest, None, None).to_string());
                 }
                 let reason = finish_reason(&stats, self.text.filter.stopped());
-                self.queue
-                    .push_back((self.chunk)("", None, Some(reason)).to_string());
+                queue.push_back((self.chunk)("", None, Some(reason)).to_string());
                 if self.include_usage {
                     let mut last = (self.chunk)("", None, None);
                     last["choices"] = json!([]);
                     last["usage"] = usage(&stats);
-                    self.queue.push_back(last.to_string());
+                    queue.push_back(last.to_string());
                 }
-                self.queue.push_back("[DONE]".into());
-                self.finished = true;
+                queue.push_back("[DONE]".into());
+                true
             }
             Some(Out::End(Err(e))) => {
-                self.queue.push_back(ApiError::from(e).body().to_string());
-                self.finished = true;
+                queue.push_back(super::error_line(Some(e)));
+                true
             }
             None => {
-                self.queue.push_back(
-                    ApiError::server("The generation ended without an outcome.")
-                        .body()
-                        .to_string(),
-                );
-                self.finished = true;
+                queue.push_back(super::error_line(None));
+                true
             }
         }
     }

@@ -4,7 +4,14 @@ pub mod chat;
 pub mod completions;
 pub mod embeddings;
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::sync::Arc;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use fathom_core::CancellationToken;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::DropGuard;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -36,5 +43,79 @@ pub async fn model(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Respo
     } else {
         let names: Vec<&str> = served.iter().map(String::as_str).collect();
         ApiError::unknown_model(&id, &names).into_response()
+    }
+}
+
+/// A streamed response's side: turns what the generation sends into SSE data lines.
+pub(crate) trait Produce: Send + 'static {
+    type In: Send + 'static;
+    /// Adds the data lines for `message` (`None`: the generation ended without an outcome) to
+    /// `out`; returns whether the stream is done. `stop` ends the generation (a stop string).
+    fn next(
+        &mut self,
+        message: Option<Self::In>,
+        out: &mut VecDeque<String>,
+        stop: &CancellationToken,
+    ) -> bool;
+}
+
+struct Streaming<P: Produce> {
+    rx: UnboundedReceiver<P::In>,
+    first: Option<P::In>,
+    producer: P,
+    queue: VecDeque<String>,
+    finished: bool,
+    stop: CancellationToken,
+    /// Dropped with the stream when the client goes away: the generation stops.
+    _guard: DropGuard,
+}
+
+/// Streams `producer`'s lines as server-sent events: `opening` first, then `first` (a message
+/// already taken off `rx`) and the rest of `rx`. Dropping the response (the client gone) stops
+/// the generation through `stop`.
+pub(crate) fn sse<P: Produce>(
+    rx: UnboundedReceiver<P::In>,
+    first: Option<P::In>,
+    opening: Vec<String>,
+    producer: P,
+    stop: CancellationToken,
+) -> Response {
+    let state = Streaming {
+        rx,
+        first,
+        producer,
+        queue: opening.into(),
+        finished: false,
+        _guard: stop.clone().drop_guard(),
+        stop,
+    };
+    let events = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(data) = s.queue.pop_front() {
+                return Some((Ok::<_, Infallible>(Event::default().data(data)), s));
+            }
+            if s.finished {
+                return None;
+            }
+            let message = match s.first.take() {
+                Some(m) => Some(m),
+                None => s.rx.recv().await,
+            };
+            s.finished = s.producer.next(message, &mut s.queue, &s.stop);
+        }
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// The error line a stream ends with when the generation fails part way (OpenAI's clients raise
+/// an error chunk as an error).
+pub(crate) fn error_line(error: Option<fathom_core::Error>) -> String {
+    match error {
+        Some(e) => ApiError::from(e).body().to_string(),
+        None => ApiError::server("The generation ended without an outcome.")
+            .body()
+            .to_string(),
     }
 }
