@@ -251,12 +251,9 @@ impl App {
         stop: &CancellationToken,
         on_token: &mut (dyn FnMut(u32) + Send),
     ) -> Result<fathom_engine::Stats> {
-        use fathom_engine::{GenerateOptions, StreamEvent};
-        if prompt.is_empty() {
-            return Err(Error::Chat("the prompt is empty".into()));
-        }
         let _hold = self.hold_vectors();
         let (chat, mut options) = self.chat_session(with.model, with.allow_unfit)?;
+        options.max_tokens = with.max_tokens.unwrap_or(16);
         if let Some(t) = with.temperature {
             options.sampling.temperature = t;
         }
@@ -264,53 +261,7 @@ impl App {
             options.sampling.top_p = p;
         }
         options.sampling.seed = with.seed;
-        let host = chat.host.clone();
-        let (context, allow) = (options.context, options.allow_unfit);
-        let (engine, max_context) =
-            tokio::task::spawn_blocking(move || host.engine(context, allow))
-                .await
-                .map_err(|e| Error::model(format!("the loader stopped: {e}")))?
-                .map_err(Error::from)?;
-        if let Some(bad) = prompt.iter().find(|&&t| t >= engine.vocab_size) {
-            return Err(Error::Chat(format!(
-                "token {bad} is outside the model's vocabulary ({} tokens)",
-                engine.vocab_size
-            )));
-        }
-        let room = (max_context as usize).saturating_sub(prompt.len());
-        if room == 0 {
-            return Err(Error::Chat(format!(
-                "the prompt ({} tokens) fills the {max_context}-token context this machine allows",
-                prompt.len()
-            )));
-        }
-        let mut stream = engine.generate(
-            prompt,
-            GenerateOptions {
-                max_tokens: with.max_tokens.unwrap_or(16).clamp(1, room),
-                sampling: options.sampling,
-                stop_tokens: chat.harmony.stop_tokens(),
-                reuse_cache: true,
-                ..GenerateOptions::default()
-            },
-        );
-        let mut stopping = false;
-        loop {
-            let event = tokio::select! {
-                event = stream.next() => event,
-                _ = stop.cancelled(), if !stopping => {
-                    stopping = true;
-                    stream.cancel();
-                    continue;
-                }
-            };
-            match event {
-                Some(StreamEvent::Token(t)) => on_token(t),
-                Some(StreamEvent::Finished(stats)) => return Ok(stats),
-                Some(StreamEvent::Failed(e)) => return Err(Error::model(e)),
-                None => return Err(Error::model("the engine stopped")),
-            }
-        }
+        Ok(chat.complete(prompt, &options, stop, on_token).await?)
     }
 
     /// Frees the model's memory now; the next reply loads it again.

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use fathom_engine::{Engine, FinishReason, GenerateOptions, SamplingParams, StreamEvent};
+use fathom_engine::{
+    Engine, FinishReason, GenerateOptions, SamplingParams, Stats, StreamEvent, TokenStream,
+};
 use fathom_fit::{Memory, Verdict};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -296,12 +298,7 @@ impl Chat {
         if !self.host.is_loaded() {
             on_event(ReplyEvent::Loading);
         }
-        let host = self.host.clone();
-        let (context, allow) = (options.context, options.allow_unfit);
-        let (engine, max_context) =
-            tokio::task::spawn_blocking(move || host.engine(context, allow))
-                .await
-                .map_err(|e| ChatError::Model(format!("the loader stopped: {e}")))??;
+        let (engine, max_context) = self.engine(options).await?;
         if stop.is_cancelled() {
             // Stopped while the model loaded: nothing was generated.
             return Ok(Message::Assistant {
@@ -334,39 +331,24 @@ impl Chat {
         );
         let mut parser = self.harmony.parser();
         let mut last = None;
-        let mut stopping = false;
-        let stats = loop {
-            let event = tokio::select! {
-                event = stream.next() => event,
-                _ = stop.cancelled(), if !stopping => {
-                    stopping = true;
-                    stream.cancel();
-                    continue;
-                }
-            };
-            match event {
-                Some(StreamEvent::Token(t)) => {
-                    last = Some(t);
-                    if let Some(delta) = parser.push(t) {
-                        let (part, tool) = match delta.kind {
-                            PartKind::Reasoning => (DeltaKind::Reasoning, None),
-                            PartKind::Commentary => (DeltaKind::Commentary, None),
-                            PartKind::ToolCall { tool } => (DeltaKind::ToolCall, Some(tool)),
-                            PartKind::Answer => (DeltaKind::Answer, None),
-                        };
-                        on_event(ReplyEvent::Delta {
-                            index: delta.index,
-                            part,
-                            tool,
-                            text: delta.text,
-                        });
-                    }
-                }
-                Some(StreamEvent::Finished(stats)) => break stats,
-                Some(StreamEvent::Failed(e)) => return Err(ChatError::Model(e)),
-                None => return Err(ChatError::Model("the engine stopped".into())),
+        let stats = drive(&mut stream, stop, &mut |t| {
+            last = Some(t);
+            if let Some(delta) = parser.push(t) {
+                let (part, tool) = match delta.kind {
+                    PartKind::Reasoning => (DeltaKind::Reasoning, None),
+                    PartKind::Commentary => (DeltaKind::Commentary, None),
+                    PartKind::ToolCall { tool } => (DeltaKind::ToolCall, Some(tool)),
+                    PartKind::Answer => (DeltaKind::Answer, None),
+                };
+                on_event(ReplyEvent::Delta {
+                    index: delta.index,
+                    part,
+                    tool,
+                    text: delta.text,
+                });
             }
-        };
+        })
+        .await?;
         drop(engine);
         self.host.touch();
         // A reply cut short (stopped, out of tokens) inside a message header has nothing worth
@@ -392,5 +374,85 @@ impl Chat {
                 seconds: stats.prefill_seconds + stats.decode_seconds,
             }),
         })
+    }
+
+    /// The engine, loaded on its own thread if it is not (blocking: seconds for a large model),
+    /// and the context the memory check allows.
+    async fn engine(&self, options: &ReplyOptions) -> Result<(Arc<Engine>, u64), ChatError> {
+        let host = self.host.clone();
+        let (context, allow) = (options.context, options.allow_unfit);
+        tokio::task::spawn_blocking(move || host.engine(context, allow))
+            .await
+            .map_err(|e| ChatError::Model(format!("the loader stopped: {e}")))?
+    }
+
+    /// Generates after a raw prompt (harmony's special tokens included), for callers that
+    /// render their own prompts: stops at harmony's stop tokens, at `options.max_tokens`, or
+    /// within a token of `stop`; each token goes to `on_token`. Shares the engine and its cache
+    /// with replies.
+    pub async fn complete(
+        &self,
+        prompt: Vec<u32>,
+        options: &ReplyOptions,
+        stop: &CancellationToken,
+        on_token: &mut (dyn FnMut(u32) + Send),
+    ) -> Result<Stats, ChatError> {
+        if prompt.is_empty() {
+            return Err(ChatError::Input("the prompt is empty".into()));
+        }
+        let (engine, max_context) = self.engine(options).await?;
+        if let Some(bad) = prompt.iter().find(|&&t| t >= engine.vocab_size) {
+            return Err(ChatError::Input(format!(
+                "token {bad} is outside the model's vocabulary ({} tokens)",
+                engine.vocab_size
+            )));
+        }
+        let room = (max_context as usize).saturating_sub(prompt.len());
+        if room == 0 {
+            return Err(ChatError::Input(format!(
+                "the prompt ({} tokens) fills the {max_context}-token context this machine allows",
+                prompt.len()
+            )));
+        }
+        let mut stream = engine.generate(
+            prompt,
+            GenerateOptions {
+                max_tokens: options.max_tokens.clamp(1, room),
+                sampling: options.sampling,
+                stop_tokens: self.harmony.stop_tokens(),
+                reuse_cache: true,
+                ..GenerateOptions::default()
+            },
+        );
+        let stats = drive(&mut stream, stop, on_token).await?;
+        drop(engine);
+        self.host.touch();
+        Ok(stats)
+    }
+}
+
+/// Pulls a generation to its end, handing each token to `on_token`; cancelling `stop` ends it
+/// within a token (the engine then finishes as cancelled, with its figures).
+async fn drive(
+    stream: &mut TokenStream,
+    stop: &CancellationToken,
+    on_token: &mut (dyn FnMut(u32) + Send),
+) -> Result<Stats, ChatError> {
+    let mut stopping = false;
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = stop.cancelled(), if !stopping => {
+                stopping = true;
+                stream.cancel();
+                continue;
+            }
+        };
+        match event {
+            Some(StreamEvent::Token(t)) => on_token(t),
+            Some(StreamEvent::Finished(stats)) => return Ok(stats),
+            Some(StreamEvent::Failed(e)) => return Err(ChatError::Model(e)),
+            None => return Err(ChatError::Model("the engine stopped".into())),
+        }
     }
 }

@@ -104,6 +104,22 @@ fn json_result(value: impl Serialize) -> CallToolResult {
     }
 }
 
+/// Passages found by `find` (blocking index work, off the runtime), as a tool's result.
+async fn passages(
+    scored: bool,
+    find: impl FnOnce() -> fathom_core::Result<Vec<Hit>> + Send + 'static,
+) -> CallToolResult {
+    match tokio::task::spawn_blocking(find).await {
+        Ok(Ok(hits)) => json_result(
+            hits.into_iter()
+                .map(|h| Passage::from(h, scored))
+                .collect::<Vec<_>>(),
+        ),
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}
+
 /// A tool that ran and failed: the caller's assistant reads why.
 fn failed(e: impl std::fmt::Display) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(e.to_string())])
@@ -154,15 +170,7 @@ impl Library {
             folder,
             limit: Some(limit),
         };
-        match tokio::task::spawn_blocking(move || app.search(search)).await {
-            Ok(Ok(hits)) => json_result(
-                hits.into_iter()
-                    .map(|h| Passage::from(h, true))
-                    .collect::<Vec<_>>(),
-            ),
-            Ok(Err(e)) => failed(e),
-            Err(e) => failed(e),
-        }
+        passages(true, move || app.search(search)).await
     }
 
     #[tool(
@@ -176,17 +184,7 @@ impl Library {
         let app = self.app.clone();
         let limit = args.limit.unwrap_or(20).clamp(1, 50) as usize;
         let pattern = args.pattern;
-        match tokio::task::spawn_blocking(move || app.grep(&pattern, folder.as_deref(), limit))
-            .await
-        {
-            Ok(Ok(hits)) => json_result(
-                hits.into_iter()
-                    .map(|h| Passage::from(h, false))
-                    .collect::<Vec<_>>(),
-            ),
-            Ok(Err(e)) => failed(e),
-            Err(e) => failed(e),
-        }
+        passages(false, move || app.grep(&pattern, folder.as_deref(), limit)).await
     }
 
     #[tool(

@@ -152,43 +152,13 @@ pub fn prepare(request: ChatRequest) -> Result<Prepared, ApiError> {
             ));
         }
     }
-    if let Some(t) = request.temperature {
-        if !(0.0..=2.0).contains(&t) {
-            return Err(ApiError::param(
-                "temperature",
-                "temperature must be between 0 and 2.",
-            ));
-        }
-    }
-    if let Some(p) = request.top_p {
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(ApiError::param(
-                "top_p",
-                "top_p must be above 0 and at most 1.",
-            ));
-        }
-    }
-    let max_tokens = match (request.max_completion_tokens, request.max_tokens) {
-        (Some(n), _) | (None, Some(n)) if n == 0 => {
-            return Err(ApiError::param(
-                "max_tokens",
-                "max_tokens must be at least 1.",
-            ))
-        }
-        (Some(n), _) | (None, Some(n)) => Some(n.min(usize::MAX as u64) as usize),
-        (None, None) => None,
-    };
-    let stops = match request.stop {
-        None => Vec::new(),
-        Some(StopParam::One(s)) => vec![s],
-        Some(StopParam::Many(v)) => v,
-    };
-    if stops.len() > 4 || stops.iter().any(String::is_empty) {
-        return Err(ApiError::param(
-            "stop",
-            "stop takes up to 4 strings, none empty.",
-        ));
-    }
+    let (with, stops) = super::generation(
+        request.temperature,
+        request.top_p,
+        request.max_completion_tokens.or(request.max_tokens),
+        request.seed,
+        request.stop,
+    )?;
     let effort = match request.reasoning_effort.as_deref() {
         None => Effort::Medium,
         // OpenAI's lighter settings; harmony's least is low.
@@ -214,13 +184,7 @@ pub fn prepare(request: ChatRequest) -> Result<Prepared, ApiError> {
             tools,
         },
         messages,
-        with: ReplyWith {
-            max_tokens,
-            temperature: request.temperature,
-            top_p: request.top_p,
-            seed: request.seed.map(|s| s as u64),
-            ..ReplyWith::default()
-        },
+        with,
         stops,
         stream: request.stream,
         include_usage: request.stream_options.is_some_and(|o| o.include_usage),

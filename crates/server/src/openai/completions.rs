@@ -97,24 +97,6 @@ fn refuse_unsupported(r: &CompletionRequest) -> Result<(), ApiError> {
             "suffix (fill in the middle) is not offered.",
         ));
     }
-    if r.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-        return Err(ApiError::param(
-            "temperature",
-            "temperature must be between 0 and 2.",
-        ));
-    }
-    if r.top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
-        return Err(ApiError::param(
-            "top_p",
-            "top_p must be above 0 and at most 1.",
-        ));
-    }
-    if r.max_tokens == Some(0) {
-        return Err(ApiError::param(
-            "max_tokens",
-            "max_tokens must be at least 1.",
-        ));
-    }
     Ok(())
 }
 
@@ -150,6 +132,13 @@ async fn run(api: Arc<Api>, body: Result<Bytes, BytesRejection>) -> Result<Respo
     let request: CompletionRequest = parse_body(body)?;
     api.check_chat_model(&request.model)?;
     refuse_unsupported(&request)?;
+    let (with, stops) = super::generation(
+        request.temperature,
+        request.top_p,
+        request.max_tokens,
+        request.seed,
+        request.stop,
+    )?;
     let harmony = api.app.harmony()?;
     let prompt = match request.prompt {
         Prompt::Text(text) => harmony.encode_with_special_tokens(&text),
@@ -165,26 +154,10 @@ async fn run(api: Arc<Api>, body: Result<Bytes, BytesRejection>) -> Result<Respo
     if prompt.is_empty() {
         return Err(ApiError::param("prompt", "The prompt is empty."));
     }
-    let stops = match request.stop {
-        None => Vec::new(),
-        Some(super::chat::StopParam::One(s)) => vec![s],
-        Some(super::chat::StopParam::Many(v)) => v,
-    };
-    if stops.len() > 4 || stops.iter().any(String::is_empty) {
-        return Err(ApiError::param(
-            "stop",
-            "stop takes up to 4 strings, none empty.",
-        ));
-    }
     let with = ReplyWith {
         model: Some(api.model.dir.clone()),
-        max_tokens: request
-            .max_tokens
-            .map(|n| n.min(usize::MAX as u64) as usize),
-        temperature: request.temperature,
-        top_p: request.top_p,
-        seed: request.seed.map(|s| s as u64),
         allow_unfit: api.allow_unfit,
+        ..with
     };
     let turn = api.queue.enter().await?;
     let stop = CancellationToken::new();

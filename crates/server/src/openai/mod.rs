@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use fathom_core::CancellationToken;
+use fathom_core::{CancellationToken, ReplyWith};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::DropGuard;
 
@@ -118,4 +118,52 @@ pub(crate) fn error_line(error: Option<fathom_core::Error>) -> String {
             .body()
             .to_string(),
     }
+}
+
+/// The generation fields chat and raw completions share, checked: as the core's [`ReplyWith`]
+/// (without the model, which the server chooses) and the stop strings.
+pub(crate) fn generation(
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    max_tokens: Option<u64>,
+    seed: Option<i64>,
+    stop: Option<chat::StopParam>,
+) -> Result<(ReplyWith, Vec<String>), ApiError> {
+    if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        return Err(ApiError::param(
+            "temperature",
+            "temperature must be between 0 and 2.",
+        ));
+    }
+    if top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+        return Err(ApiError::param(
+            "top_p",
+            "top_p must be above 0 and at most 1.",
+        ));
+    }
+    if max_tokens == Some(0) {
+        return Err(ApiError::param(
+            "max_tokens",
+            "max_tokens must be at least 1.",
+        ));
+    }
+    let stops = match stop {
+        None => Vec::new(),
+        Some(chat::StopParam::One(s)) => vec![s],
+        Some(chat::StopParam::Many(v)) => v,
+    };
+    if stops.len() > 4 || stops.iter().any(String::is_empty) {
+        return Err(ApiError::param(
+            "stop",
+            "stop takes up to 4 strings, none empty.",
+        ));
+    }
+    let with = ReplyWith {
+        max_tokens: max_tokens.map(|n| n.min(usize::MAX as u64) as usize),
+        temperature,
+        top_p,
+        seed: seed.map(|s| s as u64),
+        ..ReplyWith::default()
+    };
+    Ok((with, stops))
 }
