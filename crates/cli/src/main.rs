@@ -41,7 +41,8 @@ enum Command {
     /// standard input (a message, or JSON).
     Chat(chat::ChatArgs),
     /// Serve the model and the library's embedder to other tools on this machine: an
-    /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`).
+    /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
+    /// `/v1/models`) and the library as an MCP server at `/mcp`, behind a token.
     Serve(serve::ServeArgs),
     /// Serve the library to an assistant (Claude Desktop, Cursor, …) as an MCP server over
     /// standard input and output: search, grep, read_document, list_folders and ask.
