@@ -26,6 +26,8 @@ const COMMANDS: &[&str] = &[
     "reveal_model",
     "set_active_model",
     "set_hf_token",
+    "set_engine",
+    "server_models",
     "index_folder_cmd",
     "library_status",
     "search_library",

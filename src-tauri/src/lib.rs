@@ -50,6 +50,8 @@ macro_rules! command_list {
                 settings::set_semantic_search,
                 settings::set_model_idle_minutes,
                 settings::set_hf_token,
+                settings::set_engine,
+                settings::server_models,
                 models::memory_info,
                 models::list_models,
                 models::check_fit,

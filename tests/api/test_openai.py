@@ -3,6 +3,7 @@ people point at Fathom. The server is `fathom serve`, run as a person runs it, o
 checkpoint with gpt-oss's vocabulary (random weights: its words are noise, but token counts,
 streaming, finishing, errors and cancellation are real)."""
 
+import json
 import os
 import re
 import subprocess
@@ -155,3 +156,37 @@ def test_embeddings_through_the_clients_default_base64(client):
     assert max(abs(a - b) for a, b in zip(floats.data[0].embedding,
                                           result.data[0].embedding)) < 1e-6
     assert result.usage.prompt_tokens > 4
+
+
+def test_another_fathom_runs_its_chat_on_this_server_and_comes_back(server, tmp_path):
+    """`fathom engine server` points a second Fathom (its own data) at this one; its chat then
+    replies from here, as the server's own greedy answer, with nothing loaded there."""
+    env = dict(os.environ, FATHOM_DATA_DIR=str(tmp_path))
+
+    def fathom(*args, stdin=None):
+        return subprocess.run([str(FATHOM), *args], env=env, input=stdin, capture_output=True,
+                              text=True, timeout=300)
+
+    wrong = fathom("engine", "server", server, "--key", "nope")
+    assert wrong.returncode != 0 and "refused the key" in wrong.stderr, wrong.stderr
+    chosen = fathom("engine", "server", server, "--key", TOKEN)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "serves: chat" in chosen.stdout
+    assert f"runs on the server at {server}" in chosen.stdout
+
+    ask = fathom("chat", "--json", "--max-tokens", "8", "--temp", "0", "--effort", "low",
+                 stdin="What do otters keep under the kelp?")
+    assert ask.returncode == 0, ask.stderr
+    reply = json.loads(ask.stdout)["message"]
+    assert reply["stats"]["generatedTokens"] == 8
+    assert reply["ending"] == "length"
+    # The server's own answer to the same conversation: the same tokens came back.
+    whole = OpenAI(base_url=server, api_key=TOKEN, max_retries=0).chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "What do otters keep under the kelp?"}],
+        max_tokens=8, temperature=0, reasoning_effort="low")
+    assert reply["stats"]["promptTokens"] == whole.usage.prompt_tokens
+
+    back = fathom("engine", "computer")
+    assert back.returncode == 0 and "runs on this computer" in back.stdout, back.stdout
+    gone = fathom("chat", "--json", "--max-tokens", "8", stdin="Hello?")
+    assert gone.returncode != 0 and "No model chosen" in gone.stderr, gone.stderr

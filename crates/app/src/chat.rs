@@ -6,6 +6,7 @@ use std::sync::Arc;
 use fathom_chat::session::{Chat, ReplyEvent, ReplyOptions};
 use fathom_chat::store::ConversationSummary;
 use fathom_chat::{Conversation, Effort, Message, Setup};
+use fathom_store::{EnginePlace, ServerSettings};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -126,11 +127,21 @@ impl App {
     ) -> Result<(Arc<Chat>, ReplyOptions)> {
         let chat = self.chat()?;
         let settings = self.settings();
-        let dir = match model {
-            Some(dir) => dir,
-            None => self.active_model_dir()?,
-        };
-        chat.host.set_model(Some(dir));
+        match model {
+            // A model named by the caller runs here.
+            Some(dir) => {
+                chat.host.set_server(None)?;
+                chat.host.set_model(Some(dir));
+            }
+            None if settings.engine == EnginePlace::Server => {
+                chat.host
+                    .set_server(Some(server_config(&settings.server)?))?;
+            }
+            None => {
+                chat.host.set_server(None)?;
+                chat.host.set_model(Some(self.active_model_dir()?));
+            }
+        }
         chat.host
             .set_idle_unload(idle_unload(settings.model_idle_minutes));
         let options = ReplyOptions {
@@ -264,6 +275,44 @@ impl App {
         Ok(chat.complete(prompt, &options, stop, on_token).await?)
     }
 
+    /// Where chat and Ask run: on this computer, or on `server`. Choosing a server checks its
+    /// address (not that it answers: [`App::server_models`] does) and frees the local model.
+    pub fn set_engine(&self, place: EnginePlace, server: ServerSettings) -> Result<()> {
+        let server = ServerSettings {
+            url: server.url.trim().to_string(),
+            key: server
+                .key
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty()),
+            model: server
+                .model
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
+        };
+        let config = match place {
+            EnginePlace::Server => Some(server_config(&server)?),
+            EnginePlace::Computer => None,
+        };
+        self.update_settings(|s| {
+            s.engine = place;
+            s.server = server;
+        })?;
+        if let Ok(chat) = &self.chat {
+            chat.host.set_server(config)?;
+        }
+        Ok(())
+    }
+
+    /// The models `server` offers (which also shows that it answers, and takes the key).
+    pub async fn server_models(&self, server: &ServerSettings) -> Result<Vec<String>> {
+        let remote = fathom_remote::Remote::new(server_config(server)?)
+            .map_err(|e| Error::model(e.to_string()))?;
+        remote
+            .models()
+            .await
+            .map_err(|e| Error::model(e.to_string()))
+    }
+
     /// Frees the model's memory now; the next reply loads it again.
     pub fn unload_model(&self) -> Result<()> {
         self.chat()?.host.unload();
@@ -274,4 +323,21 @@ impl App {
     pub fn model_loaded(&self) -> bool {
         matches!(&self.chat, Ok(chat) if chat.host.is_loaded())
     }
+}
+
+/// The server chat and Ask run on, from the settings.
+fn server_config(server: &ServerSettings) -> Result<fathom_remote::ServerConfig> {
+    if server.url.trim().is_empty() {
+        return Err(Error::model(
+            "No server address set: enter one in Settings, under where the model runs.",
+        ));
+    }
+    let config = fathom_remote::ServerConfig {
+        url: server.url.clone(),
+        key: server.key.clone(),
+        model: server.model.clone(),
+    };
+    // The address is checked now, so a bad one is refused when it is entered.
+    fathom_remote::Remote::new(config.clone()).map_err(|e| Error::model(e.to_string()))?;
+    Ok(config)
 }

@@ -125,6 +125,11 @@ impl Harmony {
             .unwrap_or_default()
     }
 
+    /// Token ids of plain text: `<|call|>` in it is text, not the special token.
+    pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
+        self.encoding.tokenizer().encode_ordinary(text)
+    }
+
     pub fn count_tokens(&self, text: &str) -> usize {
         self.encoding.tokenizer().encode_ordinary(text).len()
     }

@@ -4,11 +4,13 @@
 //! reasoning, tool calls and answers); [`harmony`] turns it into the token ids the model reads,
 //! following the harmony format's history rules, and parses streamed replies back into parts;
 //! [`store`] keeps conversations in SQLite; [`export`] writes one as Markdown; [`session`] runs
-//! replies on the engine, loading the model on first use and unloading it when idle.
+//! replies on the engine, loading the model on first use and unloading it when idle, or on a
+//! server ([`remote`]).
 
 pub mod conversation;
 pub mod export;
 pub mod harmony;
+pub mod remote;
 pub mod session;
 pub mod store;
 

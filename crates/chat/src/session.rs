@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conversation::{Ending, Message, ReplyStats, Setup};
 use crate::harmony::{Harmony, PartKind, CALL};
+use crate::remote::Server;
 use crate::ChatError;
+use fathom_remote::{ServerConfig, Timeouts};
 
 /// How long an unused model stays in memory unless the user chooses otherwise.
 pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(15 * 60);
@@ -31,6 +33,8 @@ struct Loaded {
 
 struct HostState {
     dir: Option<PathBuf>,
+    /// Where replies run when not on this computer.
+    server: Option<Arc<Server>>,
     loaded: Option<Loaded>,
     /// An engine let go while a reply still held it: a new load waits until it is gone, so two
     /// copies of a model are never in memory at once.
@@ -62,6 +66,7 @@ impl ModelHost {
     pub fn with_memory(idle_unload: Duration, memory: MemoryProbe) -> Arc<Self> {
         let state = Arc::new(Mutex::new(HostState {
             dir: None,
+            server: None,
             loaded: None,
             retiring: Weak::new(),
             last_used: Instant::now(),
@@ -86,6 +91,36 @@ impl ModelHost {
             retire(&mut state);
         }
         state.dir = dir;
+    }
+
+    /// Runs replies on `server` (an OpenAI-compatible one) instead of this computer, or with
+    /// `None`, here again. The model loaded here is let go: the point is to free the memory.
+    pub fn set_server(&self, server: Option<ServerConfig>) -> Result<(), ChatError> {
+        self.set_server_with(server, Timeouts::default())
+    }
+
+    /// As [`ModelHost::set_server`], waiting as long as `timeouts` say (tests).
+    pub fn set_server_with(
+        &self,
+        server: Option<ServerConfig>,
+        timeouts: Timeouts,
+    ) -> Result<(), ChatError> {
+        let mut state = self.lock();
+        match server {
+            None => state.server = None,
+            // The same server keeps its connections and what was learnt about it.
+            Some(config) if state.server.as_ref().is_some_and(|s| s.config == config) => {}
+            Some(config) => {
+                state.server = Some(Arc::new(Server::new(config, timeouts)?));
+                retire(&mut state);
+            }
+        }
+        Ok(())
+    }
+
+    /// The server replies run on, if not this computer.
+    pub fn server(&self) -> Option<Arc<Server>> {
+        self.lock().server.clone()
     }
 
     pub fn set_idle_unload(&self, idle: Duration) {
@@ -295,43 +330,13 @@ impl Chat {
         on_event: &mut (dyn FnMut(ReplyEvent) + Send),
     ) -> Result<Message, ChatError> {
         let prompt = self.harmony.render(setup, messages)?;
-        if !self.host.is_loaded() {
+        let server = self.host.server();
+        if server.is_none() && !self.host.is_loaded() {
             on_event(ReplyEvent::Loading);
         }
-        let (engine, max_context) = self.engine(options).await?;
-        if stop.is_cancelled() {
-            // Stopped while the model loaded: nothing was generated.
-            return Ok(Message::Assistant {
-                parts: Vec::new(),
-                ending: Ending::Stopped,
-                stats: None,
-            });
-        }
-        let room = (max_context as usize).saturating_sub(prompt.len());
-        if room == 0 {
-            return Err(ChatError::Input(format!(
-                "the conversation ({} tokens) fills the {max_context}-token context this machine allows: start a new one",
-                prompt.len()
-            )));
-        }
-        let mut stream = engine.generate(
-            prompt.clone(),
-            GenerateOptions {
-                max_tokens: options.max_tokens.min(room),
-                sampling: options.sampling,
-                stop_tokens: self.harmony.stop_tokens(),
-                reuse_cache: true,
-                // Before the reply opens: a reply that leaves nothing in the history (or is
-                // regenerated, or the last message edited) parts from the next prompt there.
-                marks: vec![prompt
-                    .len()
-                    .saturating_sub(self.harmony.reply_opening_len())],
-                ..GenerateOptions::default()
-            },
-        );
         let mut parser = self.harmony.parser();
         let mut last = None;
-        let stats = drive(&mut stream, stop, &mut |t| {
+        let mut on_token = |t| {
             last = Some(t);
             if let Some(delta) = parser.push(t) {
                 let (part, tool) = match delta.kind {
@@ -347,10 +352,60 @@ impl Chat {
                     text: delta.text,
                 });
             }
-        })
-        .await?;
-        drop(engine);
-        self.host.touch();
+        };
+        let stats = match server {
+            Some(server) => {
+                server
+                    .reply(
+                        &self.harmony,
+                        setup,
+                        messages,
+                        prompt,
+                        options,
+                        stop,
+                        &mut on_token,
+                    )
+                    .await?
+            }
+            None => {
+                let (engine, max_context) = self.engine(options).await?;
+                if stop.is_cancelled() {
+                    // Stopped while the model loaded: nothing was generated.
+                    return Ok(Message::Assistant {
+                        parts: Vec::new(),
+                        ending: Ending::Stopped,
+                        stats: None,
+                    });
+                }
+                let room = (max_context as usize).saturating_sub(prompt.len());
+                if room == 0 {
+                    return Err(ChatError::Input(format!(
+                        "the conversation ({} tokens) fills the {max_context}-token context this machine allows: start a new one",
+                        prompt.len()
+                    )));
+                }
+                let mut stream = engine.generate(
+                    prompt.clone(),
+                    GenerateOptions {
+                        max_tokens: options.max_tokens.min(room),
+                        sampling: options.sampling,
+                        stop_tokens: self.harmony.stop_tokens(),
+                        reuse_cache: true,
+                        // Before the reply opens: a reply that leaves nothing in the history
+                        // (or is regenerated, or the last message edited) parts from the next
+                        // prompt there.
+                        marks: vec![prompt
+                            .len()
+                            .saturating_sub(self.harmony.reply_opening_len())],
+                        ..GenerateOptions::default()
+                    },
+                );
+                let stats = drive(&mut stream, stop, &mut on_token).await?;
+                drop(engine);
+                self.host.touch();
+                stats
+            }
+        };
         // A reply cut short (stopped, out of tokens) inside a message header has nothing worth
         // keeping there; one that broke the format keeps its raw text.
         let cut = stats.finish_reason != FinishReason::Stop;
@@ -400,6 +455,11 @@ impl Chat {
         if prompt.is_empty() {
             return Err(ChatError::Input("the prompt is empty".into()));
         }
+        if let Some(server) = self.host.server() {
+            return server
+                .complete(&self.harmony, prompt, options, stop, on_token)
+                .await;
+        }
         let (engine, max_context) = self.engine(options).await?;
         if let Some(bad) = prompt.iter().find(|&&t| t >= engine.vocab_size) {
             return Err(ChatError::Input(format!(
@@ -414,6 +474,15 @@ impl Chat {
                 prompt.len()
             )));
         }
+        // A prompt rendered as harmony ends by opening the assistant's turn: as with replies, the
+        // next prompt parts from this one there when this turn leaves nothing in the history.
+        let opening = self
+            .harmony
+            .encode_with_special_tokens("<|start|>assistant");
+        let marks = match prompt.len().checked_sub(opening.len()) {
+            Some(at) if at > 0 && prompt[at..] == opening[..] => vec![at],
+            _ => Vec::new(),
+        };
         let mut stream = engine.generate(
             prompt,
             GenerateOptions {
@@ -421,6 +490,7 @@ impl Chat {
                 sampling: options.sampling,
                 stop_tokens: self.harmony.stop_tokens(),
                 reuse_cache: true,
+                marks,
                 ..GenerateOptions::default()
             },
         );

@@ -74,7 +74,7 @@ async fn ask(app: &App, args: AskArgs) -> Result<(), String> {
         folder,
         budget: Some(args.budget),
         allow_unfit: args.ignore_fit,
-        model: Some(model),
+        model,
         max_turns: Some(args.max_turns),
         max_tokens: Some(args.max_tokens),
         seed: args.seed,

@@ -44,6 +44,13 @@ enum Command {
     /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
     /// `/v1/models`) and the library as an MCP server at `/mcp`, behind a token.
     Serve(serve::ServeArgs),
+    /// Where chat, Ask and the API run the model: on this computer, or on an OpenAI-compatible
+    /// server (vLLM, llama.cpp's server, LM Studio, another Fathom). Shared with the app's
+    /// Settings. Without a choice, says where it runs now.
+    Engine {
+        #[command(subcommand)]
+        place: Option<EngineCommand>,
+    },
     /// Serve the library to an assistant (Claude Desktop, Cursor, …) as an MCP server over
     /// standard input and output: search, grep, read_document, list_folders and ask.
     Mcp {
@@ -162,6 +169,23 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum EngineCommand {
+    /// Run the model here, the one chosen on the Models page (or with --model).
+    Computer,
+    /// Run the model on a server; its model list is fetched first, to show it answers.
+    Server {
+        /// Its address, with or without /v1: http://192.168.1.20:8000/v1
+        url: String,
+        /// The API key, sent as a bearer token.
+        #[arg(long)]
+        key: Option<String>,
+        /// The model to ask for (the server's first when not given).
+        #[arg(long)]
+        model: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum IndexCommand {
     /// Add folders to the library and index them.
     Add { paths: Vec<PathBuf> },
@@ -266,16 +290,20 @@ fn open_app() -> Result<App, String> {
     .map_err(|e| e.to_string())
 }
 
-/// The model a command runs on: `--model DIR`, else the model chosen in the app, else the only
-/// one installed (on the command line there is no Models page to choose one on).
-fn model_dir(app: &App, given: Option<PathBuf>) -> Result<PathBuf, String> {
+/// The model a command runs on: `--model DIR`, else none (`Ok(None)`) when the settings run the
+/// model on a server, else the model chosen in the app, else the only one installed (on the
+/// command line there is no Models page to choose one on).
+fn model_dir(app: &App, given: Option<PathBuf>) -> Result<Option<PathBuf>, String> {
     if let Some(dir) = given {
-        return Ok(dir);
+        return Ok(Some(dir));
+    }
+    if app.settings().engine == fathom_store::EnginePlace::Server {
+        return Ok(None);
     }
     match app.active_model_dir() {
-        Ok(dir) => Ok(dir),
+        Ok(dir) => Ok(Some(dir)),
         Err(e) => match app.installed_models().as_slice() {
-            [only] if app.settings().active_model.is_none() => Ok(PathBuf::from(&only.path)),
+            [only] if app.settings().active_model.is_none() => Ok(Some(PathBuf::from(&only.path))),
             _ => Err(format!(
                 "{e} (or give --model DIR; `fathom pull` downloads the default)"
             )),
@@ -283,10 +311,59 @@ fn model_dir(app: &App, given: Option<PathBuf>) -> Result<PathBuf, String> {
     }
 }
 
+/// `fathom engine`: shows or changes where the model runs.
+async fn engine(app: &App, place: Option<EngineCommand>) -> ExitCode {
+    use fathom_store::{EnginePlace, ServerSettings};
+    let saved = app.settings().server;
+    let result: Result<(), String> = match place {
+        None => Ok(()),
+        Some(EngineCommand::Computer) => app
+            .set_engine(EnginePlace::Computer, saved)
+            .map_err(|e| e.to_string()),
+        Some(EngineCommand::Server { url, key, model }) => {
+            let server = ServerSettings { url, key, model };
+            match app.server_models(&server).await {
+                Ok(models) if models.is_empty() => {
+                    Err("the server answers but serves no models".into())
+                }
+                Ok(models) => {
+                    println!("{} serves: {}", server.url, models.join(", "));
+                    app.set_engine(EnginePlace::Server, server)
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    if let Err(e) = result {
+        return fail(e);
+    }
+    let settings = app.settings();
+    match settings.engine {
+        EnginePlace::Computer => println!(
+            "The model runs on this computer ({}).",
+            settings
+                .active_model
+                .as_deref()
+                .unwrap_or("no model chosen yet")
+        ),
+        EnginePlace::Server => println!(
+            "The model runs on the server at {} ({}).",
+            settings.server.url,
+            settings
+                .server
+                .model
+                .as_deref()
+                .unwrap_or("its first model")
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
 /// The chat engine on the command's model (see [`model_dir`]).
 fn chat_for(app: &App, model: Option<PathBuf>, allow_unfit: bool) -> Result<Arc<Chat>, String> {
     let dir = model_dir(app, model)?;
-    app.chat_session(Some(dir), allow_unfit)
+    app.chat_session(dir, allow_unfit)
         .map(|(chat, _)| chat)
         .map_err(|e| e.to_string())
 }
@@ -447,6 +524,10 @@ async fn main() -> ExitCode {
         },
         Command::Serve(args) => match app() {
             Ok(app) => serve::run(app, args).await,
+            Err(e) => fail(e),
+        },
+        Command::Engine { place } => match app() {
+            Ok(app) => engine(&app, place).await,
             Err(e) => fail(e),
         },
         Command::Mcp { model, allow_unfit } => match app() {

@@ -52,7 +52,8 @@ pub async fn run(app: App, args: ServeArgs) -> ExitCode {
         token,
         queue: args.queue,
         allow_unfit: args.allow_unfit,
-        ..ServeOptions::new(model)
+        model,
+        ..ServeOptions::app_engine()
     };
     let server = match Server::start(Arc::new(app), options).await {
         Ok(server) => server,
@@ -91,7 +92,7 @@ pub async fn run(app: App, args: ServeArgs) -> ExitCode {
 /// everything else goes to standard error.
 pub async fn mcp(app: App, model: Option<PathBuf>, allow_unfit: bool) -> ExitCode {
     // Without a model Ask says so when called; the other tools need none.
-    let model = model_dir(&app, model).ok();
+    let model = model_dir(&app, model).ok().flatten();
     let library = fathom_server::mcp::Library::new(Arc::new(app), model, allow_unfit);
     match fathom_server::mcp::serve_stdio(library).await {
         Ok(()) => ExitCode::SUCCESS,

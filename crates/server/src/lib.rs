@@ -65,8 +65,10 @@ pub struct ServeOptions {
     pub port: u16,
     /// The bearer token requests must carry; generated when none is given.
     pub token: Option<String>,
-    /// The model folder chat requests run on.
-    pub model: PathBuf,
+    /// The model folder chat requests run on; `None`: wherever the app's settings run the
+    /// model (the chosen model here, or a server), so that the library's tools are served even
+    /// before a model is chosen.
+    pub model: Option<PathBuf>,
     /// Requests running or waiting at once; more are answered 429.
     pub queue: usize,
     /// The largest request body, in bytes.
@@ -78,10 +80,18 @@ pub struct ServeOptions {
 impl ServeOptions {
     pub fn new(model: PathBuf) -> ServeOptions {
         ServeOptions {
+            model: Some(model),
+            ..ServeOptions::app_engine()
+        }
+    }
+
+    /// Serving the model wherever the app's settings run it.
+    pub fn app_engine() -> ServeOptions {
+        ServeOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: DEFAULT_PORT,
             token: None,
-            model,
+            model: None,
             queue: 64,
             // A long conversation with pasted documents, with room to spare.
             max_body_bytes: 8 << 20,
@@ -94,7 +104,8 @@ impl ServeOptions {
 #[derive(Debug, Clone)]
 pub struct ServedModel {
     pub id: String,
-    pub dir: PathBuf,
+    /// `None`: where the app's settings say.
+    pub dir: Option<PathBuf>,
 }
 
 impl ServedModel {
@@ -109,7 +120,20 @@ impl ServedModel {
             .map(|m| m.repo)
             .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "context-1".into());
-        ServedModel { id, dir }
+        ServedModel { id, dir: Some(dir) }
+    }
+
+    /// The model the app's settings run: the server's (as named there) or the chosen one.
+    pub fn of_app(app: &App) -> ServedModel {
+        let settings = app.settings();
+        let named = match settings.engine {
+            fathom_store::EnginePlace::Server => settings.server.model,
+            fathom_store::EnginePlace::Computer => settings.active_model,
+        };
+        ServedModel {
+            id: named.unwrap_or_else(|| "context-1".into()),
+            dir: None,
+        }
     }
 }
 
@@ -231,11 +255,7 @@ fn mcp_service(
     max_body_bytes: usize,
     shutdown: CancellationToken,
 ) -> StreamableHttpService<mcp::Library, LocalSessionManager> {
-    let library = mcp::Library::new(
-        api.app.clone(),
-        Some(api.model.dir.clone()),
-        api.allow_unfit,
-    );
+    let library = mcp::Library::new(api.app.clone(), api.model.dir.clone(), api.allow_unfit);
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown)
         .with_max_request_body_bytes(max_body_bytes);
@@ -310,13 +330,16 @@ pub struct Server {
 impl Server {
     /// Listens and serves in the background (on the current Tokio runtime).
     pub async fn start(app: Arc<App>, options: ServeOptions) -> Result<Server, ServeError> {
-        if !options.model.join("config.json").is_file() {
-            return Err(ServeError::Model(format!(
-                "{} is not a model folder (it has no config.json)",
-                options.model.display()
-            )));
-        }
-        let model = ServedModel::for_dir(&app, options.model.clone());
+        let model = match &options.model {
+            Some(dir) if !dir.join("config.json").is_file() => {
+                return Err(ServeError::Model(format!(
+                    "{} is not a model folder (it has no config.json)",
+                    dir.display()
+                )))
+            }
+            Some(dir) => ServedModel::for_dir(&app, dir.clone()),
+            None => ServedModel::of_app(&app),
+        };
         let token = options.token.clone().unwrap_or_else(generate_token);
         let requested = SocketAddr::new(options.host, options.port);
         let listener = tokio::net::TcpListener::bind(requested)

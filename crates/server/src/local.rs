@@ -150,10 +150,6 @@ impl LocalApi {
         model: Option<PathBuf>,
         fathom_cli: Option<PathBuf>,
     ) -> Result<(Server, ApiStatus), String> {
-        let model = match model {
-            Some(dir) => dir,
-            None => app.active_model_dir().map_err(|e| e.to_string())?,
-        };
         let token = match &settings.api_token {
             Some(t) if !t.is_empty() => t.clone(),
             _ => {
@@ -174,7 +170,8 @@ impl LocalApi {
             port: settings.api_port,
             token: Some(token.clone()),
             allow_unfit: settings.ignore_fit,
-            ..ServeOptions::new(model)
+            model,
+            ..ServeOptions::app_engine()
         };
         let server = Server::start(app.clone(), options)
             .await

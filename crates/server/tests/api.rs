@@ -598,11 +598,40 @@ async fn the_apps_api_follows_its_settings_and_keeps_its_token() {
     api.apply(&app, model.clone(), None).await;
     assert!(http.get(format!("{base}/models")).send().await.is_err());
 
-    // On without a model chosen: told why.
+    // On without a model chosen: the library is served (MCP needs no model); a chat request
+    // says what is missing.
     app.update_settings(|s| s.api_enabled = true).unwrap();
     let no_model = api.apply(&app, None, None).await;
+    assert!(no_model.running, "{no_model:?}");
+    let base = no_model.base_url.clone().unwrap();
+    let token = no_model.token.clone().unwrap();
+    let answer = http
+        .post(format!("{base}/chat/completions"))
+        .bearer_auth(&token)
+        .json(&json!({"model": "context-1", "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_server_error() || answer.status().is_client_error());
+    let body = answer.json_value().await;
     assert!(
-        !no_model.running && no_model.error.is_some(),
-        "{no_model:?}"
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("No model chosen"),
+        "{body}"
     );
+    let mcp = http
+        .post(no_model.mcp_url.clone().unwrap())
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 200, "the library's MCP server answers");
 }

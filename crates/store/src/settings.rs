@@ -38,6 +38,34 @@ pub struct Settings {
     /// The bearer token clients send; made when the API is first turned on, kept so that the
     /// clients set up with it go on working.
     pub api_token: Option<String>,
+    /// Where chat and Ask run: on this computer, or on a server.
+    pub engine: EnginePlace,
+    /// The OpenAI-compatible server used when `engine` is `server` (kept when it is not, so
+    /// switching back and forth keeps the address).
+    pub server: ServerSettings,
+}
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum EnginePlace {
+    /// On this computer, with the model chosen on the Models page.
+    #[default]
+    Computer,
+    /// On an OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, another Fathom).
+    Server,
+}
+
+/// An OpenAI-compatible server to run the model on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSettings {
+    /// Its address, with or without `/v1`: `http://192.168.1.20:8000/v1`.
+    pub url: String,
+    /// The API key, sent as a bearer token; none for servers that ask for none.
+    pub key: Option<String>,
+    /// The model to ask for; the server's first when unset.
+    pub model: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +85,8 @@ impl Default for Settings {
             api_port: 8484,
             api_local_network: false,
             api_token: None,
+            engine: EnginePlace::Computer,
+            server: ServerSettings::default(),
         }
     }
 }

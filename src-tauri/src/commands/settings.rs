@@ -89,3 +89,27 @@ pub fn set_quick_shortcut<R: Runtime>(
     *fathom_core::lock(&state.shortcut_error) = None;
     Ok(state.settings_view())
 }
+
+/// Where chat and Ask run: on this computer, or on an OpenAI-compatible server.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_engine(
+    state: State<'_, AppState>,
+    place: fathom_store::EnginePlace,
+    server: fathom_store::ServerSettings,
+) -> Result<SettingsView, CommandError> {
+    state.core.set_engine(place, server)?;
+    // The local API serves the model where it now runs.
+    state.apply_api().await;
+    Ok(state.settings_view())
+}
+
+/// The models a server offers: shows that it answers and takes the key.
+#[tauri::command]
+#[specta::specta]
+pub async fn server_models(
+    state: State<'_, AppState>,
+    server: fathom_store::ServerSettings,
+) -> Result<Vec<String>, CommandError> {
+    Ok(state.core.server_models(&server).await?)
+}

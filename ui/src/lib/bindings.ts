@@ -55,6 +55,10 @@ export const commands = {
 	setModelIdleMinutes: (minutes: number) => __TAURI_INVOKE<SettingsView>("set_model_idle_minutes", { minutes }),
 	/**  Saves (or with `None`, forgets) the Hugging Face token used for gated and private repos. */
 	setHfToken: (token: string | null) => __TAURI_INVOKE<SettingsView>("set_hf_token", { token }),
+	/**  Where chat and Ask run: on this computer, or on an OpenAI-compatible server. */
+	setEngine: (place: EnginePlace, server: ServerSettings) => __TAURI_INVOKE<SettingsView>("set_engine", { place, server }),
+	/**  The models a server offers: shows that it answers and takes the key. */
+	serverModels: (server: ServerSettings) => __TAURI_INVOKE<string[]>("server_models", { server }),
 	/**  This machine's memory, as the checks see it, with the budget they hold models to. */
 	memoryInfo: () => __TAURI_INVOKE<MemoryInfo>("memory_info"),
 	listModels: () => __TAURI_INVOKE<ModelRow[]>("list_models"),
@@ -344,6 +348,13 @@ export type Ending =
 "toolCall" | 
 /**  The model's output broke the format; what came is kept as it was. */
 "malformed";
+
+/**  Where the model runs. */
+export type EnginePlace = 
+/**  On this computer, with the model chosen on the Models page. */
+"computer" | 
+/**  On an OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, another Fathom). */
+"server";
 
 /**  What a model needs at one context length. */
 export type Estimate = {
@@ -699,6 +710,16 @@ export type SemanticStatus = {
 /**  The semantic pass's status changed. */
 export type SemanticStatusChanged = SemanticStatus;
 
+/**  An OpenAI-compatible server to run the model on. */
+export type ServerSettings = {
+	/**  Its address, with or without `/v1`: `http://192.168.1.20:8000/v1`. */
+	url: string,
+	/**  The API key, sent as a bearer token; none for servers that ask for none. */
+	key: string | null,
+	/**  The model to ask for; the server's first when unset. */
+	model: string | null,
+};
+
 /**
  *  The user's preferences. A settings file written by an older or newer version still loads:
  *  `JsonDoc` gives missing fields their defaults and serde ignores unknown ones.
@@ -740,6 +761,13 @@ export type Settings = {
 	 *  clients set up with it go on working.
 	 */
 	apiToken: string | null,
+	/**  Where chat and Ask run: on this computer, or on a server. */
+	engine: EnginePlace,
+	/**
+	 *  The OpenAI-compatible server used when `engine` is `server` (kept when it is not, so
+	 *  switching back and forth keeps the address).
+	 */
+	server: ServerSettings,
 };
 
 /**  The settings together with what became of them. */

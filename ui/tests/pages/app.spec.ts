@@ -295,3 +295,33 @@ test("Settings turns the local API on with its address, token and client setups,
   await section.getByTestId("api-enabled").uncheck();
   expect((await callsOf(page, "set_local_api")).at(-1)).toEqual({ enabled: false, localNetwork: false, port: 1234 });
 });
+
+test("Settings runs the model on a server: the connection is checked, a bad address is refused, and it can come back", async ({ page }) => {
+  await openWith(page, "/index.html#/settings");
+  const section = page.getByTestId("engine");
+  await expect(section.getByTestId("engine-computer")).toBeChecked();
+  await expect(section.getByTestId("server-url")).toHaveCount(0);
+  await section.getByTestId("engine-server").check();
+  // Nothing is saved until the server is chosen.
+  expect(await callsOf(page, "set_engine")).toEqual([]);
+  await section.getByTestId("server-url").fill("http://192.168.1.20:9999/v1");
+  await section.getByTestId("server-check").click();
+  await expect(section.getByTestId("engine-message")).toContainText("cannot reach the server");
+  await section.getByTestId("server-url").fill("http://192.168.1.20:8000/v1");
+  await section.getByTestId("server-check").click();
+  await expect(section.getByTestId("engine-message")).toContainText("refused the key");
+  await section.getByTestId("server-key").fill("sk-1");
+  await section.getByTestId("server-check").click();
+  await expect(section.getByTestId("engine-message")).toHaveText("Connected: it serves openai/gpt-oss-20b, chromadb/context-1.");
+  await section.getByTestId("server-model").fill("chromadb/context-1");
+  await section.getByTestId("server-save").click();
+  await expect(section.getByTestId("engine-message")).toHaveText("Chat and Ask now run on the server.");
+  expect(await callsOf(page, "set_engine")).toEqual([{ place: "server", server: { url: "http://192.168.1.20:8000/v1", key: "sk-1", model: "chromadb/context-1" } }]);
+  await page.screenshot({ path: shot("settings-engine-server") });
+  // Back to this computer: the server's address is kept for next time.
+  await section.getByTestId("engine-computer").check();
+  await expect(section.getByTestId("engine-message")).toHaveText("Chat and Ask now run on this computer.");
+  expect((await callsOf(page, "set_engine")).at(-1)).toEqual({ place: "computer", server: { url: "http://192.168.1.20:8000/v1", key: "sk-1", model: "chromadb/context-1" } });
+  await section.getByTestId("engine-server").check();
+  await expect(section.getByTestId("server-url")).toHaveValue("http://192.168.1.20:8000/v1");
+});

@@ -127,12 +127,13 @@ test("conversations: search by title and content, rename, change effort, export,
   await expect(page.getByTestId("messages").getByTestId("message")).toHaveCount(0);
 });
 
-test("a model that does not fit says why and can be loaded anyway", async ({ page }) => {
+test("a model that does not fit says why, points to running it on a server, and can be loaded anyway", async ({ page }) => {
   await openWith(page, "/index.html#/chat", { chat: { ...defaultSeed.chat, doesNotFit: "Does not fit: needs at least 12.2 GB; 8.0 GB available to models here." } });
   await page.getByRole("textbox", { name: "Message" }).fill("hi");
   await page.getByRole("button", { name: "Send" }).click();
   await expect(page.getByRole("alert")).toContainText("Does not fit: needs at least 12.2 GB");
   await expect(page.getByTestId("message")).toHaveCount(1);
+  await expect(page.getByTestId("run-on-server")).toHaveAttribute("href", "#/settings");
   await page.getByRole("button", { name: "Load anyway" }).click();
   await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toContainText("Hello!");
   await expect(page.getByRole("alert")).toHaveCount(0);

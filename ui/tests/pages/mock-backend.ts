@@ -484,6 +484,19 @@ mockIPC(
         settings = { ...settings, settings: { ...settings.settings, activeModel: repo } };
         return settings;
       }
+      case "set_engine": {
+        const server = args.server as SettingsView["settings"]["server"];
+        if (args.place === "server" && !/^https?:\/\/[^/]/.test(server.url)) throw { kind: "model", message: `"${server.url}" is not a server address: it must start with http:// or https://` };
+        settings = { ...settings, settings: { ...settings.settings, engine: args.place as SettingsView["settings"]["engine"], server } };
+        return settings;
+      }
+      case "server_models": {
+        const server = args.server as SettingsView["settings"]["server"];
+        // A pretend server at port 8000 that wants the key "sk-1".
+        if (!server.url.includes(":8000")) throw { kind: "model", message: `cannot reach the server at ${server.url}: Connection refused (os error 111). Is it running, and is the address right?` };
+        if (server.key !== "sk-1") throw { kind: "model", message: `the server at ${server.url} refused the key (HTTP 401): check the key in Settings` };
+        return ["openai/gpt-oss-20b", "chromadb/context-1"];
+      }
       case "set_hf_token": {
         settings = { ...settings, settings: { ...settings.settings, hfToken: (args.token as string | null) ?? null } };
         return settings;

@@ -703,7 +703,7 @@ async fn start(
         ..
     } = prepared;
     let with = ReplyWith {
-        model: Some(api.model.dir.clone()),
+        model: api.model.dir.clone(),
         allow_unfit: api.allow_unfit,
         ..with
     };

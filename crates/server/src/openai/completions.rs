@@ -155,7 +155,7 @@ async fn run(api: Arc<Api>, body: Result<Bytes, BytesRejection>) -> Result<Respo
         return Err(ApiError::param("prompt", "The prompt is empty."));
     }
     let with = ReplyWith {
-        model: Some(api.model.dir.clone()),
+        model: api.model.dir.clone(),
         allow_unfit: api.allow_unfit,
         ..with
     };

@@ -219,9 +219,12 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
           {typeof error === "string" ? error : describeError(error)}
           {typeof error !== "string" && <Detail text={errorDetail(error)} />}
           {typeof error !== "string" && error.kind === "doesNotFit" && (
+<>
             <button type="button" onClick={() => void ask(true)}>
               Load anyway
             </button>
+            <a href="#/settings" data-testid="run-on-server">Run it on a server</a>
+</>
           )}
         </div>
       )}

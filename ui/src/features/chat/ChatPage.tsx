@@ -281,9 +281,12 @@ export function ChatPage() {
               {typeof error === "string" ? error : describeError(error)}
           {typeof error !== "string" && <Detail text={errorDetail(error)} />}
               {typeof error !== "string" && error.kind === "doesNotFit" && (
+<>
                 <button type="button" onClick={() => void run({ kind: "regenerate" }, true)}>
                   Load anyway
                 </button>
+                <a href="#/settings" data-testid="run-on-server">Run it on a server</a>
+</>
               )}
               {typeof error !== "string" && error.kind !== "doesNotFit" && messages.at(-1)?.role === "user" && (
                 <button type="button" onClick={() => void run({ kind: "regenerate" })}>

@@ -6,6 +6,7 @@ import { showWelcome } from "../../lib/app-events";
 import { Diagnostics } from "./components/Diagnostics";
 import { Updates } from "./components/Updates";
 import { LocalApi } from "./components/LocalApi";
+import { Engine } from "./components/Engine";
 import { api } from "./api";
 
 export function SettingsPage() {
@@ -137,6 +138,7 @@ export function SettingsPage() {
       <button type="button" className="link" onClick={() => void api.unloadModel().then(() => { setMessage({ ok: true, text: "The model was unloaded." }); }, (err: unknown) => { setMessage({ ok: false, text: describeError(err) }); })}>
         Unload now
       </button>
+      <Engine view={view} onChanged={setView} />
       <LocalApi />
       <h2>About</h2>
       {info && (

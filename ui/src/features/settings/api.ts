@@ -12,6 +12,8 @@ export const api = {
   newApiToken: commands.newApiToken,
   restartApp: commands.restartApp,
   setCheckUpdates: commands.setCheckUpdates,
+  setEngine: commands.setEngine,
+  serverModels: commands.serverModels,
   setFirstRunDone: commands.setFirstRunDone,
   setIndexHidden: commands.setIndexHidden,
   setLocalApi: commands.setLocalApi,

@@ -20,6 +20,11 @@ export function FitView({ fit, onRecheck }: { fit: Fit | undefined; onRecheck: (
         {report.verdict !== "doesNotFit" && report.maxContext > 0 && <> · up to {report.maxContext.toLocaleString("en-US")} tokens</>}
       </summary>
       <p>{report.summary}</p>
+      {report.verdict === "doesNotFit" && (
+        <p data-testid="fit-server">
+          It can still answer from a computer that holds it: <a href="#/settings">run the model on a server</a> (vLLM, llama.cpp, LM Studio or another Fathom).
+        </p>
+      )}
       <dl className="about">
         <dt>Weights</dt>
         <dd>{formatBytes(report.requested.weightsBytes)}</dd>

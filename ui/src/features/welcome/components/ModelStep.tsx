@@ -51,7 +51,7 @@ export function ModelStep({ rows, check, downloads, onChanged, onError }: { rows
             </button>
           )}
           {download?.state === "failed" && <p className="warning">{download.message}</p>}
-          {check?.fit.verdict === "doesNotFit" && <p className="muted">It will not run on this computer: you may skip this step and search your documents without it.</p>}
+          {check?.fit.verdict === "doesNotFit" && <p className="muted">It will not run on this computer: you may skip this step and search your documents without it, or run it on a server later (Settings → Where the model runs).</p>}
         </div>
       )}
     </div>
