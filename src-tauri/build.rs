@@ -4,6 +4,7 @@ const COMMANDS: &[&str] = &[
     "local_api_status",
     "set_local_api",
     "new_api_token",
+    "set_api_origins",
     "app_info",
     "diagnostics",
     "list_folders",

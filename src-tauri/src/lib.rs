@@ -76,6 +76,7 @@ macro_rules! command_list {
                 api::local_api_status,
                 api::set_local_api,
                 api::new_api_token,
+                api::set_api_origins,
             ],
             generic: [
                 library::pick_folders,

@@ -190,3 +190,52 @@ def test_another_fathom_runs_its_chat_on_this_server_and_comes_back(server, tmp_
     assert back.returncode == 0 and "runs on this computer" in back.stdout, back.stdout
     gone = fathom("chat", "--json", "--max-tokens", "8", stdin="Hello?")
     assert gone.returncode != 0 and "No model chosen" in gone.stderr, gone.stderr
+
+
+def test_responses_whole_and_streamed_agree_in_typed_events(client):
+    """`/v1/responses` through the client's own types: the whole response and the stream's final
+    one agree, events come numbered in order, and a long reply says it is incomplete."""
+    ask = dict(model="chat", input="What do otters keep under the kelp?", max_output_tokens=8,
+               temperature=0, reasoning={"effort": "low"})
+    whole = client.responses.create(**ask)
+    assert whole.object == "response"
+    assert whole.status == "incomplete"
+    assert whole.incomplete_details.reason == "max_output_tokens"
+    assert whole.usage.output_tokens == 8
+    assert whole.usage.total_tokens == whole.usage.input_tokens + 8
+
+    events = list(client.responses.create(**ask, stream=True))
+    types = [e.type for e in events]
+    assert types[:2] == ["response.created", "response.in_progress"], types
+    assert types[-1] == "response.incomplete", types
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    final = events[-1].response
+    assert final.id == events[0].response.id
+    assert final.output_text == whole.output_text
+    assert [item.type for item in final.output] == [item.type for item in whole.output]
+    # Each item streamed is announced, filled and closed with the text the final one holds.
+    for item in final.output:
+        added = [e for e in events if e.type == "response.output_item.added" and e.item.id == item.id]
+        done = [e for e in events if e.type == "response.output_item.done" and e.item.id == item.id]
+        assert len(added) == 1 and len(done) == 1, item.id
+    # The second call's prompt came from the engine's cache.
+    assert final.usage.input_tokens_details.cached_tokens > 0
+
+
+def test_responses_take_a_function_call_and_its_output_and_refuse_what_they_cannot_keep(client):
+    tools = [{"type": "function", "name": "weather", "description": "The weather in a city",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    items = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": '{"city": "Oslo"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"celsius": 3}'},
+    ]
+    answer = client.responses.create(model="chat", input=items, tools=tools, max_output_tokens=4)
+    assert answer.usage.output_tokens == 4
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model="chat", input="Hi", previous_response_id=answer.id)
+    assert refused.value.body["param"] == "previous_response_id"
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model="chat", input=items[:2] + [
+            {"type": "function_call_output", "call_id": "c9", "output": "?"}], tools=tools)
+    assert refused.value.body["param"] == "input[2].call_id"

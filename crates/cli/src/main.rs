@@ -41,7 +41,7 @@ enum Command {
     /// standard input (a message, or JSON).
     Chat(chat::ChatArgs),
     /// Serve the model and the library's embedder to other tools on this machine: an
-    /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
+    /// OpenAI-compatible API (`/v1/chat/completions`, `/v1/responses`, `/v1/completions`, `/v1/embeddings`,
     /// `/v1/models`) and the library as an MCP server at `/mcp`, behind a token.
     Serve(serve::ServeArgs),
     /// Where chat, Ask and the API run the model: on this computer, or on an OpenAI-compatible

@@ -34,6 +34,13 @@ pub struct ServeArgs {
     /// Load the model even if the memory check says it will not fit.
     #[arg(long)]
     allow_unfit: bool,
+    /// Requests per minute from one client address; 0 for no limit.
+    #[arg(long, default_value_t = fathom_server::DEFAULT_RATE_LIMIT)]
+    rate_limit: u32,
+    /// A web origin browsers may call the API from (http://localhost:3000); repeat for more,
+    /// `*` for any. None by default.
+    #[arg(long = "cors", value_name = "ORIGIN")]
+    cors: Vec<String>,
 }
 
 pub async fn run(app: App, args: ServeArgs) -> ExitCode {
@@ -52,6 +59,8 @@ pub async fn run(app: App, args: ServeArgs) -> ExitCode {
         token,
         queue: args.queue,
         allow_unfit: args.allow_unfit,
+        rate_limit: args.rate_limit,
+        cors: args.cors,
         model,
         ..ServeOptions::app_engine()
     };

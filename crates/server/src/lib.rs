@@ -27,6 +27,7 @@
 
 mod auth;
 mod error;
+mod limits;
 mod local;
 pub mod mcp;
 pub mod openai;
@@ -75,7 +76,27 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// Load the model even if the memory check says it does not fit.
     pub allow_unfit: bool,
+    /// Requests per minute from one client address (0: no limit); a tenth of it may come at
+    /// once.
+    pub rate_limit: u32,
+    /// Web origins browsers may call the API from (`*`: any); none by default.
+    pub cors: Vec<String>,
 }
+
+/// Checks web origins for [`ServeOptions::cors`] (`http://localhost:3000`, or `*`), returning
+/// them tidied (no trailing slash), or what is wrong with one.
+pub fn check_origins(origins: &[String]) -> Result<Vec<String>, String> {
+    limits::cors(origins)?;
+    Ok(origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect())
+}
+
+/// Requests per minute per client address unless told otherwise: far above what a person's
+/// tools send, far below a runaway loop.
+pub const DEFAULT_RATE_LIMIT: u32 = 1200;
 
 impl ServeOptions {
     pub fn new(model: PathBuf) -> ServeOptions {
@@ -96,6 +117,8 @@ impl ServeOptions {
             // A long conversation with pasted documents, with room to spare.
             max_body_bytes: 8 << 20,
             allow_unfit: false,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            cors: Vec::new(),
         }
     }
 }
@@ -270,22 +293,32 @@ fn mcp_service(
     )
 }
 
-/// The API's routes over `api`, behind the token: OpenAI's under `/v1`, MCP at `/mcp`.
+/// What the API lets through besides the token.
+#[derive(Default)]
+pub struct Limits {
+    pub rate: Option<limits::Limiter>,
+    pub cors: Option<tower_http::cors::CorsLayer>,
+}
+
+/// The API's routes over `api`, behind the token: OpenAI's under `/v1`, MCP at `/mcp`. The
+/// rate limit needs the peer's address: serve it with `into_make_service_with_connect_info`.
 pub fn router(
     api: Arc<Api>,
     token: &str,
     max_body_bytes: usize,
     loopback: bool,
+    limits: Limits,
     shutdown: CancellationToken,
 ) -> Router {
     let token: Arc<str> = token.into();
     let mcp = mcp_service(&api, loopback, max_body_bytes, shutdown);
-    Router::new()
+    let router = Router::new()
         .route_service("/mcp", mcp)
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
         .route("/v1/chat/completions", post(openai::chat::handle))
         .route("/v1/completions", post(openai::completions::handle))
+        .route("/v1/responses", post(openai::responses::handle))
         .route("/v1/embeddings", post(openai::embeddings::handle))
         .fallback(|uri: Uri| async move { ApiError::not_found(uri.path()).into_response() })
         .method_not_allowed_fallback(|| async {
@@ -304,7 +337,20 @@ pub fn router(
             token,
             auth::require_token,
         ))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    // Outside the token: a flood is refused before any work, and a browser's preflight (which
+    // carries no token) is answered, with CORS headers on every answer, refusals included.
+    let router = match limits.rate {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
+            limiter,
+            limits::limit_rate,
+        )),
+        None => router,
+    };
+    match limits.cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -316,6 +362,8 @@ pub enum ServeError {
     },
     #[error("{0}")]
     Model(String),
+    #[error("{0}")]
+    Options(String),
 }
 
 /// A running server; it stops when [`Server::stop`] is called or the value is dropped.
@@ -341,6 +389,10 @@ impl Server {
             None => ServedModel::of_app(&app),
         };
         let token = options.token.clone().unwrap_or_else(generate_token);
+        let limits = Limits {
+            rate: limits::limiter(options.rate_limit),
+            cors: limits::cors(&options.cors).map_err(ServeError::Options)?,
+        };
         let requested = SocketAddr::new(options.host, options.port);
         let listener = tokio::net::TcpListener::bind(requested)
             .await
@@ -366,11 +418,13 @@ impl Server {
             &token,
             options.max_body_bytes,
             options.host.is_loopback(),
+            limits,
             shutdown.child_token(),
         );
         let stopping = shutdown.clone();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
                 stopping.cancelled().await;
                 // Waiting requests are refused; running ones end with their clients.
                 queue.close();

@@ -20,6 +20,10 @@ pub struct ApiStatus {
     pub running: bool,
     pub port: u16,
     pub local_network: bool,
+    /// Web origins browsers may call it from (none: web pages cannot read it).
+    pub cors_origins: Vec<String>,
+    /// Requests a minute one client address may send.
+    pub rate_limit: u32,
     /// `http://127.0.0.1:8484/v1` while running: OpenAI clients' base URL.
     pub base_url: Option<String>,
     /// The MCP endpoint (streamable HTTP).
@@ -125,6 +129,8 @@ impl LocalApi {
             enabled: settings.api_enabled,
             port: settings.api_port,
             local_network: settings.api_local_network,
+            cors_origins: settings.api_cors_origins.clone(),
+            rate_limit: crate::DEFAULT_RATE_LIMIT,
             ..ApiStatus::default()
         };
         if settings.api_enabled {
@@ -170,6 +176,7 @@ impl LocalApi {
             port: settings.api_port,
             token: Some(token.clone()),
             allow_unfit: settings.ignore_fit,
+            cors: settings.api_cors_origins.clone(),
             model,
             ..ServeOptions::app_engine()
         };
@@ -186,6 +193,8 @@ impl LocalApi {
             running: true,
             port: server.address().port(),
             local_network: settings.api_local_network,
+            cors_origins: settings.api_cors_origins.clone(),
+            rate_limit: crate::DEFAULT_RATE_LIMIT,
             base_url: Some(format!("{base}/v1")),
             mcp_url: Some(format!("{base}/mcp")),
             clients: client_setups(&base, &token, &model, &cli),

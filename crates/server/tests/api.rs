@@ -635,3 +635,101 @@ async fn the_apps_api_follows_its_settings_and_keeps_its_token() {
         .unwrap();
     assert_eq!(mcp.status(), 200, "the library's MCP server answers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_is_held_to_its_rate_with_a_retry_after() {
+    // 20 a minute, 2 at once: the third request in a row is refused.
+    let api = Running::start(|o| o.rate_limit = 20).await;
+    for _ in 0..2 {
+        let (status, _) = api.get("/v1/models").await;
+        assert_eq!(status, 200);
+    }
+    let response = api
+        .http
+        .get(api.url("/v1/models"))
+        .bearer_auth("secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=3).contains(&wait),
+        "a token comes back every 3 s: {wait}"
+    );
+    let body = response.json_value().await;
+    assert_openai_error(&body, "rate_limit_error");
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    // Without a token too: a flood is refused before the token is looked at.
+    let response = api.http.get(api.url("/v1/models")).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_may_read_the_api_only_from_the_origins_allowed() {
+    let preflight = |api: &Running, origin: &str| {
+        api.http
+            .request(reqwest::Method::OPTIONS, api.url("/v1/chat/completions"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    // None by default: no page may read it.
+    let closed = Running::start(|_| {}).await;
+    let answer = preflight(&closed, "http://localhost:3000").await.unwrap();
+    assert!(answer
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let open = Running::start(|o| o.cors = vec!["http://localhost:3000/".into()]).await;
+    let answer = preflight(&open, "http://localhost:3000").await.unwrap();
+    assert!(answer.status().is_success(), "a preflight carries no token");
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let allowed = answer.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    let other = preflight(&open, "http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A real request from the page, refused or not, carries the header so the page can read why.
+    let refused = open
+        .http
+        .get(open.url("/v1/models"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+
+    // Not an origin: the server does not start.
+    let data = tempfile::tempdir().unwrap();
+    let app = App::open_with(
+        fathom_store::AppDirs::under(data.path()),
+        OpenOptions {
+            background_vectors: false,
+        },
+    )
+    .unwrap();
+    let mut options = ServeOptions::new(fixtures().join("chat"));
+    options.port = 0;
+    options.cors = vec!["localhost:3000/app".into()];
+    let e = Server::start(Arc::new(app), options).await.err().unwrap();
+    assert!(e.to_string().contains("not a web origin"), "{e}");
+}

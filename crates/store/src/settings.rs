@@ -38,6 +38,8 @@ pub struct Settings {
     /// The bearer token clients send; made when the API is first turned on, kept so that the
     /// clients set up with it go on working.
     pub api_token: Option<String>,
+    /// Web origins that may call the local API from a browser (`*`: any); none by default.
+    pub api_cors_origins: Vec<String>,
     /// Where chat and Ask run: on this computer, or on a server.
     pub engine: EnginePlace,
     /// The OpenAI-compatible server used when `engine` is `server` (kept when it is not, so
@@ -85,6 +87,7 @@ impl Default for Settings {
             api_port: 8484,
             api_local_network: false,
             api_token: None,
+            api_cors_origins: Vec::new(),
             engine: EnginePlace::Computer,
             server: ServerSettings::default(),
         }

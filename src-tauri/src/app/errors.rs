@@ -45,6 +45,9 @@ pub enum CommandError {
     /// A conversation could not be read, saved or continued.
     #[error("{message}")]
     Chat { message: String },
+    /// A value given for a setting is not one Fathom can use; the message says why.
+    #[error("{message}")]
+    Invalid { message: String },
 }
 
 impl From<fathom_core::Error> for CommandError {

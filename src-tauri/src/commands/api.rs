@@ -37,3 +37,18 @@ pub async fn new_api_token(
     state.core.update_settings(|s| s.api_token = None)?;
     Ok(state.apply_api().await)
 }
+
+/// The web origins that may call the local API from a browser (`*`: any; none: no page may).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_api_origins(
+    state: State<'_, AppState>,
+    origins: Vec<String>,
+) -> Result<fathom_server::ApiStatus, CommandError> {
+    let origins = fathom_server::check_origins(&origins)
+        .map_err(|message| CommandError::Invalid { message })?;
+    state
+        .core
+        .update_settings(|s| s.api_cors_origins = origins)?;
+    Ok(state.apply_api().await)
+}

@@ -117,6 +117,8 @@ export const commands = {
 	setLocalApi: (enabled: boolean, localNetwork: boolean, port: number) => __TAURI_INVOKE<ApiStatus>("set_local_api", { enabled, localNetwork, port }),
 	/**  A new token: clients set up with the old one are refused from now on. */
 	newApiToken: () => __TAURI_INVOKE<ApiStatus>("new_api_token"),
+	/**  The web origins that may call the local API from a browser (`*`: any; none: no page may). */
+	setApiOrigins: (origins: string[]) => __TAURI_INVOKE<ApiStatus>("set_api_origins", { origins }),
 	/**
 	 *  Lets the user pick folders with the system's folder chooser and adds them, as a drop does.
 	 *  Nothing picked is not an error: the report is empty.
@@ -201,6 +203,10 @@ export type ApiStatus = {
 	running: boolean,
 	port: number,
 	localNetwork: boolean,
+	/**  Web origins browsers may call it from (none: web pages cannot read it). */
+	corsOrigins: string[],
+	/**  Requests a minute one client address may send. */
+	rateLimit: number,
 	/**  `http://127.0.0.1:8484/v1` while running: OpenAI clients' base URL. */
 	baseUrl: string | null,
 	/**  The MCP endpoint (streamable HTTP). */
@@ -298,7 +304,9 @@ detail?: string | null } |
 /**  The memory check says the model cannot run here. */
 { kind: "doesNotFit"; summary: string } | { kind: "window"; message: string } | 
 /**  A conversation could not be read, saved or continued. */
-{ kind: "chat"; message: string };
+{ kind: "chat"; message: string } | 
+/**  A value given for a setting is not one Fathom can use; the message says why. */
+{ kind: "invalid"; message: string };
 
 export type Conversation = {
 	id: string,
@@ -761,6 +769,8 @@ export type Settings = {
 	 *  clients set up with it go on working.
 	 */
 	apiToken: string | null,
+	/**  Web origins that may call the local API from a browser (`*`: any); none by default. */
+	apiCorsOrigins: string[],
 	/**  Where chat and Ask run: on this computer, or on a server. */
 	engine: EnginePlace,
 	/**

@@ -68,6 +68,7 @@ export function describeError(e: unknown): string {
     case "window":
       return e.message;
     case "model":
+    case "invalid":
       return e.message;
     case "doesNotFit":
       return e.summary;

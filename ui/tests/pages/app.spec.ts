@@ -291,9 +291,21 @@ test("Settings turns the local API on with its address, token and client setups,
   await section.getByTestId("api-port").blur();
   await expect(section.getByTestId("api-error")).toContainText("Address already in use");
   await expect(section.getByTestId("api-running")).toHaveCount(0);
+  // Web pages: none may read it until origins are given; a bad one is refused with the reason.
+  await section.getByTestId("api-port").fill("8484");
+  await section.getByTestId("api-port").blur();
+  await expect(section.getByTestId("api-running")).toContainText("web pages cannot read the answers");
+  await section.getByTestId("api-origins").fill("localhost:3000");
+  await section.getByTestId("api-origins").blur();
+  await expect(section.getByRole("alert")).toContainText("is not a web origin");
+  await section.getByTestId("api-origins").fill("http://localhost:3000/, https://notes.example");
+  await section.getByTestId("api-origins").blur();
+  await expect(section.getByTestId("api-running")).toContainText("only the web pages listed above");
+  expect((await callsOf(page, "set_api_origins")).at(-1)).toEqual({ origins: ["http://localhost:3000/", "https://notes.example"] });
+  await expect(section.getByTestId("api-origins")).toHaveValue("http://localhost:3000, https://notes.example");
   // Off again.
   await section.getByTestId("api-enabled").uncheck();
-  expect((await callsOf(page, "set_local_api")).at(-1)).toEqual({ enabled: false, localNetwork: false, port: 1234 });
+  expect((await callsOf(page, "set_local_api")).at(-1)).toEqual({ enabled: false, localNetwork: false, port: 8484 });
 });
 
 test("Settings runs the model on a server: the connection is checked, a bad address is refused, and it can come back", async ({ page }) => {

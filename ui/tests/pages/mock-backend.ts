@@ -346,8 +346,9 @@ function add(paths: string[]): AddReport {
 
 // The local API: on at the port asked for, except 1234, which "someone else" holds.
 let tokens = 0;
+let apiOrigins: string[] = [];
 function apiStatus(enabled: boolean, localNetwork: boolean, port: number): ApiStatus {
-  const off: ApiStatus = { enabled, running: false, port, localNetwork, baseUrl: null, mcpUrl: null, token: null, model: null, error: null, clients: [] };
+  const off: ApiStatus = { enabled, running: false, port, localNetwork, corsOrigins: apiOrigins, rateLimit: 1200, baseUrl: null, mcpUrl: null, token: null, model: null, error: null, clients: [] };
   if (!enabled) return off;
   if (port === 1234) return { ...off, error: `cannot listen on 127.0.0.1:${String(port)}: Address already in use (os error 98)` };
   const token = `fathom-mock-token-${String(tokens)}`;
@@ -379,6 +380,14 @@ mockIPC(
       case "set_local_api":
         localApi = apiStatus(args.enabled as boolean, args.localNetwork as boolean, args.port as number);
         return localApi;
+      case "set_api_origins": {
+        const list = args.origins as string[];
+        const bad = list.find((o) => o !== "*" && !/^https?:\/\/[^/]+\/?$/.test(o));
+        if (bad !== undefined) throw { kind: "invalid", message: `"${bad}" is not a web origin (scheme, host and port, like http://localhost:3000)` };
+        apiOrigins = list.map((o) => o.replace(/\/$/, ""));
+        localApi = { ...localApi, corsOrigins: apiOrigins };
+        return localApi;
+      }
       case "new_api_token":
         tokens += 1;
         localApi = apiStatus(localApi.enabled, localApi.localNetwork, localApi.port);

@@ -687,7 +687,7 @@ pub(crate) enum Out {
 
 /// Takes a turn on the model and starts the reply on its own task; the task ends (and the turn
 /// passes on) within a token of `stop` being cancelled.
-async fn start(
+pub(crate) async fn start(
     api: &Arc<Api>,
     prepared: Prepared,
 ) -> Result<(mpsc::UnboundedReceiver<Out>, CancellationToken), ApiError> {

@@ -17,6 +17,7 @@ export const api = {
   setFirstRunDone: commands.setFirstRunDone,
   setIndexHidden: commands.setIndexHidden,
   setLocalApi: commands.setLocalApi,
+  setApiOrigins: commands.setApiOrigins,
   setModelIdleMinutes: commands.setModelIdleMinutes,
   setQuickShortcut: commands.setQuickShortcut,
   setSemanticSearch: commands.setSemanticSearch,

@@ -8,6 +8,7 @@ import { api } from "../api";
 export function LocalApi() {
   const [status, setStatus] = useState<ApiStatus | null>(null);
   const [port, setPort] = useState("8484");
+  const [origins, setOrigins] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [shown, setShown] = useState(0);
@@ -66,6 +67,25 @@ export function LocalApi() {
         <input type="checkbox" data-testid="api-local-network" checked={status?.localNetwork ?? false} disabled={status === null || busy} onChange={(e) => void set(enabled, e.target.checked)} />
         Also on my local network (other machines there can reach it with the token)
       </label>
+      <label className="row">
+        Web pages allowed to use it
+        <input
+          data-testid="api-origins"
+          placeholder="none (e.g. http://localhost:3000)"
+          value={origins ?? status?.corsOrigins.join(", ") ?? ""}
+          disabled={status === null || busy}
+          onChange={(e) => {
+            setOrigins(e.target.value);
+          }}
+          onBlur={() => {
+            if (origins === null) return;
+            const list = origins.split(/[\s,]+/).filter((o) => o !== "");
+            void apply(() => api.setApiOrigins(list)).then(() => {
+              setOrigins(null);
+            });
+          }}
+        />
+      </label>
       {error !== null && <p className="warning" role="alert">{error}</p>}
       {status?.error != null && (
         <p className="warning" role="alert" data-testid="api-error">
@@ -107,7 +127,7 @@ export function LocalApi() {
               </button>
             </div>
           )}
-          <p className="muted">Requests need the token; web pages cannot read the answers; one request runs at a time, and a full queue is refused. A new token refuses the clients set up with the old one.</p>
+          <p className="muted">Requests need the token; {status.corsOrigins.length === 0 ? "web pages cannot read the answers" : `only the web pages listed above can read the answers`}; each address is held to {status.rateLimit} requests a minute; one request runs at a time, and a full queue is refused. A new token refuses the clients set up with the old one.</p>
         </div>
       )}
     </div>
