@@ -85,3 +85,9 @@ test("without a model, Ask says what it needs and offers plain search", async ({
   await expect(page.getByTestId("result")).toHaveCount(2);
   expect(await callsOf(page, "ask_library")).toEqual([]);
 });
+
+test("with the model on a server and none here, Ask runs", async ({ page }) => {
+  await openWith(page, "/index.html#/ask", { ...withModel, settings: { ...defaultSeed.settings, settings: { ...defaultSeed.settings.settings, engine: "server", server: { url: "http://gpu-box:8000/v1", key: null, model: null } } } });
+  await expect(page.getByRole("searchbox", { name: "Question" })).toBeVisible();
+  await expect(page.getByTestId("needs-model")).toHaveCount(0);
+});

@@ -70,7 +70,8 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
   useEffect(() => {
     api.getSettings().then(
       (s) => {
-        setHasModel(s.settings.activeModel !== null);
+        // A model here, or a server that runs it.
+        setHasModel(s.settings.activeModel !== null || s.settings.engine === "server");
       },
       () => {
         setHasModel(false);
@@ -173,7 +174,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
     return (
       <div className="ask">
         <p className="notice" data-testid="needs-model">
-          Ask needs Context-1 on this machine: it searches your library with its own tools and answers with cited sources. Download it on the <a href="#/models">Models</a> page. Until then, plain search works:
+          Ask needs Context-1 on this machine: it searches your library with its own tools and answers with cited sources. Download it on the <a href="#/models">Models</a> page, or <a href="#/settings">run it on a server</a>. Until then, plain search works:
         </p>
         {withoutModel}
         {reader}
