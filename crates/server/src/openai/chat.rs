@@ -720,6 +720,19 @@ pub(crate) async fn start(
     Ok((rx, stop))
 }
 
+/// The reply's first delta, or its end. What fails before the first token (the model cannot
+/// load, the conversation is too long) is answered with its status rather than as a stream.
+pub(crate) async fn first_out(rx: &mut mpsc::UnboundedReceiver<Out>) -> Result<Out, ApiError> {
+    loop {
+        match rx.recv().await {
+            Some(Out::End(Err(e))) => return Err(e.into()),
+            Some(out @ (Out::End(Ok(_)) | Out::Event(ReplyEvent::Delta { .. }))) => return Ok(out),
+            Some(Out::Event(_)) => {}
+            None => return Err(ApiError::server("The reply ended without an outcome.")),
+        }
+    }
+}
+
 pub async fn handle(
     State(api): State<Arc<Api>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -769,16 +782,7 @@ async fn run(
         }
         return Err(ApiError::server("The reply ended without an outcome."));
     }
-    // Errors before the first token (the model cannot load, the conversation is too long) are
-    // answered with their status; the stream starts with the reply's first event.
-    let first = loop {
-        match rx.recv().await {
-            Some(Out::End(Err(e))) => return Err(e.into()),
-            Some(out @ (Out::End(Ok(_)) | Out::Event(ReplyEvent::Delta { .. }))) => break out,
-            Some(Out::Event(_)) => {}
-            None => return Err(ApiError::server("The reply ended without an outcome.")),
-        }
-    };
+    let first = first_out(&mut rx).await?;
     let chunks = Chunks::new(stamp, stops, include_usage);
     let opening = vec![chunks.start().to_string()];
     // The stream takes over stopping the reply when it is dropped.

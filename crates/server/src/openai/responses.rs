@@ -484,15 +484,7 @@ async fn run(
         }
         return Err(ApiError::server("The reply ended without an outcome."));
     }
-    // Errors before the first token are answered with their status.
-    let first = loop {
-        match rx.recv().await {
-            Some(Out::End(Err(e))) => return Err(e.into()),
-            Some(out @ (Out::End(Ok(_)) | Out::Event(ReplyEvent::Delta { .. }))) => break out,
-            Some(Out::Event(_)) => {}
-            None => return Err(ApiError::server("The reply ended without an outcome.")),
-        }
-    };
+    let first = super::chat::first_out(&mut rx).await?;
     let mut events = Events {
         head,
         sequence: 0,
