@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use fathom_chat::session::{Chat, ModelHost};
 use fathom_chat::{ChatStore, Harmony};
+use fathom_engine::BackendKind;
 use fathom_index::SearchIndex;
 use fathom_library::Library;
 use fathom_models::{HubCache, ModelManager, ModelStore};
 use fathom_semantic::{Semantic, SemanticStatus};
-use fathom_store::{AppDirs, JsonDoc, Settings};
+use fathom_store::{AppDirs, ComputeBackend, JsonDoc, Settings};
 
 use crate::{Error, Result};
 
@@ -74,6 +75,21 @@ pub fn model_cache(
 }
 
 /// How long an unused model stays loaded, from the settings (0: until Fathom quits).
+/// The backend a choice in the settings means on this platform.
+pub(crate) fn backend_kind(choice: ComputeBackend) -> BackendKind {
+    match choice {
+        ComputeBackend::Auto => BackendKind::platform_default(),
+        ComputeBackend::Mlx => BackendKind::Mlx,
+        ComputeBackend::LlamaCpp => BackendKind::LlamaCpp,
+    }
+}
+
+/// Where checkpoints converted for llama.cpp are kept (one file per model, replaced when the
+/// checkpoint or the converter changes).
+pub(crate) fn converted_dir(dirs: &AppDirs) -> PathBuf {
+    dirs.data().join("converted")
+}
+
 pub fn idle_unload(minutes: u32) -> Duration {
     match minutes {
         0 => Duration::from_secs(100 * 365 * 24 * 3600),
@@ -113,6 +129,7 @@ impl App {
         let chat = Harmony::load(&dirs.harmony_dir())
             .map(|harmony| {
                 let host = ModelHost::new(idle_unload(settings.model_idle_minutes));
+                host.set_backend(backend_kind(settings.backend), converted_dir(&dirs));
                 Arc::new(Chat::new(harmony, host))
             })
             .map_err(|e| {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use fathom_chat::session::{Chat, ReplyEvent, ReplyOptions};
 use fathom_chat::store::ConversationSummary;
 use fathom_chat::{Conversation, Effort, Message, Setup};
-use fathom_store::{EnginePlace, ServerSettings};
+use fathom_engine::{BackendKind, LoadOptions};
+use fathom_store::{ComputeBackend, EnginePlace, ServerSettings};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{idle_unload, App};
+use crate::app::{backend_kind, converted_dir, idle_unload, App};
 use crate::{Error, Result};
 
 /// How one reply may differ from the settings' defaults (for faces whose callers choose: the
@@ -301,6 +302,39 @@ impl App {
             chat.host.set_server(config)?;
         }
         Ok(())
+    }
+
+    /// What runs the model on this computer (Settings → "Where the model runs"); a loaded model
+    /// on another backend is let go.
+    pub fn set_backend(&self, choice: ComputeBackend) -> Result<()> {
+        self.update_settings(|s| s.backend = choice)?;
+        self.use_backend(backend_kind(choice));
+        Ok(())
+    }
+
+    /// Runs the model on `backend` from now on without changing the settings (the CLI's
+    /// `--backend`).
+    pub fn use_backend(&self, backend: BackendKind) {
+        if let Ok(chat) = &self.chat {
+            chat.host.set_backend(backend, converted_dir(&self.dirs));
+        }
+    }
+
+    /// How a face that runs the engine itself (`fathom generate`, the benchmarks) loads a model
+    /// for `context` positions: the backend chat uses, the folder its conversions go to.
+    pub fn load_options(&self, context: usize) -> LoadOptions {
+        match self.backend() {
+            BackendKind::Mlx => LoadOptions::mlx(),
+            BackendKind::LlamaCpp => LoadOptions::llamacpp(context, converted_dir(&self.dirs)),
+        }
+    }
+
+    /// What runs the model on this computer now.
+    pub fn backend(&self) -> BackendKind {
+        match &self.chat {
+            Ok(chat) => chat.host.backend(),
+            Err(_) => backend_kind(self.settings().backend),
+        }
     }
 
     /// The models `server` offers (which also shows that it answers, and takes the key).

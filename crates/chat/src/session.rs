@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use fathom_engine::{
-    Engine, FinishReason, GenerateOptions, SamplingParams, Stats, StreamEvent, TokenStream,
+    BackendKind, Engine, FinishReason, GenerateOptions, LoadOptions, SamplingParams, Stats,
+    StreamEvent, TokenStream,
 };
 use fathom_fit::{Memory, Verdict};
 use serde::Serialize;
@@ -35,6 +36,9 @@ struct HostState {
     dir: Option<PathBuf>,
     /// Where replies run when not on this computer.
     server: Option<Arc<Server>>,
+    /// What runs the model here, and where llama.cpp's conversions are kept.
+    backend: BackendKind,
+    converted: PathBuf,
     loaded: Option<Loaded>,
     /// An engine let go while a reply still held it: a new load waits until it is gone, so two
     /// copies of a model are never in memory at once.
@@ -67,6 +71,8 @@ impl ModelHost {
         let state = Arc::new(Mutex::new(HostState {
             dir: None,
             server: None,
+            backend: BackendKind::Mlx,
+            converted: std::env::temp_dir().join("fathom-converted"),
             loaded: None,
             retiring: Weak::new(),
             last_used: Instant::now(),
@@ -95,6 +101,21 @@ impl ModelHost {
 
     /// Runs replies on `server` (an OpenAI-compatible one) instead of this computer, or with
     /// `None`, here again. The model loaded here is let go: the point is to free the memory.
+    /// What runs the model on this computer (MLX until told), and the folder llama.cpp's
+    /// conversion of a checkpoint goes to. A loaded model on another backend is let go.
+    pub fn set_backend(&self, backend: BackendKind, converted: PathBuf) {
+        let mut state = self.lock();
+        if state.backend != backend {
+            retire(&mut state);
+        }
+        state.backend = backend;
+        state.converted = converted;
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.lock().backend
+    }
+
     pub fn set_server(&self, server: Option<ServerConfig>) -> Result<(), ChatError> {
         self.set_server_with(server, Timeouts::default())
     }
@@ -141,7 +162,7 @@ impl ModelHost {
     /// `allow_unfit`. Returns the engine and the context the check allows.
     pub fn engine(&self, context: u64, allow_unfit: bool) -> Result<(Arc<Engine>, u64), ChatError> {
         let _one_load_at_a_time = self.loading.lock().unwrap_or_else(|e| e.into_inner());
-        let (dir, retiring) = {
+        let (dir, retiring, backend, converted) = {
             let mut state = self.lock();
             state.last_used = Instant::now();
             let dir = state.dir.clone().ok_or_else(|| {
@@ -150,7 +171,8 @@ impl ModelHost {
             if let Some(loaded) = &state.loaded {
                 return Ok((loaded.engine.clone(), loaded.max_context));
             }
-            (dir, state.retiring.clone())
+            let converted = state.converted.clone();
+            (dir, state.retiring.clone(), state.backend, converted)
         };
         // A reply that still holds the previous engine stops within a token once its stream
         // is dropped or cancelled; wait for it rather than hold two models.
@@ -170,9 +192,13 @@ impl ModelHost {
             Verdict::DoesNotFit if allow_unfit => report.model_max_context,
             Verdict::DoesNotFit => return Err(ChatError::DoesNotFit(report.summary)),
         };
-        let engine = Arc::new(load(&dir)?);
+        let options = match backend {
+            BackendKind::Mlx => LoadOptions::mlx(),
+            BackendKind::LlamaCpp => LoadOptions::llamacpp(max_context as usize, converted),
+        };
+        let engine = Arc::new(load(&dir, options)?);
         let mut state = self.lock();
-        if state.dir.as_ref() != Some(&dir) {
+        if state.dir.as_ref() != Some(&dir) || state.backend != backend {
             return Err(ChatError::Model(
                 "the model was changed while it loaded; try again".into(),
             ));
@@ -198,8 +224,10 @@ fn retire(state: &mut HostState) {
     }
 }
 
-fn load(dir: &Path) -> Result<Engine, ChatError> {
-    Engine::load(dir).map_err(|e| ChatError::Model(format!("cannot load the model: {e}")))
+fn load(dir: &Path, options: LoadOptions) -> Result<Engine, ChatError> {
+    let backend = options.backend;
+    Engine::load_with(dir, options)
+        .map_err(|e| ChatError::Model(format!("cannot load the model ({backend}): {e}")))
 }
 
 /// Checks now and then whether the model has been idle long enough to unload; ends with the host.

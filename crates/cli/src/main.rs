@@ -30,7 +30,14 @@ use serde::Serialize;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// What runs the model on this computer for this command: mlx or llamacpp (default: the
+    /// app's setting, which is MLX on a Mac and llama.cpp elsewhere).
+    #[arg(long, global = true)]
+    backend: Option<fathom_engine::BackendKind>,
 }
+
+/// `--backend`, for every App this process opens.
+static BACKEND: std::sync::OnceLock<fathom_engine::BackendKind> = std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -66,13 +73,16 @@ enum Command {
     /// Measure load time, prefill and decode speed, time to first token and peak memory, next to
     /// mlx-lm on the same checkpoint in the same run, and print the ratios.
     Bench(BenchArgs),
-    /// Convert a checkpoint (dense BF16 chromadb/context-1, OpenAI MXFP4, unquantized MLX) into an
-    /// MLX MXFP4 checkpoint that loads directly.
+    /// Convert a checkpoint (dense BF16 chromadb/context-1, OpenAI MXFP4, MLX) into an MLX MXFP4
+    /// checkpoint that loads directly, or with `--to gguf` into the GGUF file llama.cpp runs
+    /// (MXFP4 repacked bit for bit; the app does this by itself on first load with llama.cpp).
     Convert {
         /// The checkpoint to convert.
         src: PathBuf,
-        /// A new directory for the result.
+        /// A new directory (mlx) or file (gguf) for the result.
         dst: PathBuf,
+        #[arg(long, value_enum, default_value = "mlx")]
+        to: ConvertTarget,
     },
     /// The catalogue, installed models and partial downloads.
     Models {
@@ -269,6 +279,8 @@ struct GenerateReport {
     tokens: Vec<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
+    /// What ran the model: mlx or llamacpp.
+    backend: fathom_engine::BackendKind,
     stats: Stats,
 }
 
@@ -281,13 +293,23 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// the app's background vector pass: a command adds vectors in the foreground and exits.
 fn open_app() -> Result<App, String> {
     let dirs = fathom_store::AppDirs::resolve().map_err(|e| e.to_string())?;
-    App::open_with(
+    let app = App::open_with(
         dirs,
         OpenOptions {
             background_vectors: false,
         },
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    if let Some(&backend) = BACKEND.get() {
+        app.use_backend(backend);
+    }
+    Ok(app)
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConvertTarget {
+    Mlx,
+    Gguf,
 }
 
 /// The model a command runs on: `--model DIR`, else none (`Ok(None)`) when the settings run the
@@ -425,7 +447,11 @@ async fn generate(args: GenerateArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     }
-    let engine = match Engine::load(&args.model) {
+    let load = match open_app() {
+        Ok(app) => app.load_options(prompt.len() + args.max_tokens),
+        Err(e) => return fail(e),
+    };
+    let engine = match Engine::load_with(&args.model, load) {
         Ok(engine) => engine,
         Err(e) => return fail(e),
     };
@@ -480,6 +506,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
             prompt_tokens: prompt,
             tokens,
             text: tokenizer.is_some().then_some(text),
+            backend: engine.backend,
             stats,
         };
         println!("{}", serde_json::to_string(&report).expect("serializable"));
@@ -500,6 +527,9 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(backend) = cli.backend {
+        let _ = BACKEND.set(backend);
+    }
     // The core's warnings (an embedder that cannot be used, a cache that moved) on standard error.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)
@@ -626,7 +656,27 @@ async fn main() -> ExitCode {
             revision,
             json,
         } => models::fit(&target, context, &revision, json).await,
-        Command::Convert { src, dst } => match fathom_engine::convert::convert(&src, &dst) {
+        Command::Convert {
+            src,
+            dst,
+            to: ConvertTarget::Gguf,
+        } => match fathom_engine::llamacpp::gguf::convert(&src, &dst) {
+            Ok(r) => {
+                eprintln!(
+                    "wrote {} ({} tensors: {} MXFP4 repacked, {} affine as Q4_1, {} affine dequantized; {:.1} MB in {:.1} s)",
+                    dst.display(),
+                    r.tensors,
+                    r.mxfp4_repacked,
+                    r.affine_as_q4_1,
+                    r.affine_dequantized,
+                    r.bytes as f64 / 1e6,
+                    r.seconds
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Convert { src, dst, .. } => match fathom_engine::convert::convert(&src, &dst) {
             Ok(report) => {
                 eprintln!(
                     "wrote {} ({} tensors, {} modules quantized, {:.1} MB)",

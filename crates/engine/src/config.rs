@@ -55,6 +55,8 @@ pub struct ModelConfig {
     pub num_key_value_heads: i32,
     pub sliding_window: i32,
     pub rope_theta: f64,
+    #[serde(default = "default_max_positions")]
+    pub max_position_embeddings: u64,
     #[serde(default)]
     pub rope_scaling: Option<RopeScaling>,
     #[serde(default)]
@@ -65,6 +67,10 @@ pub struct ModelConfig {
     /// Hugging Face's spelling; OpenAI's checkpoints say `{"quant_method": "mxfp4"}` here.
     #[serde(default)]
     pub quantization_config: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn default_max_positions() -> u64 {
+    131_072
 }
 
 fn default_eps() -> f32 {

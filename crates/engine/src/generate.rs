@@ -3,11 +3,9 @@
 
 use std::time::Instant;
 
-use mlx_rs::ops::indexing::IndexOp;
-use mlx_rs::Array;
 use serde::Serialize;
 
-use crate::cache::{KvCache, KvSnapshot};
+use crate::backend::{Backend, Mlx};
 use crate::sample::{Sampler, SamplingParams};
 use crate::{EngineError, Model};
 
@@ -62,7 +60,8 @@ pub struct Stats {
     pub decode_seconds: f64,
     pub decode_tokens_per_second: f64,
     pub time_to_first_token_seconds: f64,
-    /// MLX's allocator high-water mark during this generation.
+    /// The backend's memory high-water mark during this generation (MLX's allocator; llama.cpp:
+    /// the process's resident peak).
     pub peak_memory_bytes: u64,
     pub finish_reason: FinishReason,
 }
@@ -71,29 +70,29 @@ pub struct Stats {
 /// row of logits: a few MB at full size).
 const MARKS: usize = 8;
 
-/// The KV cache kept between generations, with the tokens it holds. Each generation marks the
-/// point where its prompt ended, so a later prompt that shares a prefix (the next turn of a
-/// conversation, a regenerated reply, an edit of an earlier message) returns to the latest mark
-/// inside that prefix and prefills only what follows: sliding layers cannot be cut back to an
-/// arbitrary position once they have rotated, which is why the marks exist.
-pub struct PromptCache {
-    layers: Vec<KvCache>,
+/// The KV cache kept between generations, on any [`Backend`], with the tokens it holds. Each
+/// generation marks the point where its prompt ended, so a later prompt that shares a prefix (the
+/// next turn of a conversation, a regenerated reply, an edit of an earlier message) returns to
+/// the latest mark inside that prefix and prefills only what follows: sliding layers cannot be
+/// cut back to an arbitrary position once they have rotated, which is why the marks exist.
+pub struct PromptCache<B: Backend> {
+    backend: B,
     tokens: Vec<u32>,
-    marks: Vec<Mark>,
+    marks: Vec<Mark<B::Mark>>,
 }
 
-struct Mark {
+struct Mark<M> {
     len: usize,
-    layers: Vec<KvSnapshot>,
+    state: M,
     /// The logits after the mark's last token: a prompt that ends exactly there needs no forward
     /// pass at all.
     logits: Vec<f32>,
 }
 
-impl PromptCache {
-    pub fn new(model: &Model) -> Self {
+impl<B: Backend> PromptCache<B> {
+    pub fn new(backend: B) -> Self {
         PromptCache {
-            layers: model.new_cache(),
+            backend,
             tokens: Vec::new(),
             marks: Vec::new(),
         }
@@ -104,13 +103,19 @@ impl PromptCache {
         &self.tokens
     }
 
-    fn clear(&mut self, model: &Model) {
-        *self = PromptCache::new(model);
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    fn clear(&mut self) {
+        self.backend.clear();
+        self.tokens.clear();
+        self.marks.clear();
     }
 
     /// Rewinds to the longest reusable prefix of `prompt`. Returns how many prompt tokens are
     /// held, and the logits after them when a mark sits exactly at the end of the prompt.
-    fn rewind_for(&mut self, model: &Model, prompt: &[u32]) -> (usize, Option<Vec<f32>>) {
+    fn rewind_for(&mut self, prompt: &[u32]) -> Result<(usize, Option<Vec<f32>>), EngineError> {
         let common = self
             .tokens
             .iter()
@@ -119,11 +124,11 @@ impl PromptCache {
             .count();
         if let Some(i) = self.marks.iter().rposition(|m| m.len == prompt.len()) {
             if common >= prompt.len() {
-                return (prompt.len(), Some(self.restore(i)));
+                return Ok((prompt.len(), Some(self.restore(i)?)));
             }
         }
         if common == self.tokens.len() && common < prompt.len() {
-            return (common, None);
+            return Ok((common, None));
         }
         match self
             .marks
@@ -132,27 +137,25 @@ impl PromptCache {
         {
             Some(i) => {
                 let len = self.marks[i].len;
-                self.restore(i);
-                (len, None)
+                self.restore(i)?;
+                Ok((len, None))
             }
             None => {
-                self.clear(model);
-                (0, None)
+                self.clear();
+                Ok((0, None))
             }
         }
     }
 
-    fn restore(&mut self, i: usize) -> Vec<f32> {
+    fn restore(&mut self, i: usize) -> Result<Vec<f32>, EngineError> {
         self.marks.truncate(i + 1);
         let mark = &self.marks[i];
-        for (layer, snapshot) in self.layers.iter_mut().zip(&mark.layers) {
-            layer.restore(snapshot);
-        }
+        self.backend.restore(&mark.state, mark.len)?;
         self.tokens.truncate(mark.len);
-        mark.logits.clone()
+        Ok(mark.logits.clone())
     }
 
-    fn mark(&mut self, logits: &[f32]) {
+    fn mark(&mut self, logits: &[f32]) -> Result<(), EngineError> {
         let len = self.tokens.len();
         self.marks.retain(|m| m.len != len);
         if self.marks.len() == MARKS {
@@ -160,41 +163,22 @@ impl PromptCache {
             // turn) stays; the oldest after it goes.
             self.marks.remove(1);
         }
+        let state = self.backend.mark()?;
         self.marks.push(Mark {
             len,
-            layers: self.layers.iter().map(KvCache::snapshot).collect(),
+            state,
             logits: logits.to_vec(),
         });
+        Ok(())
     }
-}
 
-fn last_row(logits: &Array) -> Result<Vec<f32>, EngineError> {
-    let row = logits.index((0, -1));
-    row.eval()?;
-    Ok(row.as_slice::<f32>().to_vec())
-}
-
-impl Model {
-    /// Generates after `prompt` from a fresh cache, calling `on_token` with each new token as
-    /// soon as it exists. `cancelled` is polled before every forward pass, so a cancel takes
-    /// effect within one token.
+    /// Generates after `prompt`, calling `on_token` with each new token as soon as it exists.
+    /// What the cache already holds of `prompt` is not computed again (unless
+    /// `options.reuse_cache` is off), and afterwards it holds the prompt and the reply.
+    /// `cancelled` is polled before every forward pass, so a cancel takes effect within one
+    /// token. An error leaves the cache empty rather than half-written.
     pub fn generate(
-        &self,
-        prompt: &[u32],
-        options: &GenerateOptions,
-        cancelled: &dyn Fn() -> bool,
-        on_token: &mut dyn FnMut(u32),
-    ) -> Result<(Vec<u32>, Stats), EngineError> {
-        let mut cache = PromptCache::new(self);
-        self.generate_with(&mut cache, prompt, options, cancelled, on_token)
-    }
-
-    /// [`Model::generate`] on a kept cache: what it already holds of `prompt` is not computed
-    /// again (unless `options.reuse_cache` is off), and afterwards it holds the prompt and the
-    /// reply. An error leaves it empty rather than half-written.
-    pub fn generate_with(
-        &self,
-        cache: &mut PromptCache,
+        &mut self,
         prompt: &[u32],
         options: &GenerateOptions,
         cancelled: &dyn Fn() -> bool,
@@ -207,34 +191,33 @@ impl Model {
         if options.max_tokens == 0 {
             return Err(EngineError::Input("max_tokens must be at least 1".into()));
         }
-        let vocab = self.config.vocab_size as u32;
+        let vocab = self.backend.vocab_size() as u32;
         if let Some(bad) = prompt.iter().find(|&&t| t >= vocab) {
             return Err(EngineError::Input(format!(
                 "token {bad} is outside the vocabulary ({vocab})"
             )));
         }
         if !options.reuse_cache {
-            cache.clear(self);
+            self.clear();
         }
-        let outcome = self.run(cache, prompt, options, cancelled, on_token);
+        let outcome = self.run(prompt, options, cancelled, on_token);
         if outcome.is_err() {
-            cache.clear(self);
+            self.clear();
         }
         outcome
     }
 
     fn run(
-        &self,
-        cache: &mut PromptCache,
+        &mut self,
         prompt: &[u32],
         options: &GenerateOptions,
         cancelled: &dyn Fn() -> bool,
         on_token: &mut dyn FnMut(u32),
     ) -> Result<(Vec<u32>, Stats), EngineError> {
-        let _ = mlx_rs::memory::reset_peak_memory();
+        self.backend.reset_peak_memory();
         let start = Instant::now();
         let mut sampler = Sampler::new(options.sampling);
-        let (held, mut row) = cache.rewind_for(self, prompt);
+        let (held, mut row) = self.rewind_for(prompt)?;
         let mut stats = Stats {
             prompt_tokens: prompt.len(),
             cached_tokens: held,
@@ -247,10 +230,10 @@ impl Model {
             peak_memory_bytes: 0,
             finish_reason: FinishReason::Length,
         };
-        let finish = |mut stats: Stats, tokens: Vec<u32>, reason| {
+        let finish = |backend: &B, mut stats: Stats, tokens: Vec<u32>, reason| {
             stats.finish_reason = reason;
             stats.generated_tokens = tokens.len();
-            stats.peak_memory_bytes = mlx_rs::memory::peak_memory().unwrap_or(0) as u64;
+            stats.peak_memory_bytes = backend.peak_memory();
             Ok((tokens, stats))
         };
 
@@ -273,23 +256,13 @@ impl Model {
         }
         for (from, to) in pieces {
             if cancelled() {
-                return finish(stats, Vec::new(), FinishReason::Cancelled);
+                return finish(&self.backend, stats, Vec::new(), FinishReason::Cancelled);
             }
             let piece = &prompt[from..to];
-            let ids: Vec<i32> = piece.iter().map(|&t| t as i32).collect();
-            let out = self.forward(
-                &Array::from_slice(&ids, &[1, ids.len() as i32]),
-                &mut cache.layers,
-                false,
-            )?;
-            // Evaluate per chunk (cache included) so the lazy graph stays one chunk deep.
-            let mut arrays: Vec<&Array> = cache.layers.iter().flat_map(|c| c.arrays()).collect();
-            arrays.push(&out);
-            mlx_rs::transforms::eval(arrays)?;
-            cache.tokens.extend_from_slice(piece);
-            let last = last_row(&out)?;
+            let last = self.backend.forward(piece)?;
+            self.tokens.extend_from_slice(piece);
             if options.marks.contains(&to) && to < prompt.len() {
-                cache.mark(&last);
+                self.mark(&last)?;
             }
             row = Some(last);
         }
@@ -297,7 +270,7 @@ impl Model {
             return Err(EngineError::Input("no logits after the prompt".into()));
         };
         if held < prompt.len() {
-            cache.mark(&row);
+            self.mark(&row)?;
         }
         let prefilled = prompt.len() - held;
         stats.prefill_seconds = start.elapsed().as_secs_f64();
@@ -322,25 +295,33 @@ impl Model {
                 None
             };
             if let Some(reason) = reason {
-                return finish(
-                    Self::decode_figures(stats, decode_start, tokens.len()),
-                    tokens,
-                    reason,
-                );
+                let stats = decode_figures(stats, decode_start, tokens.len());
+                return finish(&self.backend, stats, tokens, reason);
             }
-            let ids = Array::from_slice(&[token as i32], &[1, 1]);
-            row = last_row(&self.forward(&ids, &mut cache.layers, false)?)?;
-            cache.tokens.push(token);
+            row = self.backend.forward(&[token])?;
+            self.tokens.push(token);
         }
     }
+}
 
-    fn decode_figures(mut stats: Stats, decode_start: Instant, generated: usize) -> Stats {
-        // The first token came from the prefill's logits; decoding produced the rest.
-        stats.decode_seconds = decode_start.elapsed().as_secs_f64();
-        if generated > 1 {
-            stats.decode_tokens_per_second =
-                (generated - 1) as f64 / stats.decode_seconds.max(1e-9);
-        }
-        stats
+fn decode_figures(mut stats: Stats, decode_start: Instant, generated: usize) -> Stats {
+    // The first token came from the prefill's logits; decoding produced the rest.
+    stats.decode_seconds = decode_start.elapsed().as_secs_f64();
+    if generated > 1 {
+        stats.decode_tokens_per_second = (generated - 1) as f64 / stats.decode_seconds.max(1e-9);
+    }
+    stats
+}
+
+impl Model {
+    /// Generates after `prompt` on MLX from a fresh cache (see [`PromptCache::generate`]).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        cancelled: &dyn Fn() -> bool,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Stats), EngineError> {
+        PromptCache::new(Mlx::new(self)).generate(prompt, options, cancelled, on_token)
     }
 }

@@ -43,6 +43,28 @@ fn load_weight(
     out: i32,
     inp: i32,
 ) -> Result<std::result::Result<Array, Quantized>> {
+    load_weight_with(ck, path, experts, out, inp, true)
+}
+
+/// [`load_weight`] for conversion: a dense weight keeps the dtype it is stored in.
+pub(crate) fn load_weight_as_stored(
+    ck: &mut Checkpoint,
+    path: &str,
+    experts: Option<i32>,
+    out: i32,
+    inp: i32,
+) -> Result<std::result::Result<Array, Quantized>> {
+    load_weight_with(ck, path, experts, out, inp, false)
+}
+
+fn load_weight_with(
+    ck: &mut Checkpoint,
+    path: &str,
+    experts: Option<i32>,
+    out: i32,
+    inp: i32,
+    upcast: bool,
+) -> Result<std::result::Result<Array, Quantized>> {
     let lead: Vec<i32> = experts.into_iter().collect();
     let shape = |last: &[i32]| [lead.as_slice(), last].concat();
     let quant = ck.config.quantization().ok().flatten();
@@ -52,9 +74,12 @@ fn load_weight(
         Some(ModuleQuant::Default(spec)) => ck.contains(&format!("{path}.scales")).then_some(spec),
     };
     let Some(spec) = spec else {
-        return Ok(Ok(
-            ck.take_float(&format!("{path}.weight"), &shape(&[out, inp]))?
-        ));
+        let name = format!("{path}.weight");
+        return Ok(Ok(if upcast {
+            ck.take_float(&name, &shape(&[out, inp]))?
+        } else {
+            ck.take(&name, Some(&shape(&[out, inp])))?
+        }));
     };
     let weight = ck.take(
         &format!("{path}.weight"),

@@ -1,5 +1,5 @@
-//! The engine as a service: a worker thread owns the model (MLX arrays are not shared between
-//! threads) and runs one generation at a time; each generation is an async stream of tokens that
+//! The engine as a service: a worker thread owns the model on its backend (MLX arrays and
+//! llama.cpp contexts are not shared between threads) and runs one generation at a time; each generation is an async stream of tokens that
 //! can be cancelled, or dropped, at any moment and stops within one token.
 
 use std::path::PathBuf;
@@ -9,8 +9,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::backend::{Backend, BackendKind, Mlx};
 use crate::generate::{GenerateOptions, PromptCache, Stats};
-use crate::{EngineError, Model};
+use crate::{llamacpp, EngineError, Model};
 
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
@@ -32,47 +33,87 @@ pub struct Engine {
     shutdown: Arc<AtomicBool>,
     worker: Option<JoinHandle<()>>,
     pub vocab_size: u32,
+    pub backend: BackendKind,
+}
+
+/// How an [`Engine`] runs its checkpoint.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub backend: BackendKind,
+    /// Most positions a conversation holds: llama.cpp allocates its KV cache for this up front
+    /// (MLX grows its cache as needed).
+    pub context: usize,
+    /// Where checkpoints converted for llama.cpp are kept (converted on first load).
+    pub converted: PathBuf,
+    /// CPU threads for llama.cpp; all of them when `None`.
+    pub threads: Option<usize>,
+}
+
+impl LoadOptions {
+    /// MLX, which needs nothing else.
+    pub fn mlx() -> Self {
+        LoadOptions {
+            backend: BackendKind::Mlx,
+            context: 0,
+            converted: PathBuf::new(),
+            threads: None,
+        }
+    }
+
+    /// llama.cpp with `context` positions, converting into `converted`.
+    pub fn llamacpp(context: usize, converted: impl Into<PathBuf>) -> Self {
+        LoadOptions {
+            backend: BackendKind::LlamaCpp,
+            context,
+            converted: converted.into(),
+            threads: None,
+        }
+    }
 }
 
 impl Engine {
-    /// Loads the checkpoint on the engine's own thread.
+    /// Loads the checkpoint on MLX, on the engine's own thread.
     pub fn load(dir: impl Into<PathBuf>) -> Result<Self, EngineError> {
+        Self::load_with(dir, LoadOptions::mlx())
+    }
+
+    /// Loads the checkpoint on the backend `options` name, on the engine's own thread (MLX arrays
+    /// and llama.cpp contexts stay on the thread that made them).
+    pub fn load_with(dir: impl Into<PathBuf>, options: LoadOptions) -> Result<Self, EngineError> {
         let dir = dir.into();
+        let backend = options.backend;
         let (ready_tx, ready_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let shutdown = Arc::new(AtomicBool::new(false));
         let stopping = shutdown.clone();
         let worker = std::thread::Builder::new()
             .name("fathom-engine".into())
-            .spawn(move || {
-                let model = match Model::load(&dir) {
-                    Ok(model) => {
-                        let _ = ready_tx.send(Ok(model.config.vocab_size as u32));
-                        model
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                // One kept cache: the conversation generated last continues without a full prefill.
-                let mut cache = PromptCache::new(&model);
-                for job in jobs_rx {
-                    let cancel = job.cancel.clone();
-                    let events = job.events.clone();
-                    let outcome = model.generate_with(
-                        &mut cache,
-                        &job.prompt,
-                        &job.options,
-                        &|| cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),
-                        &mut |t| {
-                            let _ = events.send(StreamEvent::Token(t));
-                        },
-                    );
-                    let _ = job.events.send(match outcome {
-                        Ok((_, stats)) => StreamEvent::Finished(stats),
-                        Err(e) => StreamEvent::Failed(e.to_string()),
-                    });
+            .spawn(move || match options.backend {
+                BackendKind::Mlx => {
+                    let model = match Model::load(&dir) {
+                        Ok(model) => model,
+                        Err(e) => return drop(ready_tx.send(Err(e))),
+                    };
+                    let _ = ready_tx.send(Ok(model.config.vocab_size as u32));
+                    serve(PromptCache::new(Mlx::new(&model)), jobs_rx, &stopping);
+                }
+                BackendKind::LlamaCpp => {
+                    let loaded = llamacpp::prepare(&dir, &options.converted)
+                        .and_then(|path| llamacpp::GgufModel::load(&path));
+                    let model = match loaded {
+                        Ok(model) => model,
+                        Err(e) => return drop(ready_tx.send(Err(e))),
+                    };
+                    let context = llamacpp::ContextOptions {
+                        threads: options.threads,
+                        ..llamacpp::ContextOptions::new(options.context)
+                    };
+                    let backend = match model.context(&context) {
+                        Ok(backend) => backend,
+                        Err(e) => return drop(ready_tx.send(Err(e))),
+                    };
+                    let _ = ready_tx.send(Ok(backend.vocab_size() as u32));
+                    serve(PromptCache::new(backend), jobs_rx, &stopping);
                 }
             })
             .map_err(|e| EngineError::Input(format!("cannot start the engine thread: {e}")))?;
@@ -84,6 +125,7 @@ impl Engine {
             shutdown,
             worker: Some(worker),
             vocab_size,
+            backend,
         })
     }
 
@@ -105,6 +147,27 @@ impl Engine {
             let _ = events.send(StreamEvent::Failed("the engine has stopped".into()));
         }
         TokenStream { events: rx, cancel }
+    }
+}
+
+/// Runs jobs one after another on one kept cache, so the conversation generated last continues
+/// without a full prefill.
+fn serve<B: Backend>(mut cache: PromptCache<B>, jobs: mpsc::Receiver<Job>, stopping: &AtomicBool) {
+    for job in jobs {
+        let cancel = job.cancel.clone();
+        let events = job.events.clone();
+        let outcome = cache.generate(
+            &job.prompt,
+            &job.options,
+            &|| cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),
+            &mut |t| {
+                let _ = events.send(StreamEvent::Token(t));
+            },
+        );
+        let _ = job.events.send(match outcome {
+            Ok((_, stats)) => StreamEvent::Finished(stats),
+            Err(e) => StreamEvent::Failed(e.to_string()),
+        });
     }
 }
 

@@ -10,4 +10,4 @@ mod settings;
 
 pub use dirs::AppDirs;
 pub use doc::{JsonDoc, Loaded, StoreError};
-pub use settings::{EnginePlace, ServerSettings, Settings, DEFAULT_QUICK_SHORTCUT};
+pub use settings::{ComputeBackend, EnginePlace, ServerSettings, Settings, DEFAULT_QUICK_SHORTCUT};

@@ -45,6 +45,21 @@ pub struct Settings {
     /// The OpenAI-compatible server used when `engine` is `server` (kept when it is not, so
     /// switching back and forth keeps the address).
     pub server: ServerSettings,
+    /// What runs the model on this computer.
+    pub backend: ComputeBackend,
+}
+
+/// What runs the model on this computer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ComputeBackend {
+    /// MLX on a Mac (Metal), llama.cpp elsewhere (every CPU core).
+    #[default]
+    Auto,
+    /// MLX: Metal on a Mac; on Linux its CPU backend, about one core's speed.
+    Mlx,
+    /// llama.cpp on the CPU, from the same checkpoint converted once to GGUF.
+    LlamaCpp,
 }
 
 /// Where the model runs.
@@ -90,6 +105,7 @@ impl Default for Settings {
             api_cors_origins: Vec::new(),
             engine: EnginePlace::Computer,
             server: ServerSettings::default(),
+            backend: ComputeBackend::Auto,
         }
     }
 }

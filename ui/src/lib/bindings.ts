@@ -308,6 +308,15 @@ detail?: string | null } |
 /**  A value given for a setting is not one Fathom can use; the message says why. */
 { kind: "invalid"; message: string };
 
+/**  What runs the model on this computer. */
+export type ComputeBackend = 
+/**  MLX on a Mac (Metal), llama.cpp elsewhere (every CPU core). */
+"auto" | 
+/**  MLX: Metal on a Mac; on Linux its CPU backend, about one core's speed. */
+"mlx" | 
+/**  llama.cpp on the CPU, from the same checkpoint converted once to GGUF. */
+"llamaCpp";
+
 export type Conversation = {
 	id: string,
 	title: string,
@@ -778,6 +787,8 @@ export type Settings = {
 	 *  switching back and forth keeps the address).
 	 */
 	server: ServerSettings,
+	/**  What runs the model on this computer. */
+	backend: ComputeBackend,
 };
 
 /**  The settings together with what became of them. */
