@@ -31,9 +31,10 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// What runs the model on this computer for this command: mlx or llamacpp (default: the
-    /// app's setting, which is MLX on a Mac and llama.cpp elsewhere).
-    #[arg(long, global = true)]
-    backend: Option<fathom_engine::BackendKind>,
+    /// app's setting, which is MLX on a Mac and llama.cpp elsewhere). `bench` takes several,
+    /// comma-separated, and measures each.
+    #[arg(long, global = true, value_delimiter = ',')]
+    backend: Vec<fathom_engine::BackendKind>,
 }
 
 /// `--backend`, for every App this process opens.
@@ -527,8 +528,13 @@ async fn generate(args: GenerateArgs) -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(backend) = cli.backend {
-        let _ = BACKEND.set(backend);
+    let backends = cli.backend.clone();
+    match (&cli.command, backends.as_slice()) {
+        (Command::Bench(_), _) | (_, []) => {}
+        (_, [one]) => {
+            let _ = BACKEND.set(*one);
+        }
+        _ => return fail("--backend takes one backend here (several only for bench)"),
     }
     // The core's warnings (an embedder that cannot be used, a cache that moved) on standard error.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
@@ -565,7 +571,14 @@ async fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Generate(args) => generate(args).await,
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => {
+            let backends = if backends.is_empty() {
+                vec![fathom_engine::BackendKind::Mlx]
+            } else {
+                backends
+            };
+            bench::run(args, &backends)
+        }
         Command::Models { json } => match app() {
             Ok(app) => models::list(&app, json),
             Err(e) => fail(e),

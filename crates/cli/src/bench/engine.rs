@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use fathom_engine::{GenerateOptions, Model};
+use fathom_engine::llamacpp::{self, ContextOptions, GgufModel};
+use fathom_engine::{Backend, BackendKind, GenerateOptions, Mlx, Model, PromptCache};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,23 +77,80 @@ pub fn prompt(n: usize, vocab: u32, seed: u64) -> Vec<u32> {
         .collect()
 }
 
+/// Fathom's engine on `backend`: loads the checkpoint (llama.cpp: its GGUF conversion, made
+/// once into the temporary folder and reported apart), then each prompt from an empty cache.
 pub fn run_fathom(
     model_dir: &Path,
     prompt_lens: &[usize],
     decode_tokens: usize,
+    backend: BackendKind,
 ) -> Result<Report, String> {
-    let start = Instant::now();
-    let model = Model::load(model_dir).map_err(|e| e.to_string())?;
-    let load_seconds = start.elapsed().as_secs_f64();
-    let vocab = model.config.vocab_size as u32;
+    // Each backend's peak on its own (Linux: "5" resets VmHWM to what is resident now).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let options = GenerateOptions {
+        max_tokens: decode_tokens.max(1),
+        ..GenerateOptions::default()
+    };
+    let err = |e: fathom_engine::EngineError| e.to_string();
+    let (load_seconds, runs) = match backend {
+        BackendKind::Mlx => {
+            let start = Instant::now();
+            let model = Model::load(model_dir).map_err(err)?;
+            let load_seconds = start.elapsed().as_secs_f64();
+            let vocab = model.config.vocab_size as u32;
+            let mut cache = PromptCache::new(Mlx::new(&model));
+            (
+                load_seconds,
+                measure(&mut cache, vocab, prompt_lens, &options)?,
+            )
+        }
+        BackendKind::LlamaCpp => {
+            let converted = std::env::temp_dir().join("fathom-bench-converted");
+            let start = Instant::now();
+            let file = llamacpp::prepare(model_dir, &converted).map_err(err)?;
+            eprintln!(
+                "note: llama.cpp runs {} (ready in {:.1} s: converted now, or earlier)",
+                file.display(),
+                start.elapsed().as_secs_f64()
+            );
+            let start = Instant::now();
+            let model = GgufModel::load(&file).map_err(err)?;
+            let longest = prompt_lens.iter().max().copied().unwrap_or(0);
+            let context = model
+                .context(&ContextOptions::new(longest + decode_tokens + 16))
+                .map_err(err)?;
+            let load_seconds = start.elapsed().as_secs_f64();
+            let vocab = model.vocab_size() as u32;
+            let mut cache = PromptCache::new(context);
+            (
+                load_seconds,
+                measure(&mut cache, vocab, prompt_lens, &options)?,
+            )
+        }
+    };
+    Ok(Report {
+        implementation: format!("fathom {backend}"),
+        load_seconds,
+        runs,
+        peak_rss_bytes: peak_rss_bytes(),
+        peak_mlx_bytes: match backend {
+            BackendKind::Mlx => mlx_rs::memory::peak_memory().unwrap_or(0) as u64,
+            BackendKind::LlamaCpp => 0,
+        },
+    })
+}
+
+/// Each prompt length from an empty cache (the cache is not reused between them).
+fn measure<B: Backend>(
+    cache: &mut PromptCache<B>,
+    vocab: u32,
+    prompt_lens: &[usize],
+    options: &GenerateOptions,
+) -> Result<Vec<Run>, String> {
     let mut runs = Vec::new();
     for &n in prompt_lens {
-        let options = GenerateOptions {
-            max_tokens: decode_tokens.max(1),
-            ..GenerateOptions::default()
-        };
-        let (_, stats) = model
-            .generate(&prompt(n, vocab, 0), &options, &|| false, &mut |_| {})
+        let (_, stats) = cache
+            .generate(&prompt(n, vocab, 0), options, &|| false, &mut |_| {})
             .map_err(|e| e.to_string())?;
         runs.push(Run {
             prompt_tokens: n,
@@ -104,13 +162,7 @@ pub fn run_fathom(
             decode_tokens_per_second: stats.decode_tokens_per_second,
         });
     }
-    Ok(Report {
-        implementation: "fathom".into(),
-        load_seconds,
-        runs,
-        peak_rss_bytes: peak_rss_bytes(),
-        peak_mlx_bytes: mlx_rs::memory::peak_memory().unwrap_or(0) as u64,
-    })
+    Ok(runs)
 }
 
 pub fn run_reference(
@@ -162,53 +214,89 @@ fn loaded_openblas() -> Option<String> {
 
 /// A side-by-side table; ratios are Fathom ÷ mlx-lm (above 1 is better for rates, below 1 for
 /// times and memory).
-pub fn table(ours: &Report, theirs: Option<&Report>) -> String {
-    let mut rows: Vec<(String, f64, Option<f64>)> = vec![(
+/// The reports side by side, one column each, with each column's ratio to the last one.
+pub fn table(reports: &[&Report]) -> String {
+    let Some(first) = reports.first() else {
+        return String::new();
+    };
+    let mut rows: Vec<(String, Vec<Option<f64>>)> = vec![(
         "load (s)".into(),
-        ours.load_seconds,
-        theirs.map(|t| t.load_seconds),
+        reports.iter().map(|r| Some(r.load_seconds)).collect(),
     )];
-    for run in &ours.runs {
-        let other =
-            theirs.and_then(|t| t.runs.iter().find(|r| r.prompt_tokens == run.prompt_tokens));
+    for run in &first.runs {
         let n = run.prompt_tokens;
+        let of = |r: &Report| r.runs.iter().find(|o| o.prompt_tokens == n).cloned();
         rows.push((
             format!("prefill {n} (tok/s)"),
-            run.prefill_tokens_per_second,
-            other.map(|o| o.prefill_tokens_per_second),
+            reports
+                .iter()
+                .map(|r| of(r).map(|o| o.prefill_tokens_per_second))
+                .collect(),
         ));
         rows.push((
             format!("first token {n} (s)"),
-            run.time_to_first_token_seconds,
-            other.map(|o| o.time_to_first_token_seconds),
+            reports
+                .iter()
+                .map(|r| of(r).map(|o| o.time_to_first_token_seconds))
+                .collect(),
         ));
         if run.decode_tokens > 0 {
             rows.push((
                 format!("decode after {n} (tok/s)"),
-                run.decode_tokens_per_second,
-                other
-                    .filter(|o| o.decode_tokens > 0)
-                    .map(|o| o.decode_tokens_per_second),
+                reports
+                    .iter()
+                    .map(|r| {
+                        of(r)
+                            .filter(|o| o.decode_tokens > 0)
+                            .map(|o| o.decode_tokens_per_second)
+                    })
+                    .collect(),
             ));
         }
     }
     rows.push((
         "peak RSS (GB)".into(),
-        ours.peak_rss_bytes as f64 / 1e9,
-        theirs.map(|t| t.peak_rss_bytes as f64 / 1e9),
+        reports
+            .iter()
+            .map(|r| Some(r.peak_rss_bytes as f64 / 1e9))
+            .collect(),
     ));
-    let mut out = format!(
-        "{:<26}{:>12}{:>12}{:>10}\n",
-        "", "fathom", "mlx-lm", "ratio"
-    );
-    for (name, a, b) in rows {
-        let (b, ratio) = match b {
-            Some(b) => (format!("{b:.3}"), format!("{:.2}", a / b)),
-            None => ("—".into(), "—".into()),
-        };
-        out.push_str(&format!("{name:<26}{a:>12.3}{b:>12}{ratio:>10}\n"));
+    let last = reports.len() - 1;
+    let mut out = format!("{:<26}", "");
+    for r in reports {
+        out.push_str(&format!("{:>18}", r.implementation));
+    }
+    for r in &reports[..last] {
+        out.push_str(&format!(
+            "{:>22}",
+            format!("{} ÷ {}", short(r), short(reports[last]))
+        ));
+    }
+    out.push('\n');
+    for (name, values) in rows {
+        out.push_str(&format!("{name:<26}"));
+        for v in &values {
+            out.push_str(&match v {
+                Some(v) => format!("{v:>18.3}"),
+                None => format!("{:>18}", "—"),
+            });
+        }
+        for v in &values[..last] {
+            let ratio = match (v, values[last]) {
+                (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+                _ => "—".into(),
+            };
+            out.push_str(&format!("{ratio:>22}"));
+        }
+        out.push('\n');
     }
     out
+}
+
+fn short(r: &Report) -> &str {
+    r.implementation
+        .strip_prefix("fathom ")
+        .unwrap_or(&r.implementation)
 }
 
 pub fn default_script() -> PathBuf {

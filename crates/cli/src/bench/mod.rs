@@ -9,11 +9,12 @@ pub mod search;
 
 use std::process::ExitCode;
 
-use fathom_engine::GenerateOptions;
+use fathom_engine::{BackendKind, GenerateOptions};
 
 use crate::{fail, BenchArgs};
 
-pub fn run(args: BenchArgs) -> ExitCode {
+/// `backends`: the engine's backends to measure (`--backend llamacpp,mlx`), in that order.
+pub fn run(args: BenchArgs, backends: &[BackendKind]) -> ExitCode {
     let chunk = GenerateOptions::default().prefill_chunk;
     if let Some(contexts) = &args.memory_at {
         return memory_table(&args.model, contexts, chunk, args.json);
@@ -52,17 +53,23 @@ pub fn run(args: BenchArgs) -> ExitCode {
             }
         }
     };
-    let ours = match engine::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    // llama.cpp's column first, MLX's after it, so the ratios read "llama.cpp ÷ MLX".
+    let mut ours = Vec::new();
+    for &backend in backends {
+        match engine::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens, backend) {
+            Ok(r) => ours.push(r),
+            Err(e) => return fail(format!("{backend}: {e}")),
+        }
+    }
     if args.json {
         println!(
             "{}",
             serde_json::json!({"fathom": ours, "reference": theirs})
         );
     } else {
-        print!("{}", engine::table(&ours, theirs.as_ref()));
+        let mut columns: Vec<&engine::Report> = ours.iter().collect();
+        columns.extend(theirs.as_ref());
+        print!("{}", engine::table(&columns));
     }
     ExitCode::SUCCESS
 }
