@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "set_active_model",
     "set_hf_token",
     "set_engine",
+    "set_backend",
     "server_models",
     "index_folder_cmd",
     "library_status",

@@ -51,6 +51,7 @@ macro_rules! command_list {
                 settings::set_model_idle_minutes,
                 settings::set_hf_token,
                 settings::set_engine,
+                settings::set_backend,
                 settings::server_models,
                 models::memory_info,
                 models::list_models,

@@ -126,10 +126,18 @@ impl App {
         Ok(self.models.discard(repo)?)
     }
 
-    /// Deletes an installed model (and its converted copy); returns the bytes freed. It stops
+    /// Deletes an installed model (and its converted copies: MLX's for dense checkpoints,
+    /// llama.cpp's GGUF); returns the bytes freed. It stops
     /// being the active model.
     pub fn delete_model(&self, repo: &str) -> Result<u64> {
-        let freed = self.models.delete(repo)?;
+        // llama.cpp's conversion is named after the checkpoint's folder: found before it goes.
+        let converted = self.model_path(repo).ok().map(|path| {
+            fathom_engine::llamacpp::remove_conversions(
+                &path,
+                &crate::app::converted_dir(&self.dirs),
+            )
+        });
+        let freed = self.models.delete(repo)? + converted.unwrap_or(0);
         if lock(&self.settings).active_model.as_deref() == Some(repo) {
             self.update_settings(|s| s.active_model = None)?;
         }

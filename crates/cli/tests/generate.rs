@@ -20,7 +20,11 @@ fn fixture() -> (PathBuf, Value) {
 }
 
 fn fathom(args: &[&str]) -> (bool, String, String) {
+    // Fathom's state (llama.cpp's conversion among it) in a folder of this test run's own,
+    // shared by its tests, which run at once.
+    let data = std::env::temp_dir().join(format!("fathom-cli-generate-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .env("FATHOM_DATA_DIR", &data)
         .args(args)
         .output()
         .unwrap();
@@ -43,7 +47,10 @@ fn ids(v: &Value) -> String {
 #[test]
 fn greedy_json_output_matches_the_reference() {
     let (dir, reference) = fixture();
+    // mlx-lm's greedy tokens are MLX's (llama.cpp's parity is crates/engine/tests/llamacpp.rs).
     let (ok, stdout, stderr) = fathom(&[
+        "--backend",
+        "mlx",
         "generate",
         "--model",
         dir.to_str().unwrap(),

@@ -46,18 +46,8 @@ fn load_weight(
     load_weight_with(ck, path, experts, out, inp, true)
 }
 
-/// [`load_weight`] for conversion: a dense weight keeps the dtype it is stored in.
-pub(crate) fn load_weight_as_stored(
-    ck: &mut Checkpoint,
-    path: &str,
-    experts: Option<i32>,
-    out: i32,
-    inp: i32,
-) -> Result<std::result::Result<Array, Quantized>> {
-    load_weight_with(ck, path, experts, out, inp, false)
-}
-
-fn load_weight_with(
+/// [`load_weight`], with `upcast` off for conversion (a dense weight keeps its stored dtype).
+pub(crate) fn load_weight_with(
     ck: &mut Checkpoint,
     path: &str,
     experts: Option<i32>,

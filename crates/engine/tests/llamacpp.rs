@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use fathom_engine::llamacpp::gguf::{self, Precision};
-use fathom_engine::llamacpp::{ContextOptions, GgufModel};
+use fathom_engine::llamacpp::{self, ContextOptions, GgufModel};
 use fathom_engine::quant::{quantize, QuantSpec, Quantized};
 use fathom_engine::{Array, Backend};
 use mlx_rs::Dtype;
@@ -298,4 +298,36 @@ fn a_context_that_is_full_is_an_error_not_a_crash() {
     let mut backend = model.context(&ContextOptions::new(512)).unwrap();
     let err = backend.forward(&vec![1; 600]).err().unwrap();
     assert!(err.to_string().contains("512-token context"), "{err}");
+}
+
+#[test]
+fn a_changed_checkpoint_is_converted_again_and_its_old_file_goes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("f32")).unwrap().flatten() {
+        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
+    }
+    let converted = tmp.path().join("converted");
+    let first = llamacpp::prepare(&model, &converted).unwrap();
+    assert_eq!(
+        llamacpp::prepare(&model, &converted).unwrap(),
+        first,
+        "made once"
+    );
+
+    // A re-downloaded checkpoint of another size: a new conversion replaces the old one.
+    let config = model.join("config.json");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n\n");
+    std::fs::write(&config, text).unwrap();
+    let second = llamacpp::prepare(&model, &converted).unwrap();
+    assert_ne!(second, first);
+    assert!(second.is_file() && !first.exists());
+    GgufModel::load(&second).unwrap();
+
+    // Removing the model removes its conversion.
+    let size = std::fs::metadata(&second).unwrap().len();
+    assert_eq!(llamacpp::remove_conversions(&model, &converted), size);
+    assert_eq!(std::fs::read_dir(&converted).unwrap().count(), 0);
 }

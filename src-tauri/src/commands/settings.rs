@@ -104,6 +104,18 @@ pub async fn set_engine(
     Ok(state.settings_view())
 }
 
+/// What runs the model on this computer: automatic (MLX on a Mac, llama.cpp elsewhere), MLX or
+/// llama.cpp.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_backend(
+    state: State<'_, AppState>,
+    backend: fathom_store::ComputeBackend,
+) -> Result<SettingsView, CommandError> {
+    state.core.set_backend(backend)?;
+    Ok(state.settings_view())
+}
+
 /// The models a server offers: shows that it answers and takes the key.
 #[tauri::command]
 #[specta::specta]

@@ -57,6 +57,11 @@ export const commands = {
 	setHfToken: (token: string | null) => __TAURI_INVOKE<SettingsView>("set_hf_token", { token }),
 	/**  Where chat and Ask run: on this computer, or on an OpenAI-compatible server. */
 	setEngine: (place: EnginePlace, server: ServerSettings) => __TAURI_INVOKE<SettingsView>("set_engine", { place, server }),
+	/**
+	 *  What runs the model on this computer: automatic (MLX on a Mac, llama.cpp elsewhere), MLX or
+	 *  llama.cpp.
+	 */
+	setBackend: (backend: ComputeBackend) => __TAURI_INVOKE<SettingsView>("set_backend", { backend }),
 	/**  The models a server offers: shows that it answers and takes the key. */
 	serverModels: (server: ServerSettings) => __TAURI_INVOKE<string[]>("server_models", { server }),
 	/**  This machine's memory, as the checks see it, with the budget they hold models to. */

@@ -81,7 +81,7 @@ export function describeError(e: unknown): string {
 
 export type {
   Action, AddReport, AgentEvent, ApiStatus, AppInfo, Asked, AvailableUpdate, Citation, CommandError, Conversation,
-  ConversationSummary, Effort, EnginePlace, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport,
+  ConversationSummary, ComputeBackend, Effort, EnginePlace, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport,
   InstalledModel, Memory, MemoryInfo, ModelRow, Part, PullProgress, RankedDocument, ReplyAction, ReplyEvent,
   ReplyStats, RunSummary, SavedRun, ScanProgress, SemanticStatus, Message, ServerSettings, Settings, SettingsView,
   UpdateCheck, UpdateProgress,

@@ -308,6 +308,19 @@ test("Settings turns the local API on with its address, token and client setups,
   expect((await callsOf(page, "set_local_api")).at(-1)).toEqual({ enabled: false, localNetwork: false, port: 8484 });
 });
 
+test("Settings chooses what runs the model on this computer", async ({ page }) => {
+  await openWith(page, "/index.html#/settings");
+  const section = page.getByTestId("engine");
+  await expect(section.getByTestId("engine-backend")).toHaveValue("auto");
+  await section.getByTestId("engine-backend").selectOption("llamaCpp");
+  await expect(section.getByTestId("engine-message")).toHaveText("The model runs this way from its next load.");
+  expect(await callsOf(page, "set_backend")).toEqual([{ backend: "llamaCpp" }]);
+  await expect(section.getByTestId("engine-backend")).toHaveValue("llamaCpp");
+  // On a server there is nothing to choose here.
+  await section.getByTestId("engine-server").check();
+  await expect(section.getByTestId("engine-backend")).toHaveCount(0);
+});
+
 test("Settings runs the model on a server: the connection is checked, a bad address is refused, and it can come back", async ({ page }) => {
   await openWith(page, "/index.html#/settings");
   const section = page.getByTestId("engine");

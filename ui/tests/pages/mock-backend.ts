@@ -499,6 +499,10 @@ mockIPC(
         settings = { ...settings, settings: { ...settings.settings, engine: args.place as SettingsView["settings"]["engine"], server } };
         return settings;
       }
+      case "set_backend": {
+        settings = { ...settings, settings: { ...settings.settings, backend: args.backend as SettingsView["settings"]["backend"] } };
+        return settings;
+      }
       case "server_models": {
         const server = args.server as SettingsView["settings"]["server"];
         // A pretend server at port 8000 that wants the key "sk-1".

@@ -30,7 +30,7 @@ use mlx_rs::{Array, Dtype};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::ModelConfig;
-use crate::model::load_weight_as_stored;
+use crate::model::load_weight_with;
 use crate::quant::{Mode, Quantized};
 use crate::EngineError;
 
@@ -305,7 +305,7 @@ fn matrix(
             "llama.cpp needs rows in blocks of 32; this one is {inp} wide"
         )));
     }
-    let weight = load_weight_as_stored(ck, module, experts, out, inp)?;
+    let weight = load_weight_with(ck, module, experts, out, inp, false)?;
     Ok(match weight {
         Ok(dense) if precision == Precision::F32 => {
             planned(sys::GGML_TYPE_F32, Source::Float(dense))

@@ -316,18 +316,18 @@ pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
         return Ok(target);
     }
     fs::create_dir_all(converted).map_err(|e| io(converted, e))?;
-    let family = family_of(dir);
+    // One conversion of a checkpoint at a time, across processes (the app and a CLI command,
+    // two commands at once): the others wait, then find the file made. The lock goes with the
+    // handle, also when a process is killed.
+    let lock_path = converted.join(format!(".{}.lock", family_of(dir)));
+    let lock = fs::File::create(&lock_path).map_err(|e| io(&lock_path, e))?;
+    lock.lock().map_err(|e| io(&lock_path, e))?;
+    if target.is_file() {
+        return Ok(target);
+    }
     // Earlier conversions of this checkpoint (and files left by an interrupted one) go first,
     // so that their space counts as free.
-    for entry in fs::read_dir(converted)
-        .map_err(|e| io(converted, e))?
-        .flatten()
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&format!("{family}-")) && name != format!("{stem}.gguf") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
+    remove_conversions(dir, converted);
     let needed = gguf::estimated_size(dir)?;
     let free = fs4::available_space(converted).map_err(|e| io(converted, e))?;
     // A margin so the conversion does not fill the disk to the last byte.
@@ -344,6 +344,23 @@ pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
     }
     gguf::convert(dir, &target)?;
     Ok(target)
+}
+
+/// Deletes every conversion of the checkpoint in `dir` kept in `converted` (a model being
+/// removed, or converted again); returns the bytes freed.
+pub fn remove_conversions(dir: &Path, converted: &Path) -> u64 {
+    let family = format!("{}-", family_of(dir));
+    let mut freed = 0;
+    for entry in fs::read_dir(converted).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&family) {
+            let size = entry.metadata().map_or(0, |m| m.len());
+            if fs::remove_file(entry.path()).is_ok() {
+                freed += size;
+            }
+        }
+    }
+    freed
 }
 
 /// The part of a converted file's name that names the checkpoint (its folder's name).

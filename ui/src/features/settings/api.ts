@@ -13,6 +13,7 @@ export const api = {
   restartApp: commands.restartApp,
   setCheckUpdates: commands.setCheckUpdates,
   setEngine: commands.setEngine,
+  setBackend: commands.setBackend,
   serverModels: commands.serverModels,
   setFirstRunDone: commands.setFirstRunDone,
   setIndexHidden: commands.setIndexHidden,

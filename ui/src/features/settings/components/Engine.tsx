@@ -2,7 +2,7 @@
 // an OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, another Fathom) for a machine
 // that cannot hold the model. Checking the connection lists the server's models.
 import { useState } from "react";
-import { describeError, type EnginePlace, type ServerSettings, type SettingsView } from "../../../lib/ipc";
+import { describeError, type ComputeBackend, type EnginePlace, type ServerSettings, type SettingsView } from "../../../lib/ipc";
 import { api } from "../api";
 
 export function Engine({ view, onChanged }: { view: SettingsView | null; onChanged: (v: SettingsView) => void }) {
@@ -42,6 +42,19 @@ function EngineForm({ view, onChanged }: { view: SettingsView; onChanged: (v: Se
     }
   };
 
+  const chooseBackend = async (backend: ComputeBackend) => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      onChanged(await api.setBackend(backend));
+      setMessage({ ok: true, text: "The model runs this way from its next load." });
+    } catch (e) {
+      setMessage({ ok: false, text: describeError(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const check = async () => {
     setBusy(true);
     setMessage(null);
@@ -71,6 +84,16 @@ function EngineForm({ view, onChanged }: { view: SettingsView; onChanged: (v: Se
           A server: for a computer without the memory for the model
         </label>
       </div>
+      {place === "computer" && (
+        <label className="row">
+          Run it with
+          <select data-testid="engine-backend" value={view.settings.backend} disabled={busy} onChange={(e) => void chooseBackend(e.target.value as ComputeBackend)}>
+            <option value="auto">Automatic: MLX on a Mac, llama.cpp elsewhere</option>
+            <option value="mlx">MLX (Metal on a Mac; one CPU core&apos;s speed elsewhere)</option>
+            <option value="llamaCpp">llama.cpp (every CPU core; converts the model once)</option>
+          </select>
+        </label>
+      )}
       {place === "server" && (
         <form
           className="server-form"
