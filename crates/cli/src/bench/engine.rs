@@ -38,14 +38,8 @@ pub struct Report {
 /// The process's peak resident set size: VmHWM on Linux (ru_maxrss there includes a parent's
 /// peak inherited through fork and exec), ru_maxrss elsewhere.
 pub fn peak_rss_bytes() -> u64 {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(kb) = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            return kb * 1024;
-        }
+    if let Some(peak) = llamacpp::resident_peak() {
+        return peak;
     }
     // SAFETY: getrusage fills the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -85,8 +79,8 @@ pub fn run_fathom(
     decode_tokens: usize,
     backend: BackendKind,
 ) -> Result<Report, String> {
-    // Each backend's peak on its own (Linux: "5" resets VmHWM to what is resident now).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    // Each backend's peak on its own.
+    llamacpp::reset_resident_peak();
     let options = GenerateOptions {
         max_tokens: decode_tokens.max(1),
         ..GenerateOptions::default()

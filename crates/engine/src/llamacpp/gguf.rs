@@ -156,7 +156,7 @@ fn staged_path(dst: &Path) -> PathBuf {
     dst.with_file_name(name)
 }
 
-fn io_error(file: &Path, e: std::io::Error) -> EngineError {
+pub(crate) fn io_error(file: &Path, e: std::io::Error) -> EngineError {
     EngineError::Checkpoint {
         file: file.to_path_buf(),
         message: e.to_string(),

@@ -276,14 +276,19 @@ impl Backend for LlamaCpp<'_> {
     }
 
     fn reset_peak_memory(&mut self) {
-        // Linux: "5" resets the resident high-water mark (VmHWM) to what is resident now.
-        #[cfg(target_os = "linux")]
-        let _ = fs::write("/proc/self/clear_refs", "5");
+        reset_resident_peak();
     }
 
     fn peak_memory(&self) -> u64 {
         resident_peak().unwrap_or(0)
     }
+}
+
+/// Starts a new resident high-water mark for [`resident_peak`] (Linux: "5" resets VmHWM to what
+/// is resident now; elsewhere nothing).
+pub fn reset_resident_peak() {
+    #[cfg(target_os = "linux")]
+    let _ = fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The process's resident high-water mark, in bytes (llama.cpp allocates with malloc and maps
@@ -306,30 +311,26 @@ pub fn resident_peak() -> Option<u64> {
 /// (after checking the disk has room). A conversion made by an older converter, or of an older
 /// copy of the checkpoint, is replaced.
 pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
-    let io = |file: &Path, e: std::io::Error| EngineError::Checkpoint {
-        file: file.to_path_buf(),
-        message: e.to_string(),
-    };
     let stem = checkpoint_stem(dir)?;
     let target = converted.join(format!("{stem}.gguf"));
     if target.is_file() {
         return Ok(target);
     }
-    fs::create_dir_all(converted).map_err(|e| io(converted, e))?;
+    fs::create_dir_all(converted).map_err(|e| gguf::io_error(converted, e))?;
     // One conversion of a checkpoint at a time, across processes (the app and a CLI command,
     // two commands at once): the others wait, then find the file made. The lock goes with the
     // handle, also when a process is killed.
-    let lock_path = converted.join(format!(".{}.lock", family_of(dir)));
-    let lock = fs::File::create(&lock_path).map_err(|e| io(&lock_path, e))?;
-    lock.lock().map_err(|e| io(&lock_path, e))?;
+    let lock_path = lock_path(dir, converted);
+    let lock = fs::File::create(&lock_path).map_err(|e| gguf::io_error(&lock_path, e))?;
+    lock.lock().map_err(|e| gguf::io_error(&lock_path, e))?;
     if target.is_file() {
         return Ok(target);
     }
     // Earlier conversions of this checkpoint (and files left by an interrupted one) go first,
     // so that their space counts as free.
-    remove_conversions(dir, converted);
+    remove_converted_files(dir, converted);
     let needed = gguf::estimated_size(dir)?;
-    let free = fs4::available_space(converted).map_err(|e| io(converted, e))?;
+    let free = fs4::available_space(converted).map_err(|e| gguf::io_error(converted, e))?;
     // A margin so the conversion does not fill the disk to the last byte.
     let margin = 512 << 20;
     if free < needed + margin {
@@ -346,9 +347,16 @@ pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
     Ok(target)
 }
 
-/// Deletes every conversion of the checkpoint in `dir` kept in `converted` (a model being
-/// removed, or converted again); returns the bytes freed.
+/// Deletes every conversion of the checkpoint in `dir` kept in `converted`, and its lock file
+/// (a model being removed); returns the bytes freed.
 pub fn remove_conversions(dir: &Path, converted: &Path) -> u64 {
+    let freed = remove_converted_files(dir, converted);
+    let _ = fs::remove_file(lock_path(dir, converted));
+    freed
+}
+
+/// The conversions of the checkpoint in `dir` (finished or staged), not its lock.
+fn remove_converted_files(dir: &Path, converted: &Path) -> u64 {
     let family = format!("{}-", family_of(dir));
     let mut freed = 0;
     for entry in fs::read_dir(converted).into_iter().flatten().flatten() {
@@ -361,6 +369,10 @@ pub fn remove_conversions(dir: &Path, converted: &Path) -> u64 {
         }
     }
     freed
+}
+
+fn lock_path(dir: &Path, converted: &Path) -> PathBuf {
+    converted.join(format!(".{}.lock", family_of(dir)))
 }
 
 /// The part of a converted file's name that names the checkpoint (its folder's name).
@@ -384,16 +396,17 @@ fn family_of(dir: &Path) -> String {
 /// The converted file's name: the checkpoint's folder, what its files are (total size, newest
 /// change) and the converter's version, so a changed checkpoint or converter makes a new one.
 fn checkpoint_stem(dir: &Path) -> Result<String, EngineError> {
-    let io = |file: &Path, e: std::io::Error| EngineError::Checkpoint {
-        file: file.to_path_buf(),
-        message: e.to_string(),
-    };
     let mut size = 0u64;
     let mut newest = 0u64;
-    for entry in fs::read_dir(dir).map_err(|e| io(dir, e))?.flatten() {
+    for entry in fs::read_dir(dir)
+        .map_err(|e| gguf::io_error(dir, e))?
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".safetensors") || name == "config.json" {
-            let meta = entry.metadata().map_err(|e| io(&entry.path(), e))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| gguf::io_error(&entry.path(), e))?;
             size += meta.len();
             let changed = meta
                 .modified()
