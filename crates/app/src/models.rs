@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use fathom_fit::{Backend, FitReport, Memory, Runtime, Verdict};
+use fathom_engine::BackendKind;
+use fathom_fit::{FitReport, Memory, Runtime, Verdict};
 use fathom_models::{FitCheck, Hub, InstalledModel, ModelRow, PullOptions, PullProgress};
 use tokio_util::sync::CancellationToken;
 
@@ -15,14 +16,20 @@ pub fn memory() -> Memory {
     Memory::read(fathom_engine::device::gpu_working_set_bytes())
 }
 
-/// The engine's measured costs on this platform, for the memory check.
-pub fn runtime() -> Runtime {
-    Runtime::measured(Backend::current())
+/// `backend`'s measured costs on this platform, for the memory check.
+pub fn runtime(backend: BackendKind) -> Runtime {
+    Runtime::measured(fathom_chat::session::fit_backend(backend))
 }
 
-/// The memory check of a model directory on disk at `context` tokens.
-pub fn fit_dir(dir: &Path, context: u64) -> Result<FitReport> {
-    fathom_fit::check_dir(dir, &memory(), context).map_err(|e| Error::model(e.to_string()))
+/// The memory check of a model directory on disk at `context` tokens, run on `backend`.
+pub fn fit_dir(dir: &Path, context: u64, backend: BackendKind) -> Result<FitReport> {
+    fathom_fit::check_dir(
+        dir,
+        &memory(),
+        context,
+        fathom_chat::session::fit_backend(backend),
+    )
+    .map_err(|e| Error::model(e.to_string()))
 }
 
 /// What a pull reports as it goes.
@@ -62,7 +69,14 @@ impl App {
         let hub = self.hub()?;
         Ok(self
             .models
-            .fit(&hub, repo.trim(), revision, &runtime(), &memory(), context)
+            .fit(
+                &hub,
+                repo.trim(),
+                revision,
+                &runtime(self.backend()),
+                &memory(),
+                context,
+            )
             .await?)
     }
 
@@ -161,7 +175,7 @@ impl App {
             let shape = fathom_models::local_shape(&path)?;
             let report = fathom_fit::check(
                 &shape,
-                &runtime(),
+                &runtime(self.backend()),
                 &memory(),
                 fathom_fit::MIN_USEFUL_CONTEXT,
             );

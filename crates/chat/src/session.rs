@@ -22,6 +22,14 @@ use crate::remote::Server;
 use crate::ChatError;
 use fathom_remote::{ServerConfig, Timeouts};
 
+/// What the memory check assumes of `backend` on this platform.
+pub fn fit_backend(backend: BackendKind) -> fathom_fit::Backend {
+    match backend {
+        BackendKind::Mlx => fathom_fit::Backend::current(),
+        BackendKind::LlamaCpp => fathom_fit::Backend::LlamaCpp,
+    }
+}
+
 /// How long an unused model stays in memory unless the user chooses otherwise.
 pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(15 * 60);
 
@@ -56,6 +64,9 @@ pub struct ModelHost {
     /// Held while loading (seconds, for a large model), apart from `state`, whose lock is only
     /// ever held briefly: asking whether a model is loaded never waits for a load.
     loading: Mutex<()>,
+    /// The last conversion for llama.cpp's progress: (bytes written, total). Watchers see each
+    /// change; the value stays after it ends (a later load that converts nothing changes nothing).
+    converting: tokio::sync::watch::Sender<Option<(u64, u64)>>,
 }
 
 impl ModelHost {
@@ -83,6 +94,7 @@ impl ModelHost {
             state,
             memory,
             loading: Mutex::new(()),
+            converting: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -152,6 +164,12 @@ impl ModelHost {
         self.lock().loaded.is_some()
     }
 
+    /// Follows the conversions first loads on llama.cpp make: `Some((bytes written, total))` on
+    /// each change.
+    pub fn conversion(&self) -> tokio::sync::watch::Receiver<Option<(u64, u64)>> {
+        self.converting.subscribe()
+    }
+
     /// Frees the model now (a generation in progress keeps its engine until it ends).
     pub fn unload(&self) {
         retire(&mut self.lock());
@@ -185,8 +203,9 @@ impl ModelHost {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let report = fathom_fit::check_dir(&dir, &(self.memory)(), context)
-            .map_err(|e| ChatError::Model(format!("cannot check {}: {e}", dir.display())))?;
+        let report =
+            fathom_fit::check_dir(&dir, &(self.memory)(), context, fit_backend(backend))
+                .map_err(|e| ChatError::Model(format!("cannot check {}: {e}", dir.display())))?;
         let max_context = match report.verdict {
             Verdict::Fits | Verdict::FitsShorterContext => report.max_context,
             Verdict::DoesNotFit if allow_unfit => report.model_max_context,
@@ -194,7 +213,15 @@ impl ModelHost {
         };
         let options = match backend {
             BackendKind::Mlx => LoadOptions::mlx(),
-            BackendKind::LlamaCpp => LoadOptions::llamacpp(max_context as usize, converted),
+            BackendKind::LlamaCpp => {
+                let converting = self.converting.clone();
+                LoadOptions {
+                    on_convert: Some(Arc::new(move |done, total| {
+                        converting.send_replace(Some((done, total)));
+                    })),
+                    ..LoadOptions::llamacpp(max_context as usize, converted)
+                }
+            }
         };
         let engine = Arc::new(load(&dir, options)?);
         let mut state = self.lock();
@@ -263,6 +290,13 @@ fn watch_idle(state: Weak<Mutex<HostState>>) {
 pub enum ReplyEvent {
     /// The model is being loaded (first use, or after an idle unload).
     Loading,
+    /// The first load on llama.cpp converts the checkpoint to GGUF (once; a minute or more for
+    /// a full-size model): bytes written of the total.
+    #[serde(rename_all = "camelCase")]
+    Converting {
+        done_bytes: u64,
+        total_bytes: u64,
+    },
     /// Part `index` of the reply grew by `text`.
     #[serde(rename_all = "camelCase")]
     Delta {
@@ -359,9 +393,10 @@ impl Chat {
     ) -> Result<Message, ChatError> {
         let prompt = self.harmony.render(setup, messages)?;
         let server = self.host.server();
-        if server.is_none() && !self.host.is_loaded() {
-            on_event(ReplyEvent::Loading);
-        }
+        let local = match server {
+            Some(_) => None,
+            None => Some(self.engine_reporting(options, on_event).await?),
+        };
         let mut parser = self.harmony.parser();
         let mut last = None;
         let mut on_token = |t| {
@@ -396,7 +431,7 @@ impl Chat {
                     .await?
             }
             None => {
-                let (engine, max_context) = self.engine(options).await?;
+                let (engine, max_context) = local.expect("a local engine when no server");
                 if stop.is_cancelled() {
                     // Stopped while the model loaded: nothing was generated.
                     return Ok(Message::Assistant {
@@ -467,6 +502,35 @@ impl Chat {
         tokio::task::spawn_blocking(move || host.engine(context, allow))
             .await
             .map_err(|e| ChatError::Model(format!("the loader stopped: {e}")))?
+    }
+
+    /// [`Self::engine`], telling `on_event` that the model loads and how a conversion goes.
+    async fn engine_reporting(
+        &self,
+        options: &ReplyOptions,
+        on_event: &mut (dyn FnMut(ReplyEvent) + Send),
+    ) -> Result<(Arc<Engine>, u64), ChatError> {
+        if self.host.is_loaded() {
+            return self.engine(options).await;
+        }
+        on_event(ReplyEvent::Loading);
+        let mut conversion = self.host.conversion();
+        let load = self.engine(options);
+        tokio::pin!(load);
+        loop {
+            tokio::select! {
+                // Progress first, so that the last report (the whole file) is not lost to a load
+                // that finishes at the same moment.
+                biased;
+                Ok(()) = conversion.changed() => {
+                    let now = *conversion.borrow_and_update();
+                    if let Some((done, total)) = now {
+                        on_event(ReplyEvent::Converting { done_bytes: done, total_bytes: total });
+                    }
+                }
+                loaded = &mut load => return loaded,
+            }
+        }
     }
 
     /// Generates after a raw prompt (harmony's special tokens included), for callers that

@@ -250,3 +250,55 @@ async fn a_stored_conversation_continues_after_a_restart_with_the_same_tokens() 
     assert_eq!(c.setup, setup());
     let _ = Arc::strong_count(&chat_after.host);
 }
+
+#[tokio::test]
+async fn the_first_load_on_llama_cpp_reports_its_conversion_and_later_ones_reuse_it() {
+    let converted = tempfile::tempdir().unwrap();
+    let on_llama = || {
+        let c = chat(PLENTY, Duration::from_secs(600));
+        c.host.set_backend(
+            fathom_engine::BackendKind::LlamaCpp,
+            converted.path().to_path_buf(),
+        );
+        c
+    };
+    let history = [Message::user("What is in my notes?")];
+    let (message, events) = reply(&on_llama(), &history, &greedy(4)).await;
+    assert_eq!(stats(&message).generated_tokens, 4);
+    assert_eq!(events.first(), Some(&ReplyEvent::Loading), "{events:?}");
+    let progress: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            ReplyEvent::Converting {
+                done_bytes,
+                total_bytes,
+            } => Some((*done_bytes, *total_bytes)),
+            _ => None,
+        })
+        .collect();
+    // Every report comes before the reply streams, grows, and ends at the file's size.
+    let streaming = events
+        .iter()
+        .position(|e| !matches!(e, ReplyEvent::Loading | ReplyEvent::Converting { .. }))
+        .unwrap();
+    assert!(events[streaming..]
+        .iter()
+        .all(|e| !matches!(e, ReplyEvent::Converting { .. })));
+    assert!(!progress.is_empty(), "{events:?}");
+    assert!(progress.windows(2).all(|w| w[0].0 <= w[1].0));
+    let (done, total) = *progress.last().unwrap();
+    assert_eq!(done, total);
+    let file = std::fs::read_dir(converted.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), total);
+
+    // A second host finds the conversion made: it loads without converting.
+    let (_, events) = reply(&on_llama(), &history, &greedy(4)).await;
+    assert_eq!(events.first(), Some(&ReplyEvent::Loading));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, ReplyEvent::Converting { .. })));
+}

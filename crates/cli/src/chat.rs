@@ -109,6 +109,13 @@ impl Session<'_> {
             }
             match event {
                 ReplyEvent::Loading => eprintln!("(loading the model…)"),
+                ReplyEvent::Converting {
+                    done_bytes,
+                    total_bytes,
+                } => eprint!(
+                    "\r(converting the model for llama.cpp, once: {:.0} %)",
+                    100.0 * done_bytes as f64 / total_bytes.max(1) as f64
+                ),
                 ReplyEvent::Delta {
                     index,
                     part,

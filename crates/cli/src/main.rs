@@ -262,6 +262,10 @@ pub struct BenchArgs {
     reference_prompt_lens: Option<Vec<usize>>,
     #[arg(long)]
     reference_decode_tokens: Option<usize>,
+    /// llama.cpp's own `llama-bench` (tests/bench/build_llama_bench.sh builds it from the source
+    /// Fathom links): run on the same GGUF after Fathom's llama.cpp backend, as its baseline.
+    #[arg(long)]
+    llama_bench: Option<PathBuf>,
     /// Print both reports as JSON.
     #[arg(long)]
     json: bool,
@@ -434,10 +438,14 @@ async fn generate(args: GenerateArgs) -> ExitCode {
             .unwrap_or_default(),
         ..GenerateOptions::default()
     };
+    let app = match open_app() {
+        Ok(app) => app,
+        Err(e) => return fail(e),
+    };
     // Refuse what cannot fit before loading 11 GB into memory that is not there.
     if !args.ignore_fit {
         let context = (prompt.len() + args.max_tokens) as u64;
-        match fathom_core::fit_dir(&args.model, context) {
+        match fathom_core::fit_dir(&args.model, context, app.backend()) {
             Ok(r) if r.verdict != fathom_fit::Verdict::Fits => {
                 return fail(format!(
                     "{} (at {context} tokens; --ignore-fit loads it anyway)",
@@ -448,10 +456,7 @@ async fn generate(args: GenerateArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     }
-    let load = match open_app() {
-        Ok(app) => app.load_options(prompt.len() + args.max_tokens),
-        Err(e) => return fail(e),
-    };
+    let load = app.load_options(prompt.len() + args.max_tokens);
     let engine = match Engine::load_with(&args.model, load) {
         Ok(engine) => engine,
         Err(e) => return fail(e),

@@ -41,7 +41,11 @@ pub fn print_fit(r: &FitReport) {
 pub async fn fit(target: &str, context: Option<u64>, revision: &str, json: bool) -> ExitCode {
     let context = context.unwrap_or(DEFAULT_CONTEXT);
     let report = if Path::new(target).is_dir() {
-        fathom_core::fit_dir(Path::new(target), context).map_err(|e| e.to_string())
+        // On the backend this command would run it with (`--backend`, else the app's setting).
+        open_app().and_then(|app| {
+            fathom_core::fit_dir(Path::new(target), context, app.backend())
+                .map_err(|e| e.to_string())
+        })
     } else {
         // Installed: from its files; else from the Hub (headers only, the app's token).
         match open_app() {
@@ -150,7 +154,7 @@ pub async fn pull_cmd(app: &App, args: PullArgs) -> ExitCode {
     };
     let report = check(
         &shape,
-        &runtime(),
+        &runtime(app.backend()),
         &memory(),
         args.context.unwrap_or(DEFAULT_CONTEXT),
     );

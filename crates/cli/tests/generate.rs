@@ -214,6 +214,17 @@ fn bench_prints_both_sides_and_their_ratios() {
         "{stdout}"
     );
     assert!(row("prefill 24 (tok/s)").ends_with('—'), "{stdout}");
+    // The memory bandwidth and what it allows a decode, next to the decode measured.
+    let bandwidth: f64 = row("memory read bandwidth")
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(bandwidth > 0.1, "{stdout}");
+    let limit = row("decode after 16: reads");
+    assert!(limit.contains("tok/s; mlx "), "{stdout}");
+    assert!(limit.trim_end().ends_with('%'), "{stdout}");
     assert!(row("peak RSS (GB)")
         .split_whitespace()
         .last()
@@ -285,4 +296,37 @@ fn bench_memory_prints_the_measured_peak_next_to_the_prediction() {
         assert!(row["measured"]["peakRssBytes"].as_u64().unwrap() > 10_000_000);
         assert!(row["predicted"]["totalBytes"].as_u64().unwrap() > 0);
     }
+}
+
+#[test]
+fn bench_memory_on_llama_cpp_predicts_with_its_own_cache_layout() {
+    let (dir, _) = fixture();
+    let run = |backend: &str| {
+        let (ok, stdout, stderr) = fathom(&[
+            "bench",
+            "--backend",
+            backend,
+            "--model",
+            dir.to_str().unwrap(),
+            "--memory-at",
+            "600",
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        let rows: Value = serde_json::from_slice(stdout.as_bytes()).unwrap();
+        rows.as_array().unwrap()[0].clone()
+    };
+    let llama = run("llamacpp");
+    assert_eq!(llama["backend"], "llamacpp");
+    assert_eq!(llama["measured"]["context"], 600);
+    assert!(llama["measured"]["peakRssBytes"].as_u64().unwrap() > 10_000_000);
+    // llama.cpp holds an f16 cache for the whole context (rounded up to 768 positions) from the
+    // start; MLX grows its own in the activations' type: the predictions differ.
+    let mlx = run("mlx");
+    assert_eq!(mlx["backend"], "mlx");
+    assert_ne!(
+        llama["predicted"]["kvCacheBytes"],
+        mlx["predicted"]["kvCacheBytes"]
+    );
+    assert!(llama["predicted"]["runtimeBytes"].as_u64().unwrap() > 100_000_000);
 }

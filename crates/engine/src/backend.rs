@@ -59,7 +59,8 @@ impl BackendKind {
     /// MLX where it has a GPU (Metal on macOS); llama.cpp elsewhere, where MLX's CPU backend runs
     /// gpt-oss at about a core's speed and llama.cpp uses them all.
     pub fn platform_default() -> Self {
-        if cfg!(target_os = "macos") {
+        // An x86 processor older than llama.cpp's build (before 2013) gets MLX's CPU backend.
+        if cfg!(target_os = "macos") || !crate::llamacpp::missing_cpu_features().is_empty() {
             BackendKind::Mlx
         } else {
             BackendKind::LlamaCpp

@@ -36,8 +36,11 @@ pub struct Engine {
     pub backend: BackendKind,
 }
 
+/// Told the bytes written and the total as a first load converts the checkpoint for llama.cpp.
+pub type OnConvert = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
 /// How an [`Engine`] runs its checkpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadOptions {
     pub backend: BackendKind,
     /// Most positions a conversation holds: llama.cpp allocates its KV cache for this up front
@@ -47,6 +50,19 @@ pub struct LoadOptions {
     pub converted: PathBuf,
     /// CPU threads for llama.cpp; all of them when `None`.
     pub threads: Option<usize>,
+    /// Progress of the one-time conversion (a minute or more for a full-size model).
+    pub on_convert: Option<OnConvert>,
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("backend", &self.backend)
+            .field("context", &self.context)
+            .field("converted", &self.converted)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LoadOptions {
@@ -57,6 +73,7 @@ impl LoadOptions {
             context: 0,
             converted: PathBuf::new(),
             threads: None,
+            on_convert: None,
         }
     }
 
@@ -67,6 +84,7 @@ impl LoadOptions {
             context,
             converted: converted.into(),
             threads: None,
+            on_convert: None,
         }
     }
 }
@@ -98,7 +116,12 @@ impl Engine {
                     serve(PromptCache::new(Mlx::new(&model)), jobs_rx, &stopping);
                 }
                 BackendKind::LlamaCpp => {
-                    let loaded = llamacpp::prepare(&dir, &options.converted)
+                    let report = |done: u64, total: u64| {
+                        if let Some(on_convert) = &options.on_convert {
+                            on_convert(done, total);
+                        }
+                    };
+                    let loaded = llamacpp::prepare_reporting(&dir, &options.converted, &report)
                         .and_then(|path| llamacpp::GgufModel::load(&path));
                     let model = match loaded {
                         Ok(model) => model,

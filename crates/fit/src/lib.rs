@@ -26,17 +26,21 @@ pub enum FitError {
     },
 }
 
-/// How the runtime computes attention for a prompt chunk, which decides whether the
-/// queries × keys score matrix exists in memory.
+/// What runs the model, which decides how its cache is laid out and whether the queries × keys
+/// score matrix exists in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// MLX's CPU backend (Linux): attention is computed unfused, scores materialized.
     Cpu,
     /// MLX on Metal: fused attention kernels; scores never materialized.
     Metal,
+    /// llama.cpp (CPU): an f16 cache for the whole context allocated up front, sliding layers
+    /// holding their window plus one batch, flash attention (no scores).
+    LlamaCpp,
 }
 
 impl Backend {
+    /// MLX on this platform.
     pub fn current() -> Self {
         if cfg!(target_os = "macos") {
             Backend::Metal
@@ -71,16 +75,40 @@ impl Runtime {
     /// per-token term from 512, the score term from 512 and 8192; 2048 and 16384 are held out
     /// and predicted within 1% (12.004 vs 11.938 GB, 16.350 vs 16.424 GB).
     /// On Metal the scores are never materialized; the other terms are the same code and sizes.
+    ///
+    /// llama.cpp, measured the same way (its GGUF conversion read into memory, not mapped, and
+    /// its MXFP4 weights repacked; f16 cache; batch 512): weights and the cache as
+    /// [`ModelShape::llamacpp_cache_bytes`] counts them, plus 151.8 MB and 537 bytes per position
+    /// of context (the compute buffer, sized for the context). Fitted on 1024 and 131072 tokens
+    /// (11.319 and 14.585 GB); held out: 4096 (11.395 measured, 11.396 predicted), 16384 (11.696,
+    /// 11.705), 32768 (12.118, 12.116) and 65536 (12.973, 12.939), all within 0.3 %.
     pub fn measured(backend: Backend) -> Self {
-        Runtime {
-            base_bytes: 64_100_000,
-            per_chunk_token_bytes: 32.6,
-            score_element_bytes: 8.5,
-            prefill_chunk: 512,
-            backend,
+        match backend {
+            Backend::Cpu | Backend::Metal => Runtime {
+                base_bytes: 64_100_000,
+                per_chunk_token_bytes: 32.6,
+                score_element_bytes: 8.5,
+                prefill_chunk: 512,
+                backend,
+            },
+            Backend::LlamaCpp => Runtime {
+                base_bytes: LLAMA_BASE,
+                per_chunk_token_bytes: LLAMA_PER_CHUNK,
+                // With flash attention the scores are never materialized; this is the compute
+                // buffer's share per position of context (the mask and attention's scratch).
+                score_element_bytes: LLAMA_PER_POSITION,
+                prefill_chunk: 512,
+                backend,
+            },
         }
     }
 }
+
+// llama.cpp's constants, measured as `Runtime::measured` says. Its activations live in the
+// compute buffer, which is sized once for the context, so they are in the per-position term.
+const LLAMA_BASE: u64 = 151_800_000;
+const LLAMA_PER_CHUNK: f64 = 0.0;
+const LLAMA_PER_POSITION: f64 = 537.0;
 
 /// What a model needs at one context length.
 #[derive(Debug, Clone, Copy, Serialize, specta::Type)]
@@ -97,7 +125,10 @@ pub struct Estimate {
 pub fn estimate(shape: &ModelShape, runtime: &Runtime, context: u64) -> Estimate {
     let context = context.max(1);
     let chunk = runtime.prefill_chunk.min(context);
-    let kv = shape.kv_cache_bytes(context, chunk);
+    let kv = match runtime.backend {
+        Backend::LlamaCpp => shape.llamacpp_cache_bytes(context, runtime.prefill_chunk),
+        Backend::Cpu | Backend::Metal => shape.kv_cache_bytes(context, chunk),
+    };
     let activations = runtime.per_chunk_token_bytes
         * (chunk * shape.hidden_size * shape.experts_per_token.max(1)) as f64;
     let scores = match runtime.backend {
@@ -106,6 +137,7 @@ pub fn estimate(shape: &ModelShape, runtime: &Runtime, context: u64) -> Estimate
                 * (shape.attention_heads * chunk * shape.widest_keys(context, chunk)) as f64
         }
         Backend::Metal => 0.0,
+        Backend::LlamaCpp => runtime.score_element_bytes * shape::llamacpp_context(context) as f64,
     };
     let runtime_bytes = runtime.base_bytes + (activations + scores) as u64;
     Estimate {
@@ -216,11 +248,12 @@ pub fn check(shape: &ModelShape, runtime: &Runtime, memory: &Memory, context: u6
 #[cfg(test)]
 mod tests;
 
-/// The check of a checkpoint directory on disk, on this backend's measured runtime.
+/// The check of a checkpoint directory on disk, on `backend`'s measured runtime.
 pub fn check_dir(
     dir: &std::path::Path,
     memory: &Memory,
     context: u64,
+    backend: Backend,
 ) -> Result<FitReport, FitError> {
     let path = dir.join("config.json");
     let bytes = std::fs::read(&path).map_err(|source| FitError::Io {
@@ -230,10 +263,5 @@ pub fn check_dir(
     let config: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| FitError::Config(e.to_string()))?;
     let shape = ModelShape::new(&config, &read_local_headers(dir)?)?;
-    Ok(check(
-        &shape,
-        &Runtime::measured(Backend::current()),
-        memory,
-        context,
-    ))
+    Ok(check(&shape, &Runtime::measured(backend), memory, context))
 }

@@ -244,6 +244,17 @@ impl ModelShape {
         full + sliding + transient
     }
 
+    /// llama.cpp's cache at `context`, all allocated when its context is made: full layers hold
+    /// the context (rounded up to 256), sliding layers their window plus one batch of `batch`
+    /// tokens (also rounded up, as llama.cpp sizes them with `swa_full` off), keys and values in
+    /// f16 whatever the weights' type.
+    pub fn llamacpp_cache_bytes(&self, context: u64, batch: u64) -> u64 {
+        let per = 2 * self.kv_heads * self.head_dim * 2;
+        let full = llamacpp_context(context);
+        let sliding = llamacpp_context(context.min(self.window + batch)).min(full);
+        (self.full_layers * full + self.sliding_layers * sliding) * per
+    }
+
     /// The most keys one query chunk attends to at `context` (a full layer sees them all).
     pub fn widest_keys(&self, context: u64, chunk: u64) -> u64 {
         if self.full_layers > 0 {
@@ -252,6 +263,12 @@ impl ModelShape {
             (self.window.saturating_sub(1) + chunk).min(context)
         }
     }
+}
+
+/// The positions llama.cpp allocates for a context of `context`: a multiple of 256, and at least
+/// one batch (the engine asks for no less than 512).
+pub fn llamacpp_context(context: u64) -> u64 {
+    context.max(512).div_ceil(256) * 256
 }
 
 /// What a dense tensor becomes after `fathom convert` (MXFP4, group 32: 4 bits + an 8-bit scale

@@ -178,6 +178,38 @@ fn attention_scores_count_on_the_cpu_only() {
     );
 }
 
+#[test]
+fn llama_cpp_holds_its_whole_f16_cache_from_the_start() {
+    let s = shape_20b();
+    let llama = Runtime::measured(Backend::LlamaCpp);
+    let per_position = 2 * 8 * 64 * 2;
+    // Full layers hold the context rounded up to 256; sliding ones their window and a batch
+    // (128 + 512, rounded up to 768) however long the context.
+    assert_eq!(
+        s.llamacpp_cache_bytes(1000, 512),
+        (12 * 1024 + 12 * 768) * per_position
+    );
+    assert_eq!(
+        s.llamacpp_cache_bytes(131072, 512) - s.llamacpp_cache_bytes(65536, 512),
+        12 * 65536 * per_position
+    );
+    // A short context is still one batch.
+    assert_eq!(s.llamacpp_cache_bytes(10, 512), 24 * 512 * per_position);
+    let e = estimate(&s, &llama, 131072);
+    assert_eq!(e.kv_cache_bytes, (12 * 131072 + 12 * 768) * per_position);
+    assert_eq!(
+        e.runtime_bytes,
+        LLAMA_BASE + (LLAMA_PER_POSITION * 131072.0) as u64
+    );
+    // No materialized scores: at a long context it needs far less than MLX on the CPU.
+    let mlx = estimate(&s, &Runtime::measured(Backend::Cpu), 131072);
+    assert!(e.total_bytes < mlx.total_bytes);
+    assert_eq!(
+        check(&s, &llama, &Memory::given(1 << 40), 131072).verdict,
+        Verdict::Fits
+    );
+}
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/gpt-oss")
 }

@@ -649,6 +649,11 @@ export type ReplyAction = { kind: "send"; text: string } | { kind: "regenerate" 
 export type ReplyEvent = 
 /**  The model is being loaded (first use, or after an idle unload). */
 { event: "loading" } | 
+/**
+ *  The first load on llama.cpp converts the checkpoint to GGUF (once; a minute or more for
+ *  a full-size model): bytes written of the total.
+ */
+{ event: "converting"; doneBytes: number; totalBytes: number } | 
 /**  Part `index` of the reply grew by `text`. */
 { event: "delta"; index: number; part: DeltaKind; 
 /**  The function a tool-call part calls. */

@@ -91,3 +91,9 @@ export function describeSemantic(s: SemanticStatus): { text: string; tone: "ok" 
     }
   }
 }
+
+/** What a first load on llama.cpp shows while it converts the checkpoint (once). */
+export function convertingText(doneBytes: number, totalBytes: number): string {
+  const share = totalBytes > 0 ? Math.floor((100 * doneBytes) / totalBytes) : 0;
+  return `Preparing the model for llama.cpp (once): ${share} % of ${formatBytes(totalBytes)}…`;
+}

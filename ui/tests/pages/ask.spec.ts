@@ -91,3 +91,23 @@ test("with the model on a server and none here, Ask runs", async ({ page }) => {
   await expect(page.getByRole("searchbox", { name: "Question" })).toBeVisible();
   await expect(page.getByTestId("needs-model")).toHaveCount(0);
 });
+
+test("a first run on llama.cpp shows the model's one-time conversion before the search", async ({ page }) => {
+  // Every text the progress line shows, recorded as it changes (each lasts a moment).
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __seen: string[] }).__seen = seen;
+    new MutationObserver(() => {
+      const text = document.querySelector("li.loading")?.textContent ?? null;
+      if (text !== null && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await openWith(page, "/index.html#/ask", { ...withModel, chat: { ...defaultSeed.chat, converting: true } });
+  await page.getByRole("searchbox", { name: "Question" }).fill("Why do tides happen?");
+  await page.getByRole("button", { name: "Ask" }).click();
+  await expect(page.getByTestId("answer")).toBeVisible();
+  const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+  expect(seen.filter((t) => t.startsWith("Preparing"))).toEqual([0, 50, 100].map((p) => `Preparing the model for llama.cpp (once): ${p} % of 11.1 GB…`));
+  // Then the model's reasoning replaces it.
+  expect(seen[seen.lastIndexOf("Preparing the model for llama.cpp (once): 100 % of 11.1 GB…") + 1]).toBe("Plan two searches.");
+});

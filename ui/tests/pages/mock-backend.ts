@@ -62,6 +62,8 @@ export interface Seed {
     delayMs: number;
     /** The first reply reports loading the model first. */
     loading: boolean;
+    /** That first load converts the model for llama.cpp, reported in steps of 25 %. */
+    converting?: boolean;
     /** Refuse until `allowUnfit` with this summary (the memory check). */
     doesNotFit: string | null;
   };
@@ -232,7 +234,7 @@ async function chatReply(args: Record<string, unknown>): Promise<Conversation> {
   else c.messages.splice(c.messages.map((m) => m.role).lastIndexOf("user") + 1);
   if (c.title === "") c.title = (c.messages.find((m) => m.role === "user") as { text: string } | undefined)?.text.slice(0, 60) ?? "";
   c.updatedMs = Date.now();
-  const { reasoning, answer, delayMs, loading, doesNotFit } = seed.chat;
+  const { reasoning, answer, delayMs, loading, converting, doesNotFit } = seed.chat;
   if (doesNotFit !== null && args.allowUnfit !== true) throw { kind: "doesNotFit", summary: doesNotFit };
   let cancelled = false;
   const stopped = () => cancelled;
@@ -243,6 +245,10 @@ async function chatReply(args: Record<string, unknown>): Promise<Conversation> {
   if (loading && !modelLoaded) {
     send(channel, i++, { event: "loading" });
     await new Promise((res) => setTimeout(res, 400));
+    for (let step = 0; converting === true && step <= 4; step++) {
+      send(channel, i++, { event: "converting", doneBytes: step * 2_785_000_000, totalBytes: 11_140_000_000 });
+      await new Promise((res) => setTimeout(res, 300));
+    }
   }
   modelLoaded = true;
   const parts: { kind: "reasoning" | "answer"; text: string }[] = [];
@@ -290,6 +296,8 @@ async function askLibrary(args: Record<string, unknown>) {
   const actions = [searched, pruned, refused];
   const script: AgentEvent[] = [
     { event: "turn", turn: 1 },
+    // The model's first load on llama.cpp converts it once, before the first reply streams.
+    ...(seed.chat.converting === true ? [0, 1, 2].map((half): AgentEvent => ({ event: "reply", reply: { event: "converting", doneBytes: half * 5_570_000_000, totalBytes: 11_140_000_000 } })) : []),
     { event: "reply", reply: { event: "delta", index: 0, part: "reasoning", tool: null, text: "Plan two searches." } },
     { event: "action", action: searched },
     { event: "usage", used: 2_000, total: 32_768 },

@@ -359,3 +359,225 @@ pub fn probe_memory(model_dir: &Path, context: usize, chunk: usize) -> Result<Me
         seconds: start.elapsed().as_secs_f64(),
     })
 }
+
+/// The same measurement on llama.cpp: its GGUF conversion (made once into the temporary folder)
+/// loaded with a context of `context` positions, which llama.cpp allocates (and clears) whole
+/// when the context is made, then one prefill batch and one decoded token.
+pub fn probe_memory_llamacpp(model_dir: &Path, context: usize) -> Result<MemoryProbe, String> {
+    let err = |e: fathom_engine::EngineError| e.to_string();
+    let converted = std::env::temp_dir().join("fathom-bench-converted");
+    let file = llamacpp::prepare(model_dir, &converted).map_err(err)?;
+    // The conversion's own memory is not the engine's.
+    llamacpp::reset_resident_peak();
+    let start = Instant::now();
+    let model = GgufModel::load(&file).map_err(err)?;
+    let mut backend = model.context(&ContextOptions::new(context)).map_err(err)?;
+    let chunk = GenerateOptions::default()
+        .prefill_chunk
+        .min(context.max(2) - 1);
+    let vocab = model.vocab_size() as u32;
+    backend.forward(&prompt(chunk, vocab, 1)).map_err(err)?;
+    backend.forward(&[2]).map_err(err)?;
+    Ok(MemoryProbe {
+        context,
+        prefill_chunk: chunk,
+        peak_rss_bytes: peak_rss_bytes(),
+        peak_mlx_bytes: 0,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// llama.cpp alone: its own `llama-bench` on the GGUF Fathom's backend ran, on as many threads,
+/// with the same batch (512), cache (f16) and attention. Prefill is timed from an empty cache;
+/// decode at each prompt's depth (`-d`), where Fathom's decode runs.
+pub fn run_llama_bench(
+    bin: &Path,
+    model_dir: &Path,
+    prompt_lens: &[usize],
+    decode_tokens: usize,
+) -> Result<Report, String> {
+    let converted = std::env::temp_dir().join("fathom-bench-converted");
+    let file = llamacpp::prepare(model_dir, &converted).map_err(|e| e.to_string())?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let lens = prompt_lens
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = |what: &[&str]| -> Result<Vec<serde_json::Value>, String> {
+        let out = Command::new(bin)
+            .arg("-m")
+            .arg(&file)
+            .args(["-t", &threads.to_string(), "-b", "512", "-ub", "512"])
+            .args([
+                "-fa", "auto", "-ctk", "f16", "-ctv", "f16", "-r", "1", "-o", "json",
+            ])
+            .args(what)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "llama-bench failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("unreadable llama-bench output ({e})"))
+    };
+    let prefill = run(&["-p", &lens, "-n", "0"])?;
+    let decode = if decode_tokens > 0 {
+        run(&["-p", "0", "-n", &decode_tokens.to_string(), "-d", &lens])?
+    } else {
+        Vec::new()
+    };
+    let field = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
+    let runs = prompt_lens
+        .iter()
+        .map(|&n| {
+            let pp = prefill
+                .iter()
+                .find(|v| field(v, "n_prompt") as usize == n)
+                .map_or(0.0, |v| field(v, "avg_ts"));
+            let tg = decode
+                .iter()
+                .find(|v| field(v, "n_depth") as usize == n)
+                .map_or(0.0, |v| field(v, "avg_ts"));
+            Run {
+                prompt_tokens: n,
+                prefill_seconds: if pp > 0.0 { n as f64 / pp } else { 0.0 },
+                prefill_tokens_per_second: pp,
+                time_to_first_token_seconds: if pp > 0.0 { n as f64 / pp } else { 0.0 },
+                decode_tokens: if tg > 0.0 { decode_tokens } else { 0 },
+                decode_seconds: if tg > 0.0 {
+                    decode_tokens as f64 / tg
+                } else {
+                    0.0
+                },
+                decode_tokens_per_second: tg,
+            }
+        })
+        .collect();
+    Ok(Report {
+        implementation: "llama-bench".into(),
+        load_seconds: 0.0,
+        runs,
+        peak_rss_bytes: 0,
+        peak_mlx_bytes: 0,
+    })
+}
+
+/// Memory read bandwidth, bytes per second: the best of five passes over 1 GiB (far beyond the
+/// caches) on every core, each summing its share, which is what decoding does with the weights.
+pub fn bandwidth_probe() -> f64 {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let words = (1usize << 30) / 8;
+    // Written first, so every page is really there.
+    let buffer: Vec<u64> = (0..words as u64).collect();
+    let share = words.div_ceil(threads);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = buffer
+                .chunks(share)
+                .map(|part| {
+                    s.spawn(move || {
+                        // Eight lanes so the sum is not one serial chain of additions.
+                        let mut lanes = [0u64; 8];
+                        for block in part.chunks_exact(8) {
+                            for (lane, x) in lanes.iter_mut().zip(block) {
+                                *lane = lane.wrapping_add(*x);
+                            }
+                        }
+                        lanes.iter().fold(0u64, |a, b| a.wrapping_add(*b))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .fold(0u64, |a, b| a.wrapping_add(b))
+        });
+        let seconds = start.elapsed().as_secs_f64();
+        std::hint::black_box(total);
+        best = best.max((words * 8) as f64 / seconds);
+    }
+    best
+}
+
+/// The fastest decode memory allows after `depth` tokens: the bytes one token must read (every
+/// weight but the experts not chosen and the embedding rows not looked up, and the cache) over
+/// the measured read bandwidth.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecodeLimit {
+    pub depth: usize,
+    pub bytes_per_token: u64,
+    pub tokens_per_second: f64,
+}
+
+pub fn decode_limit(model_dir: &Path, depth: usize, bandwidth: f64) -> Result<DecodeLimit, String> {
+    let config: serde_json::Value = std::fs::read(model_dir.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("no readable config.json")?;
+    let get = |k: &str| config.get(k).and_then(|v| v.as_u64());
+    let experts = get("num_local_experts").ok_or("no num_local_experts")?;
+    let active = get("num_experts_per_tok")
+        .or_else(|| get("experts_per_token"))
+        .unwrap_or(4);
+    let tensors = fathom_fit::read_local_headers(model_dir).map_err(|e| e.to_string())?;
+    let mut weights = 0u64;
+    for t in &tensors {
+        weights += if t.name.contains(".experts.") {
+            t.bytes * active / experts
+        } else if t.name.contains("embed_tokens") {
+            t.bytes / t.shape.first().copied().unwrap_or(1).max(1)
+        } else {
+            t.bytes
+        };
+    }
+    let shape = fathom_fit::ModelShape::new(&config, &tensors).map_err(|e| e.to_string())?;
+    let per = 2 * shape.kv_heads * shape.head_dim * 2;
+    let depth64 = depth as u64;
+    let cache =
+        per * (shape.full_layers * depth64 + shape.sliding_layers * depth64.min(shape.window));
+    let bytes = weights + cache;
+    Ok(DecodeLimit {
+        depth,
+        bytes_per_token: bytes,
+        tokens_per_second: bandwidth / bytes as f64,
+    })
+}
+
+/// The bandwidth, each depth's decode limit and every report's decode as a share of it.
+pub fn limits_table(bandwidth: f64, limits: &[DecodeLimit], reports: &[Report]) -> String {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = format!(
+        "memory read bandwidth {:.2} GB/s ({threads} threads)\n",
+        bandwidth / 1e9
+    );
+    for limit in limits {
+        out.push_str(&format!(
+            "decode after {}: reads {:.3} GB per token, so at most {:.2} tok/s;",
+            limit.depth,
+            limit.bytes_per_token as f64 / 1e9,
+            limit.tokens_per_second
+        ));
+        for r in reports {
+            if let Some(run) = r
+                .runs
+                .iter()
+                .find(|o| o.prompt_tokens == limit.depth && o.decode_tokens > 0)
+            {
+                out.push_str(&format!(
+                    " {} {:.0} %",
+                    short(r),
+                    100.0 * run.decode_tokens_per_second / limit.tokens_per_second
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -17,10 +17,23 @@ use crate::{fail, BenchArgs};
 pub fn run(args: BenchArgs, backends: &[BackendKind]) -> ExitCode {
     let chunk = GenerateOptions::default().prefill_chunk;
     if let Some(contexts) = &args.memory_at {
-        return memory_table(&args.model, contexts, chunk, args.json);
+        for &backend in backends {
+            if !args.json {
+                println!("{backend}:");
+            }
+            let code = memory_table(&args.model, contexts, chunk, backend, args.json);
+            if code != ExitCode::SUCCESS {
+                return code;
+            }
+        }
+        return ExitCode::SUCCESS;
     }
     if let Some(context) = args.memory_probe {
-        return match engine::probe_memory(&args.model, context, chunk) {
+        let probe = match backends {
+            [BackendKind::LlamaCpp] => engine::probe_memory_llamacpp(&args.model, context),
+            _ => engine::probe_memory(&args.model, context, chunk),
+        };
+        return match probe {
             Ok(probe) => {
                 println!("{}", serde_json::to_string(&probe).expect("serializable"));
                 ExitCode::SUCCESS
@@ -55,31 +68,69 @@ pub fn run(args: BenchArgs, backends: &[BackendKind]) -> ExitCode {
     };
     // llama.cpp's column first, MLX's after it, so the ratios read "llama.cpp ÷ MLX".
     let mut ours = Vec::new();
+    let mut alone = None;
     for &backend in backends {
         match engine::run_fathom(&args.model, &args.prompt_lens, args.decode_tokens, backend) {
             Ok(r) => ours.push(r),
             Err(e) => return fail(format!("{backend}: {e}")),
         }
+        // llama.cpp alone right after Fathom's run of it, while its file is still in the page
+        // cache, on the same threads.
+        if let (BackendKind::LlamaCpp, Some(bin)) = (backend, &args.llama_bench) {
+            match engine::run_llama_bench(bin, &args.model, &args.prompt_lens, args.decode_tokens) {
+                Ok(r) => alone = Some(r),
+                Err(e) => return fail(e),
+            }
+        }
     }
+    let bandwidth = engine::bandwidth_probe();
+    let limits: Vec<engine::DecodeLimit> = args
+        .prompt_lens
+        .iter()
+        .filter_map(|&n| engine::decode_limit(&args.model, n, bandwidth).ok())
+        .collect();
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"fathom": ours, "reference": theirs})
+            serde_json::json!({
+                "fathom": ours,
+                "llamaBench": alone,
+                "reference": theirs,
+                "memoryReadBytesPerSecond": bandwidth,
+                "decodeLimits": limits,
+            })
         );
     } else {
+        // Fathom's llama.cpp beside llama.cpp alone, then every column beside the last (MLX, or
+        // mlx-lm when it ran).
+        if let (Some(alone), Some(mine)) = (
+            &alone,
+            ours.iter().find(|r| r.implementation.ends_with("llamacpp")),
+        ) {
+            print!("{}", engine::table(&[mine, alone]));
+            println!();
+        }
         let mut columns: Vec<&engine::Report> = ours.iter().collect();
         columns.extend(theirs.as_ref());
         print!("{}", engine::table(&columns));
+        println!();
+        print!("{}", engine::limits_table(bandwidth, &limits, &ours));
     }
     ExitCode::SUCCESS
 }
 
 /// Peak memory measured at each context (a fresh process each) next to `fathom fit`'s prediction.
-fn memory_table(model: &std::path::Path, contexts: &[usize], chunk: usize, json: bool) -> ExitCode {
+fn memory_table(
+    model: &std::path::Path,
+    contexts: &[usize],
+    chunk: usize,
+    backend: BackendKind,
+    json: bool,
+) -> ExitCode {
     let mut rows = Vec::new();
     for &context in contexts {
         let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-            .args(["bench", "--model"])
+            .args(["bench", "--backend", backend.name(), "--model"])
             .arg(model)
             .args(["--memory-probe", &context.to_string()])
             .output();
@@ -91,7 +142,7 @@ fn memory_table(model: &std::path::Path, contexts: &[usize], chunk: usize, json:
             Ok(o) => return fail(String::from_utf8_lossy(&o.stderr)),
             Err(e) => return fail(e),
         };
-        let predicted = match fathom_core::fit_dir(model, context as u64) {
+        let predicted = match fathom_core::fit_dir(model, context as u64, backend) {
             Ok(r) => r.requested,
             Err(e) => return fail(e),
         };
@@ -100,7 +151,7 @@ fn memory_table(model: &std::path::Path, contexts: &[usize], chunk: usize, json:
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(p, e)| serde_json::json!({"measured": p, "predicted": e}))
+            .map(|(p, e)| serde_json::json!({"backend": backend, "measured": p, "predicted": e}))
             .collect();
         println!("{}", serde_json::Value::Array(v));
         return ExitCode::SUCCESS;

@@ -111,6 +111,17 @@ pub fn convert_with(
     dst: &Path,
     precision: Precision,
 ) -> Result<GgufReport, EngineError> {
+    convert_reporting(src, dst, precision, &|_, _| {})
+}
+
+/// [`convert_with`], telling `on_progress` the bytes written so far and the file's size after
+/// each tensor.
+pub fn convert_reporting(
+    src: &Path,
+    dst: &Path,
+    precision: Precision,
+    on_progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<GgufReport, EngineError> {
     let start = Instant::now();
     if dst.exists() {
         return Err(EngineError::Checkpoint {
@@ -124,7 +135,7 @@ pub fn convert_with(
     ck.finish()?;
 
     let staged = staged_path(dst);
-    let outcome = write(&config, &plan, &staged);
+    let outcome = write(&config, &plan, &staged, on_progress);
     let written = match outcome {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -469,7 +480,12 @@ fn metadata(gguf: &Gguf, c: &ModelConfig) -> Result<(), EngineError> {
 }
 
 /// Writes the file; returns its size.
-fn write(config: &ModelConfig, plan: &[Planned], path: &Path) -> Result<u64, EngineError> {
+fn write(
+    config: &ModelConfig,
+    plan: &[Planned],
+    path: &Path,
+    on_progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<u64, EngineError> {
     // SAFETY: gguf_init_empty has no preconditions; Gguf frees what it returns.
     let gguf = Gguf(unsafe { sys::gguf_init_empty() });
     metadata(&gguf, config)?;
@@ -511,6 +527,12 @@ fn write(config: &ModelConfig, plan: &[Planned], path: &Path) -> Result<u64, Eng
     let mut out = BufWriter::with_capacity(8 << 20, file);
     out.write_all(&meta).map_err(|e| io_error(path, e))?;
     let mut written = meta.len() as u64;
+    let total = written
+        + sizes
+            .iter()
+            .map(|s| s.next_multiple_of(ALIGNMENT) as u64)
+            .sum::<u64>();
+    on_progress(written, total);
     for (p, &size) in plan.iter().zip(&sizes) {
         let data = bytes_of(p)?;
         if data.len() != size {
@@ -533,6 +555,7 @@ fn write(config: &ModelConfig, plan: &[Planned], path: &Path) -> Result<u64, Eng
         out.write_all(&[0u8; ALIGNMENT][..pad])
             .map_err(|e| io_error(path, e))?;
         written += (size + pad) as u64;
+        on_progress(written, total);
     }
     let file = out
         .into_inner()

@@ -59,7 +59,33 @@ unsafe extern "C" fn keep_log(level: sys::ggml_log_level, text: *const c_char, _
     }
 }
 
+/// The x86 instruction sets ggml is built for (`.cargo/config.toml`) that this processor lacks;
+/// llama.cpp would die on an illegal instruction there, so it is not started. Empty elsewhere.
+pub fn missing_cpu_features() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut missing = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! check {
+            ($($feature:tt),*) => {$(
+                if !std::arch::is_x86_feature_detected!($feature) {
+                    missing.push($feature);
+                }
+            )*};
+        }
+        check!("sse4.2", "avx", "avx2", "fma", "f16c", "bmi2");
+    }
+    missing
+}
+
 fn llama() -> Result<&'static LlamaBackend, EngineError> {
+    let missing = missing_cpu_features();
+    if !missing.is_empty() {
+        return Err(EngineError::Input(format!(
+            "llama.cpp cannot run on this processor: it lacks {} (x86-64-v3); run the model with MLX instead",
+            missing.join(", ")
+        )));
+    }
     LLAMA
         .get_or_init(|| {
             // SAFETY: a plain function pointer with no user data, set before anything logs.
@@ -118,13 +144,16 @@ impl GgufModel {
             });
         }
         LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        let model =
-            LlamaModel::load_from_file(llama, path, &LlamaModelParams::default()).map_err(|e| {
-                EngineError::Checkpoint {
-                    file: path.to_path_buf(),
-                    message: format!("llama.cpp cannot load it: {e}{}", last_complaint()),
-                }
-            })?;
+        // Read, not memory-mapped: llama.cpp repacks the MXFP4 weights into its faster 8×8
+        // layout (a copy), and a mapping would keep the file's pages resident beside that copy,
+        // twice the model's size in the process.
+        let params = LlamaModelParams::default().with_use_mmap(false);
+        let model = LlamaModel::load_from_file(llama, path, &params).map_err(|e| {
+            EngineError::Checkpoint {
+                file: path.to_path_buf(),
+                message: format!("llama.cpp cannot load it: {e}{}", last_complaint()),
+            }
+        })?;
         Ok(GgufModel {
             model,
             path: path.to_path_buf(),
@@ -311,6 +340,15 @@ pub fn resident_peak() -> Option<u64> {
 /// (after checking the disk has room). A conversion made by an older converter, or of an older
 /// copy of the checkpoint, is replaced.
 pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
+    prepare_reporting(dir, converted, &|_, _| {})
+}
+
+/// [`prepare`], telling `on_progress` the bytes written and the total while it converts.
+pub fn prepare_reporting(
+    dir: &Path,
+    converted: &Path,
+    on_progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<PathBuf, EngineError> {
     let stem = checkpoint_stem(dir)?;
     let target = converted.join(format!("{stem}.gguf"));
     if target.is_file() {
@@ -343,7 +381,7 @@ pub fn prepare(dir: &Path, converted: &Path) -> Result<PathBuf, EngineError> {
             ),
         });
     }
-    gguf::convert(dir, &target)?;
+    gguf::convert_reporting(dir, &target, gguf::Precision::AsStored, on_progress)?;
     Ok(target)
 }
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { describeAction, uniqueCitations, withoutQuotes } from "./ask";
-import { baseName } from "../../lib/format";
+import { baseName, convertingText } from "../../lib/format";
 import { FolderSelect } from "../../components/FolderSelect";
 import { Detail } from "../../components/Detail";
 import { describeError, errorDetail, isCommandError, type Action, type Asked, type CommandError, type Folder, type RankedDocument, type RunSummary, type Stream, type SavedRun } from "../../lib/ipc";
@@ -13,6 +13,8 @@ interface View {
   question: string;
   actions: Action[];
   thinking: string;
+  /** A first load's conversion for llama.cpp, as it goes. */
+  preparing: string | null;
   used: number;
   total: number;
   documents: RankedDocument[] | null;
@@ -21,13 +23,14 @@ interface View {
   running: boolean;
 }
 
-const empty = (question: string): View => ({ question, actions: [], thinking: "", used: 0, total: 0, documents: null, answerText: "", asked: null, running: true });
+const empty = (question: string): View => ({ question, actions: [], thinking: "", preparing: null, used: 0, total: 0, documents: null, answerText: "", asked: null, running: true });
 
 function fromSaved(asked: Asked): View {
   return {
     question: asked.run.question,
     actions: asked.run.actions,
     thinking: "",
+    preparing: null,
     used: asked.run.used,
     total: asked.run.budget.total,
     documents: asked.run.documents,
@@ -110,7 +113,8 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
           case "turn":
             return { ...v, thinking: "" };
           case "reply":
-            return e.reply.event === "delta" && e.reply.part === "reasoning" ? { ...v, thinking: v.thinking + e.reply.text } : v;
+            if (e.reply.event === "converting") return { ...v, preparing: convertingText(e.reply.doneBytes, e.reply.totalBytes) };
+            return e.reply.event === "delta" && e.reply.part === "reasoning" ? { ...v, preparing: null, thinking: v.thinking + e.reply.text } : v;
           case "action":
             return { ...v, actions: [...v.actions, e.action] };
           case "usage":
@@ -245,7 +249,7 @@ export function AskPage({ folders, compact = false, onOpenFull, showRun, draft, 
                     {describeAction(a)}
                   </li>
                 ))}
-                {view.running && view.documents === null && <li className="loading">{view.thinking === "" ? "Searching…" : view.thinking.slice(-240)}</li>}
+                {view.running && view.documents === null && <li className="loading">{view.preparing ?? (view.thinking === "" ? "Searching…" : view.thinking.slice(-240))}</li>}
               </ol>
             )}
             {view.documents !== null && (

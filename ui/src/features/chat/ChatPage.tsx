@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { applyDelta } from "./chat";
 import { Detail } from "../../components/Detail";
 import { describeError, errorDetail, isCommandError, type CommandError, type Conversation, type ConversationSummary, type Effort, type Part, type ReplyAction, type Stream } from "../../lib/ipc";
+import { convertingText } from "../../lib/format";
 import { Parts } from "./components/Parts";
 import { Reply } from "./components/Reply";
 import { UserMessage } from "./components/UserMessage";
@@ -13,6 +14,8 @@ const EFFORTS: Effort[] = ["low", "medium", "high"];
 interface Live {
   parts: Part[];
   loading: boolean;
+  /** A first load's conversion for llama.cpp, as it goes. */
+  converting: string | null;
   /** Set once started; events may arrive before. */
   stream: Stream<Conversation> | null;
 }
@@ -94,15 +97,17 @@ export function ChatPage() {
     setCurrent({ ...conversation, messages });
     const id = conversation.id;
     // In place before the stream starts: its first events can arrive before `chatReply` returns.
-    setLive({ parts: [], loading: false, stream: null });
+    setLive({ parts: [], loading: false, converting: null, stream: null });
     const stream = api.chatReply(id, action, allowUnfit, (event) => {
       setLive((l) => {
         if (l === null) return l;
         switch (event.event) {
           case "loading":
             return { ...l, loading: true };
+          case "converting":
+            return { ...l, loading: true, converting: convertingText(event.doneBytes, event.totalBytes) };
           case "delta":
-            return { ...l, loading: false, parts: applyDelta(l.parts, event) };
+            return { ...l, loading: false, converting: null, parts: applyDelta(l.parts, event) };
           default:
             return l;
         }
@@ -271,7 +276,7 @@ export function ChatPage() {
           )}
           {live !== null && (
             <div className="message assistant live" data-testid="live-reply" aria-live="polite">
-              {live.loading && <p className="loading">Loading the model…</p>}
+              {live.loading && <p className="loading">{live.converting ?? "Loading the model…"}</p>}
               {!live.loading && live.parts.length === 0 && <p className="loading">Thinking…</p>}
               <Parts parts={live.parts} live />
             </div>
