@@ -1,4 +1,4 @@
-import { callsOf, defaultSeed, expect, openWith, test } from "./fixtures";
+import { callsOf, defaultSeed, expect, openWith, recordTexts, recordedTexts, test } from "./fixtures";
 
 const shot = (name: string) => `test-results/screens/${name}.png`;
 const hit = (doc: string, path: string, chunk: number, text: string, line = 1, page = 0) => ({ chunkId: `${doc}:${String(chunk)}`, docId: doc, folder: "n", path, chunk, score: 1, text, line, page });
@@ -93,20 +93,12 @@ test("with the model on a server and none here, Ask runs", async ({ page }) => {
 });
 
 test("a first run on llama.cpp shows the model's one-time conversion before the search", async ({ page }) => {
-  // Every text the progress line shows, recorded as it changes (each lasts a moment).
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { __seen: string[] }).__seen = seen;
-    new MutationObserver(() => {
-      const text = document.querySelector("li.loading")?.textContent ?? null;
-      if (text !== null && seen[seen.length - 1] !== text) seen.push(text);
-    }).observe(document, { subtree: true, childList: true, characterData: true });
-  });
+  await recordTexts(page, "li.loading");
   await openWith(page, "/index.html#/ask", { ...withModel, chat: { ...defaultSeed.chat, converting: true } });
   await page.getByRole("searchbox", { name: "Question" }).fill("Why do tides happen?");
   await page.getByRole("button", { name: "Ask" }).click();
   await expect(page.getByTestId("answer")).toBeVisible();
-  const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+  const seen = await recordedTexts(page);
   expect(seen.filter((t) => t.startsWith("Preparing"))).toEqual([0, 50, 100].map((p) => `Preparing the model for llama.cpp (once): ${p} % of 11.1 GB…`));
   // Then the model's reasoning replaces it.
   expect(seen[seen.lastIndexOf("Preparing the model for llama.cpp (once): 100 % of 11.1 GB…") + 1]).toBe("Plan two searches.");

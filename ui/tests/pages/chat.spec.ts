@@ -1,4 +1,4 @@
-import { callsOf, defaultSeed, expect, openWith, test } from "./fixtures";
+import { callsOf, defaultSeed, expect, openWith, recordTexts, recordedTexts, test } from "./fixtures";
 import type { Conversation } from "../../src/lib/bindings";
 
 const shot = (name: string) => `test-results/screens/${name}.png`;
@@ -160,22 +160,14 @@ test("HTML and script in the model's output are shown inert", async ({ page }) =
 });
 
 test("a first load on llama.cpp shows its one-time conversion, then the reply", async ({ page }) => {
-  // Every text the loading line shows, recorded as it changes (each lasts a moment).
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { __seen: string[] }).__seen = seen;
-    new MutationObserver(() => {
-      const text = document.querySelector("p.loading")?.textContent ?? null;
-      if (text !== null && seen[seen.length - 1] !== text) seen.push(text);
-    }).observe(document, { subtree: true, childList: true, characterData: true });
-  });
+  await recordTexts(page, "p.loading");
   await openWith(page, "/index.html#/chat", { chat: { ...defaultSeed.chat, converting: true } });
   await page.getByRole("textbox", { name: "Message" }).fill("Hello there");
   await page.getByRole("textbox", { name: "Message" }).press("Enter");
   const reply = page.locator('[data-testid="message"][data-role="assistant"]');
   await expect(reply).toHaveCount(1);
   await expect(page.getByText(/Preparing the model/)).toHaveCount(0);
-  const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+  const seen = await recordedTexts(page);
   const steps = seen.filter((t) => t.startsWith("Preparing the model for llama.cpp (once): "));
   expect(steps).toEqual([0, 25, 50, 75, 100].map((p) => `Preparing the model for llama.cpp (once): ${p} % of 11.1 GB…`));
   expect(seen[0]).toBe("Loading the model…");

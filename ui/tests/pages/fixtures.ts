@@ -63,6 +63,23 @@ export async function openWith(page: Page, path: string, seed: Partial<Seed> = {
   await page.goto(path);
 }
 
+/** Records every text the element matching `selector` shows, as it changes (each may last a
+ * moment, too short to poll for); read them back with `recordedTexts`. Call before `openWith`. */
+export async function recordTexts(page: Page, selector: string) {
+  await page.addInitScript((sel: string) => {
+    const seen: string[] = [];
+    (window as unknown as { __seen: string[] }).__seen = seen;
+    new MutationObserver(() => {
+      const text = document.querySelector(sel)?.textContent ?? null;
+      if (text !== null && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  }, selector);
+}
+
+export async function recordedTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+}
+
 export async function callsOf(page: Page, cmd: string) {
   const calls = await page.evaluate(() => window.__FATHOM_CALLS__);
   return calls.filter((c) => c.cmd === cmd).map((c) => c.args);
