@@ -17,7 +17,7 @@ use tantivy::tokenizer::{
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::chunk::Chunk;
-use crate::dense::{rrf, Dense};
+use crate::dense::{rrf, Dense, NewVector};
 use crate::state::{DocState, State, VectorOp};
 use crate::IndexError;
 
@@ -137,10 +137,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How an index is opened.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Vectors from which dense search uses the HNSW graph instead of the exact scan.
+    pub exact_below: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            exact_below: crate::dense::EXACT_BELOW,
+        }
+    }
+}
+
+/// The saved HNSW graph, beside the BM25 index.
+const GRAPH_FILE: &str = "vectors.usearch";
+
 impl SearchIndex {
     /// Opens the index in `dir` (creating it). An index written by another schema version, or one
     /// that cannot be opened, is set aside and rebuilt: the files are the source of truth.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        Self::open_with(dir, &OpenOptions::default())
+    }
+
+    /// [`SearchIndex::open`] with options.
+    pub fn open_with(dir: &Path, options: &OpenOptions) -> Result<Self, IndexError> {
         let io = |path: &Path, source| IndexError::Io {
             path: path.display().to_string(),
             source,
@@ -173,10 +196,7 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let state = State::open(&dir.join("state.sqlite"))?;
-        let mut dense = Dense::new();
-        for (chunk, doc, folder, v) in state.vectors()? {
-            dense.insert(&chunk, &doc, &folder, &v);
-        }
+        let dense = Dense::open(&state, &dir.join(GRAPH_FILE), options.exact_below)?;
         Ok(SearchIndex {
             dir: dir.to_path_buf(),
             index,
@@ -261,7 +281,7 @@ impl SearchIndex {
         let ops = std::mem::take(&mut *lock(&self.pending));
         // Held until memory matches the database (see `add_vectors`).
         let mut state = lock(&self.state);
-        state.apply(docs, forget, &ops)?;
+        let seqs = state.apply(docs, forget, &ops)?;
         let mut dense = lock(&self.dense);
         // Every document whose vectors go, in one pass; then this batch's new vectors.
         let gone: std::collections::HashSet<&str> = forget
@@ -273,24 +293,80 @@ impl SearchIndex {
                 VectorOp::Put { .. } => None,
             }))
             .collect();
-        dense.remove_docs(&gone);
-        for op in &ops {
-            match op {
-                VectorOp::Delete(_) => {}
-                VectorOp::Put {
-                    doc_id,
-                    folder,
-                    chunk_id,
-                    vector,
-                } => dense.insert(chunk_id, doc_id, folder, vector),
-            }
+        dense.remove_docs(&gone).map_err(IndexError::Vectors)?;
+        let puts = ops.iter().filter_map(|op| match op {
+            VectorOp::Delete(_) => None,
+            VectorOp::Put {
+                doc_id,
+                folder,
+                chunk_id,
+                vector,
+            } => Some((doc_id, folder, chunk_id, vector)),
+        });
+        let items: Vec<NewVector<'_>> = puts
+            .zip(seqs)
+            .map(|((doc_id, folder, chunk_id, vector), seq)| NewVector {
+                seq,
+                chunk_id,
+                doc_id,
+                folder,
+                vector,
+            })
+            .collect();
+        dense.insert_many(&items).map_err(IndexError::Vectors)?;
+        Ok(())
+    }
+
+    /// Saves the vector graph when it changed since its last save (a large library's vectors;
+    /// below the graph's size there is nothing to save). Called after an indexing run and a
+    /// vector pass, and when the index closes; what a kill loses in between is caught up from
+    /// SQLite at the next open.
+    pub fn save_vectors(&self) -> Result<(), IndexError> {
+        // Changes wait while the graph is written (they are not safe during usearch's save).
+        let _state = lock(&self.state);
+        lock(&self.dense)
+            .save(&self.dir.join(GRAPH_FILE))
+            .map_err(IndexError::Vectors)
+    }
+
+    /// Saves the graph once enough changed that catching up at the next open would take a while
+    /// (a few thousand vectors from SQLite cost well under a second; saving a large graph more).
+    pub fn save_vectors_if_due(&self) -> Result<(), IndexError> {
+        if self.unsaved_vectors() >= 10_000 {
+            self.save_vectors()?;
         }
         Ok(())
     }
 
+    /// Vector changes the saved graph lacks.
+    pub fn unsaved_vectors(&self) -> usize {
+        lock(&self.dense).unsaved()
+    }
+
+    /// Whether dense search uses the graph (the library is past the exact scan's size).
+    pub fn vectors_use_graph(&self) -> bool {
+        lock(&self.dense).is_graph()
+    }
+
+    /// Bytes dense search holds in memory.
+    pub fn vector_memory_bytes(&self) -> usize {
+        lock(&self.dense).memory_bytes()
+    }
+
     /// Dense retrieval alone: (chunk id, cosine), best first.
     pub fn dense_top(&self, vector: &[f32], k: usize, folder: Option<&str>) -> Vec<(String, f32)> {
-        lock(&self.dense).top(vector, k, folder, &[])
+        self.dense_search(vector, k, folder, &[])
+    }
+
+    /// [`SearchIndex::dense_top`] leaving out `exclude` (chunk ids) before the top `k` is taken.
+    pub fn dense_search(
+        &self,
+        vector: &[f32],
+        k: usize,
+        folder: Option<&str>,
+        exclude: &[String],
+    ) -> Vec<(String, f32)> {
+        lock(&self.dense).top(vector, k, folder, exclude)
     }
 
     /// Indexed documents that have chunks without vectors, with how many lack one.
@@ -329,12 +405,14 @@ impl SearchIndex {
         // The state lock is held until the vectors are in memory too, so a `record` that
         // replaces this document cannot run in between and leave stale vectors searchable.
         let mut state = lock(&self.state);
-        if !state.put_vectors_if_current(doc, vectors)? {
+        let Some(seqs) = state.put_vectors_if_current(doc, vectors)? else {
             return Ok(false);
-        }
+        };
         let mut dense = lock(&self.dense);
-        for (chunk_id, v) in vectors {
-            dense.insert(chunk_id, &doc.doc_id, &doc.folder, v);
+        for ((chunk_id, v), seq) in vectors.iter().zip(seqs) {
+            dense
+                .insert(seq, chunk_id, &doc.doc_id, &doc.folder, v)
+                .map_err(IndexError::Vectors)?;
         }
         Ok(true)
     }
@@ -562,5 +640,12 @@ impl SearchIndex {
             }
         }
         Ok(out)
+    }
+}
+
+impl Drop for SearchIndex {
+    /// The graph is saved on the way out, so the next open need not catch it up.
+    fn drop(&mut self) {
+        let _ = self.save_vectors();
     }
 }

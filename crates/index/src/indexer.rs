@@ -41,6 +41,26 @@ pub struct IndexReport {
     pub removed: u32,
     pub chunks: u64,
     pub seconds: f64,
+    /// Where the time went (for `fathom search-bench`; not part of the app's report).
+    #[serde(skip)]
+    pub timings: IndexTimings,
+}
+
+/// Seconds spent in each stage of an indexing run, on the indexing thread. Tantivy analyses
+/// documents on threads of its own: what it costs beyond what the run's thread waits for shows
+/// up in `add` (when its queue is full) and `commit` (waiting for it to finish).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexTimings {
+    pub walk: f64,
+    /// Reading and extracting text (the extractor's thread, waited for).
+    pub extract: f64,
+    /// Cutting into chunks: counting o200k tokens, finding line and page anchors.
+    pub chunk: f64,
+    pub embed: f64,
+    /// Handing documents to tantivy.
+    pub add: f64,
+    /// Tantivy's commits and the document state's transactions.
+    pub commit: f64,
 }
 
 /// Turns chunk texts into unit vectors for dense search (the MLX embedder, in the app and CLI).
@@ -181,6 +201,10 @@ pub fn index_folder(
 ) -> Result<IndexReport, IndexError> {
     let started = Instant::now();
     let files = walk(root, options.hidden);
+    let mut timings = IndexTimings {
+        walk: started.elapsed().as_secs_f64(),
+        ..IndexTimings::default()
+    };
     let known: HashMap<String, DocState> = index
         .state
         .lock()
@@ -234,17 +258,20 @@ pub fn index_folder(
     let mut extractor = Extractor::new();
     let mut last_commit = Instant::now();
     let run_start = Instant::now();
-    let flush = |batch: &mut Vec<DocState>| -> Result<(), IndexError> {
+    let flush = |batch: &mut Vec<DocState>, timings: &mut IndexTimings| -> Result<(), IndexError> {
+        let t = Instant::now();
         // The index first: a document is marked done only once its chunks are durable.
         index.commit()?;
         index.record(batch, &[])?;
         batch.clear();
+        index.save_vectors_if_due()?;
+        timings.commit += t.elapsed().as_secs_f64();
         Ok(())
     };
     let mut last_progress = Instant::now();
     for f in todo {
         if stop.is_cancelled() {
-            flush(&mut batch)?;
+            flush(&mut batch, &mut timings)?;
             return Err(IndexError::Cancelled);
         }
         let path = Path::new(&f.path);
@@ -260,16 +287,24 @@ pub fn index_folder(
             error: None,
             pages_without_text: Vec::new(),
         };
-        match extractor.run(path, &options.limits, options.file_timeout) {
+        let t = Instant::now();
+        let extracted = extractor.run(path, &options.limits, options.file_timeout);
+        timings.extract += t.elapsed().as_secs_f64();
+        match extracted {
             Ok(doc) => {
+                let t = Instant::now();
                 let chunks = chunker.chunk(&doc.text);
                 let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
                 let (lines, pages) = anchors(&doc.text, &starts, &doc.pages);
                 let title = path.file_name().unwrap_or_default().to_string_lossy();
+                timings.chunk += t.elapsed().as_secs_f64();
+                let t = Instant::now();
                 let vectors = match &options.embedder {
                     Some(e) => Some(embed_chunks(e.as_ref(), &chunks)?),
                     None => None,
                 };
+                timings.embed += t.elapsed().as_secs_f64();
+                let t = Instant::now();
                 index.put_document(&DocumentChunks {
                     doc_id: &doc_id,
                     folder,
@@ -280,6 +315,7 @@ pub fn index_folder(
                     pages: &pages,
                     vectors: vectors.as_deref(),
                 })?;
+                timings.add += t.elapsed().as_secs_f64();
                 state.chunks = chunks.len() as u32;
                 state.pages_without_text =
                     doc.pages_without_text.iter().map(|&p| p as u32).collect();
@@ -304,7 +340,7 @@ pub fn index_folder(
             progress.eta_seconds = Some((progress.bytes_total - progress.bytes_done) as f64 / rate);
         }
         if batch.len() >= options.commit_docs || last_commit.elapsed() >= options.commit_every {
-            flush(&mut batch)?;
+            flush(&mut batch, &mut timings)?;
             last_commit = Instant::now();
             last_progress = Instant::now();
             on_progress(&progress);
@@ -313,9 +349,10 @@ pub fn index_folder(
             on_progress(&progress);
         }
     }
-    flush(&mut batch)?;
+    flush(&mut batch, &mut timings)?;
     on_progress(&progress);
     report.seconds = started.elapsed().as_secs_f64();
+    report.timings = timings;
     Ok(report)
 }
 
@@ -332,6 +369,7 @@ pub fn remove_folder(index: &SearchIndex, folder: &str) -> Result<u32, IndexErro
     index.commit()?;
     let ids: Vec<String> = docs.iter().map(|d| d.doc_id.clone()).collect();
     index.record(&[], &ids)?;
+    index.save_vectors_if_due()?;
     Ok(ids.len() as u32)
 }
 

@@ -3,6 +3,7 @@
 //! index (tantivy); a SQLite table remembers what was indexed from which file version, so a
 //! restart (or a kill mid-run) continues without redoing finished files.
 
+mod ann;
 pub mod chunk;
 pub mod dense;
 pub mod index;
@@ -12,8 +13,8 @@ pub mod vectors;
 pub mod watch;
 
 pub use chunk::{Chunk, Chunker};
-pub use index::{DocumentChunks, Hit, SearchIndex, SearchQuery};
-pub use indexer::{IndexProgress, IndexReport};
+pub use index::{DocumentChunks, Hit, OpenOptions, SearchIndex, SearchQuery};
+pub use indexer::{IndexProgress, IndexReport, IndexTimings};
 pub use state::{DocState, DocStatus};
 pub use vectors::{VectorProgress, VectorReport};
 
@@ -25,6 +26,8 @@ pub enum IndexError {
     State(#[from] rusqlite::Error),
     #[error("query: {0}")]
     Query(String),
+    #[error("{0}")]
+    Vectors(String),
     #[error("{path}: {source}")]
     Io {
         path: String,

@@ -53,12 +53,19 @@ impl State {
             );
             CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder);
             CREATE TABLE IF NOT EXISTS vectors (
-                chunk_id TEXT PRIMARY KEY,
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                chunk_id TEXT NOT NULL UNIQUE,
                 doc_id TEXT NOT NULL,
                 folder TEXT NOT NULL,
                 vec BLOB NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS vectors_doc ON vectors(doc_id);",
+            );",
+        )?;
+        migrate_vectors(&db)?;
+        // Covers the metadata scan at open (seq is the rowid, in every index), so a large
+        // library's open reads the ids without the vectors the graph already holds.
+        db.execute_batch(
+            "DROP INDEX IF EXISTS vectors_doc;
+            CREATE INDEX IF NOT EXISTS vectors_meta ON vectors(doc_id, folder, chunk_id);",
         )?;
         Ok(State { db })
     }
@@ -105,8 +112,55 @@ impl State {
     }
 }
 
-/// A stored vector: (chunk id, doc id, folder, vector).
-pub type StoredVector = (String, String, String, Vec<f32>);
+/// Gives a vectors table from before the graph (round 1: `chunk_id` as its key) the `seq` column
+/// the graph uses as its keys, copying the rows over once in one transaction: the vectors took
+/// hours to compute and must not be lost to a schema change.
+fn migrate_vectors(db: &Connection) -> rusqlite::Result<()> {
+    let has_seq: bool = db.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('vectors') WHERE name = 'seq')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_seq {
+        return Ok(());
+    }
+    // Dropped on error (rolled back), so a failed copy leaves the old table as it was.
+    let tx = db.unchecked_transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE vectors_seq (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_id TEXT NOT NULL UNIQUE,
+            doc_id TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            vec BLOB NOT NULL
+        );
+        INSERT INTO vectors_seq (chunk_id, doc_id, folder, vec)
+            SELECT chunk_id, doc_id, folder, vec FROM vectors;
+        DROP TABLE vectors;
+        ALTER TABLE vectors_seq RENAME TO vectors;",
+    )?;
+    tx.commit()
+}
+
+fn to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// A stored vector's identity: its `seq` (assigned by SQLite, never reused: AUTOINCREMENT, so
+/// a key in a saved graph names one vector for ever), chunk, document and folder.
+pub struct VectorRow {
+    pub seq: u64,
+    pub chunk_id: String,
+    pub doc_id: String,
+    pub folder: String,
+}
 
 /// A change to the stored vectors, applied with the document state it belongs to.
 pub enum VectorOp {
@@ -127,8 +181,9 @@ impl State {
         docs: &[DocState],
         forget: &[String],
         vectors: &[VectorOp],
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<Vec<u64>> {
         let tx = self.db.transaction()?;
+        let mut seqs = Vec::new();
         // A recorded document's vectors go first, whoever's pending ops carried its delete: two
         // index runs at once share the pending list, and vectors made meanwhile from the old text
         // (the pass checks only size and mtime) must not outlive it. This run's puts follow.
@@ -146,11 +201,11 @@ impl State {
                     chunk_id,
                     vector,
                 } => {
-                    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                     tx.execute(
                         "INSERT OR REPLACE INTO vectors (chunk_id, doc_id, folder, vec) VALUES (?1, ?2, ?3, ?4)",
-                        params![chunk_id, doc_id, folder, bytes],
+                        params![chunk_id, doc_id, folder, to_bytes(vector)],
                     )?;
+                    seqs.push(tx.last_insert_rowid() as u64);
                 }
             }
         }
@@ -174,17 +229,18 @@ impl State {
                 ],
             )?;
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(seqs)
     }
 
     /// Stores vectors for chunks of `doc`, but only while the document is still recorded at that
     /// file version: vectors computed from chunks that were replaced meanwhile (the file changed
-    /// and was re-indexed, or was removed) are dropped. Says whether they were stored.
+    /// and was re-indexed, or was removed) are dropped. The vectors' seqs when they were stored.
     pub fn put_vectors_if_current(
         &mut self,
         doc: &DocState,
         vectors: &[(String, Vec<f32>)],
-    ) -> rusqlite::Result<bool> {
+    ) -> rusqlite::Result<Option<Vec<u64>>> {
         let tx = self.db.transaction()?;
         let current: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM documents WHERE doc_id = ?1 AND size = ?2 AND mtime_ns = ?3 AND status = 'indexed')",
@@ -192,32 +248,98 @@ impl State {
             |r| r.get(0),
         )?;
         if !current {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut seqs = Vec::with_capacity(vectors.len());
         for (chunk_id, vector) in vectors {
-            let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
             tx.execute(
                 "INSERT OR REPLACE INTO vectors (chunk_id, doc_id, folder, vec) VALUES (?1, ?2, ?3, ?4)",
-                params![chunk_id, doc.doc_id, doc.folder, bytes],
+                params![chunk_id, doc.doc_id, doc.folder, to_bytes(vector)],
             )?;
+            seqs.push(tx.last_insert_rowid() as u64);
         }
         tx.commit()?;
-        Ok(true)
+        Ok(Some(seqs))
     }
 
-    /// Every stored vector.
-    pub fn vectors(&self) -> rusqlite::Result<Vec<StoredVector>> {
+    /// Every stored vector's identity, without the vectors (read from the covering index).
+    pub fn vector_rows(&self, mut each: impl FnMut(VectorRow)) -> rusqlite::Result<()> {
         let mut stmt = self
             .db
-            .prepare("SELECT chunk_id, doc_id, folder, vec FROM vectors")?;
-        let rows = stmt.query_map([], |r| {
-            let bytes: Vec<u8> = r.get(3)?;
-            let v = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, v))
-        })?;
-        rows.collect()
+            .prepare("SELECT seq, chunk_id, doc_id, folder FROM vectors")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            each(VectorRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                chunk_id: r.get(1)?,
+                doc_id: r.get(2)?,
+                folder: r.get(3)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every stored vector with its identity, one at a time (a large library's vectors do not
+    /// fit in memory twice).
+    pub fn for_each_vector(
+        &self,
+        mut each: impl FnMut(VectorRow, Vec<f32>),
+    ) -> rusqlite::Result<()> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT seq, chunk_id, doc_id, folder, vec FROM vectors ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let bytes: Vec<u8> = r.get(4)?;
+            each(
+                VectorRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    chunk_id: r.get(1)?,
+                    doc_id: r.get(2)?,
+                    folder: r.get(3)?,
+                },
+                from_bytes(&bytes),
+            );
+        }
+        Ok(())
+    }
+
+    /// The length of the stored vectors (all have one), when there are any.
+    pub fn vector_dim(&self) -> rusqlite::Result<Option<usize>> {
+        let mut stmt = self.db.prepare("SELECT length(vec) FROM vectors LIMIT 1")?;
+        let mut rows = stmt.query([])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get::<_, i64>(0)? as usize / 4),
+            None => None,
+        })
+    }
+
+    /// The vector stored under `seq`, if it still is.
+    pub fn vector(&self, seq: u64) -> rusqlite::Result<Option<Vec<f32>>> {
+        let mut stmt = self
+            .db
+            .prepare_cached("SELECT vec FROM vectors WHERE seq = ?1")?;
+        let mut rows = stmt.query([seq as i64])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(from_bytes(&r.get::<_, Vec<u8>>(0)?)),
+            None => None,
+        })
+    }
+
+    /// The highest seq ever given (AUTOINCREMENT remembers it past deletions): every key a saved
+    /// graph can hold is at most this.
+    pub fn max_vector_seq(&self) -> rusqlite::Result<u64> {
+        let seq: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'vectors'",
+                [],
+                |r| r.get(0),
+            )
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        Ok(seq.unwrap_or(0).max(0) as u64)
     }
 }

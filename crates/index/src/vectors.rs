@@ -90,9 +90,12 @@ pub fn embed_pending(
                 progress.eta_seconds = Some(left as f64 / rate);
             }
             on_progress(&progress);
+            index.save_vectors_if_due()?;
         }
         report.documents += 1;
     }
+    // The pass's vectors are in the saved graph before it reports done.
+    index.save_vectors()?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
