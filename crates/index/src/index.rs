@@ -133,6 +133,12 @@ fn analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// Tantivy's indexing memory, shared by its threads: each flushes a segment when its share is
+/// full, and every segment is merged later. 64 MB made segments of a few thousand chunks and
+/// spent a sixth of indexing's CPU merging them; with this much, a library's first run writes
+/// a segment per thread every few hundred MB of text. Held only while a writer is open.
+const WRITER_BYTES: usize = 256_000_000;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -219,7 +225,7 @@ impl SearchIndex {
     ) -> Result<T, IndexError> {
         let mut slot = lock(&self.writer);
         if slot.is_none() {
-            *slot = Some(self.index.writer(64_000_000)?);
+            *slot = Some(self.index.writer(WRITER_BYTES)?);
         }
         f(slot.as_mut().expect("just set"))
     }

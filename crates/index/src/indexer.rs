@@ -46,16 +46,20 @@ pub struct IndexReport {
     pub timings: IndexTimings,
 }
 
-/// Seconds spent in each stage of an indexing run, on the indexing thread. Tantivy analyses
-/// documents on threads of its own: what it costs beyond what the run's thread waits for shows
-/// up in `add` (when its queue is full) and `commit` (waiting for it to finish).
+/// Seconds spent in each stage of an indexing run. Extraction and chunking run on worker
+/// threads, several files at a time: their figures are the workers' time added up, and `wait` is
+/// what the indexing thread spent waiting for them. Tantivy analyses documents on threads of its
+/// own: what it costs beyond what the run's thread waits for shows up in `add` (when its queue
+/// is full) and `commit` (waiting for it to finish).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexTimings {
     pub walk: f64,
-    /// Reading and extracting text (the extractor's thread, waited for).
+    /// Reading and extracting text (workers).
     pub extract: f64,
-    /// Cutting into chunks: counting o200k tokens, finding line and page anchors.
+    /// Cutting into chunks: o200k pre-tokens and counts, line and page anchors (workers).
     pub chunk: f64,
+    /// The indexing thread waiting for the workers' next file.
+    pub wait: f64,
     pub embed: f64,
     /// Handing documents to tantivy.
     pub add: f64,
@@ -88,7 +92,7 @@ impl Default for IndexOptions {
             limits: Limits::default(),
             hidden: false,
             commit_every: Duration::from_secs(2),
-            commit_docs: 500,
+            commit_docs: 5000,
             file_timeout: Duration::from_secs(60),
             embedder: None,
             progress_every: Duration::from_millis(100),
@@ -96,51 +100,122 @@ impl Default for IndexOptions {
     }
 }
 
-/// Text extraction on a worker thread with a deadline: a file that takes too long is given up
-/// (its thread is left to finish on its own and a fresh worker takes over) and a panic in a
-/// parser is caught, so one pathological file can neither stall nor end the run.
-struct Extractor {
-    jobs: std::sync::mpsc::Sender<(std::path::PathBuf, Limits)>,
-    results: std::sync::mpsc::Receiver<Result<fathom_extract::Extracted, String>>,
+/// How many files an indexing run reads and chunks at once: one per core, up to 8.
+pub fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
 }
 
-impl Extractor {
-    fn new() -> Self {
-        let (jobs, job_rx) = std::sync::mpsc::channel::<(std::path::PathBuf, Limits)>();
+/// A file read and cut up, ready for the index.
+struct Prepared {
+    chunks: Vec<crate::Chunk>,
+    lines: Vec<u32>,
+    pages: Vec<u32>,
+    pages_without_text: Vec<u32>,
+    extract_seconds: f64,
+    chunk_seconds: f64,
+}
+
+type Job = (std::path::PathBuf, Limits);
+
+/// One worker thread that extracts and chunks files in the order given.
+struct Worker {
+    jobs: std::sync::mpsc::Sender<Job>,
+    results: std::sync::mpsc::Receiver<Result<Prepared, String>>,
+}
+
+impl Worker {
+    fn new(chunker: Chunker) -> Self {
+        let (jobs, job_rx) = std::sync::mpsc::channel::<Job>();
         let (result_tx, results) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             while let Ok((path, limits)) = job_rx.recv() {
-                let out = std::panic::catch_unwind(|| extract(&path, &limits))
+                let out = std::panic::catch_unwind(|| prepare(&path, &limits, &chunker))
                     .map_err(|_| "the text extractor crashed on this file".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
+                    .and_then(|r| r);
                 if result_tx.send(out).is_err() {
                     return;
                 }
             }
         });
-        Extractor { jobs, results }
+        Worker { jobs, results }
+    }
+}
+
+fn prepare(path: &Path, limits: &Limits, chunker: &Chunker) -> Result<Prepared, String> {
+    let t = Instant::now();
+    let doc = extract(path, limits).map_err(|e| e.to_string())?;
+    let extract_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let chunks = chunker.chunk(&doc.text);
+    let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
+    let (lines, pages) = anchors(&doc.text, &starts, &doc.pages);
+    Ok(Prepared {
+        chunks,
+        lines,
+        pages,
+        pages_without_text: doc.pages_without_text.iter().map(|&p| p as u32).collect(),
+        extract_seconds,
+        chunk_seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Extraction and chunking on a few worker threads, results handed back in the files' order
+/// (file i goes to worker i mod n), each with a deadline: a file that takes too long is given up
+/// (its worker is left to finish on its own, a fresh one takes over the files queued behind it)
+/// and a panic in a parser is caught, so one pathological file can neither stall nor end the
+/// run. A bounded number of files is in flight, so memory stays that of a few documents.
+struct Workers {
+    workers: Vec<Worker>,
+    chunker: Chunker,
+    paths: Vec<std::path::PathBuf>,
+    limits: Limits,
+    /// Files handed out so far.
+    sent: usize,
+    ahead: usize,
+}
+
+impl Workers {
+    fn new(paths: Vec<std::path::PathBuf>, limits: Limits, chunker: &Chunker) -> Self {
+        let n = worker_count().min(paths.len().max(1));
+        Workers {
+            workers: (0..n).map(|_| Worker::new(chunker.clone())).collect(),
+            chunker: chunker.clone(),
+            paths,
+            limits,
+            sent: 0,
+            ahead: 2 * n,
+        }
     }
 
-    fn run(
-        &mut self,
-        path: &Path,
-        limits: &Limits,
-        timeout: Duration,
-    ) -> Result<fathom_extract::Extracted, String> {
-        if self.jobs.send((path.to_path_buf(), *limits)).is_err() {
-            *self = Extractor::new();
-            return Err("the text extractor stopped".into());
+    /// File `i`'s result: the files must be asked for in order, 0, 1, 2, ...
+    fn get(&mut self, i: usize, timeout: Duration) -> Result<Prepared, String> {
+        let n = self.workers.len();
+        while self.sent < self.paths.len() && self.sent <= i + self.ahead {
+            let job = (self.paths[self.sent].clone(), self.limits);
+            // A worker that died is replaced when its result is asked for.
+            let _ = self.workers[self.sent % n].jobs.send(job);
+            self.sent += 1;
         }
-        match self.results.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(_) => {
-                *self = Extractor::new();
-                Err(format!(
-                    "reading it took longer than {} s; skipped",
-                    timeout.as_secs_f64()
-                ))
+        let w = i % n;
+        // Every earlier file of this worker has been taken, so this one has been running at
+        // least as long as we wait here: it gets at least `timeout`.
+        let out = match self.workers[w].results.recv_timeout(timeout) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "reading it took longer than {} s; skipped",
+                timeout.as_secs_f64()
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the text extractor stopped".to_string())
             }
+        };
+        self.workers[w] = Worker::new(self.chunker.clone());
+        for j in (i + 1..self.sent).filter(|j| j % n == w) {
+            let _ = self.workers[w]
+                .jobs
+                .send((self.paths[j].clone(), self.limits));
         }
+        out
     }
 }
 
@@ -255,7 +330,11 @@ pub fn index_folder(
     };
     on_progress(&progress);
     let mut batch: Vec<DocState> = Vec::new();
-    let mut extractor = Extractor::new();
+    let mut workers = Workers::new(
+        todo.iter().map(|f| f.path.clone().into()).collect(),
+        options.limits,
+        chunker,
+    );
     let mut last_commit = Instant::now();
     let run_start = Instant::now();
     let flush = |batch: &mut Vec<DocState>, timings: &mut IndexTimings| -> Result<(), IndexError> {
@@ -269,7 +348,7 @@ pub fn index_folder(
         Ok(())
     };
     let mut last_progress = Instant::now();
-    for f in todo {
+    for (i, f) in todo.into_iter().enumerate() {
         if stop.is_cancelled() {
             flush(&mut batch, &mut timings)?;
             return Err(IndexError::Cancelled);
@@ -288,16 +367,14 @@ pub fn index_folder(
             pages_without_text: Vec::new(),
         };
         let t = Instant::now();
-        let extracted = extractor.run(path, &options.limits, options.file_timeout);
-        timings.extract += t.elapsed().as_secs_f64();
-        match extracted {
+        let prepared = workers.get(i, options.file_timeout);
+        timings.wait += t.elapsed().as_secs_f64();
+        match prepared {
             Ok(doc) => {
-                let t = Instant::now();
-                let chunks = chunker.chunk(&doc.text);
-                let starts: Vec<usize> = chunks.iter().map(|c| c.start).collect();
-                let (lines, pages) = anchors(&doc.text, &starts, &doc.pages);
+                timings.extract += doc.extract_seconds;
+                timings.chunk += doc.chunk_seconds;
                 let title = path.file_name().unwrap_or_default().to_string_lossy();
-                timings.chunk += t.elapsed().as_secs_f64();
+                let chunks = doc.chunks;
                 let t = Instant::now();
                 let vectors = match &options.embedder {
                     Some(e) => Some(embed_chunks(e.as_ref(), &chunks)?),
@@ -311,14 +388,13 @@ pub fn index_folder(
                     path: &f.path,
                     title: &title,
                     chunks: &chunks,
-                    lines: &lines,
-                    pages: &pages,
+                    lines: &doc.lines,
+                    pages: &doc.pages,
                     vectors: vectors.as_deref(),
                 })?;
                 timings.add += t.elapsed().as_secs_f64();
                 state.chunks = chunks.len() as u32;
-                state.pages_without_text =
-                    doc.pages_without_text.iter().map(|&p| p as u32).collect();
+                state.pages_without_text = doc.pages_without_text;
                 report.indexed += 1;
                 report.chunks += chunks.len() as u64;
             }

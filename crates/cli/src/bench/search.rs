@@ -382,8 +382,8 @@ pub fn scale_bench(
                     format!("{k} {v:.1} s ({:.0} %)", 100.0 * v / total)
                 };
                 println!(
-                    "  where indexing's time went (its thread): {}, {}, {} (o200k token counts, anchors), {} (tantivy's queue), {} (tantivy commits, SQLite)",
-                    part("walk"), part("extract"), part("chunk"), part("add"), part("commit"),
+                    "  where indexing's time went: the indexing thread: {}, {} (for extraction and chunking), {} (tantivy's queue), {} (tantivy commits, SQLite); the {} workers, added up: {}, {} (o200k pre-tokens and counts, anchors)",
+                    part("walk"), part("wait"), part("add"), part("commit"), r["indexWorkers"], part("extract"), part("chunk"),
                 );
                 println!(
                     "  hybrid (BM25 + dense over {} synthetic 384-d vectors, RRF): p50 {:.2} ms, p95 {:.2} ms",
@@ -644,10 +644,12 @@ fn run_scale_bench(
         "megabytes": bytes as f64 / 1e6,
         "chunks": report.chunks,
         "indexSeconds": index_seconds,
+        "indexWorkers": fathom_index::indexer::worker_count(),
         "indexProfile": {
             "walk": report.timings.walk,
             "extract": report.timings.extract,
             "chunk": report.timings.chunk,
+            "wait": report.timings.wait,
             "add": report.timings.add,
             "commit": report.timings.commit,
         },
