@@ -111,6 +111,14 @@ impl Dense {
         matches!(self.store, Store::Graph(_))
     }
 
+    /// Candidates the graph keeps while searching (see [`crate::ann::EXPANSION_SEARCH`]); no
+    /// effect on the exact scan.
+    pub fn set_graph_expansion(&self, expansion: usize) {
+        if let Store::Graph(g) = &self.store {
+            g.set_expansion(expansion);
+        }
+    }
+
     /// Bytes held for search: the vectors (matrix or graph) and the rows' ids.
     pub fn memory_bytes(&self) -> usize {
         let store = match &self.store {

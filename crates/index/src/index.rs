@@ -354,6 +354,12 @@ impl SearchIndex {
         lock(&self.dense).is_graph()
     }
 
+    /// Candidates the graph keeps while searching, for tuning recall against latency
+    /// (`fathom search-bench --generated-chunks`); reset to the default at every open.
+    pub fn set_graph_expansion(&self, expansion: usize) {
+        lock(&self.dense).set_graph_expansion(expansion);
+    }
+
     /// Bytes dense search holds in memory.
     pub fn vector_memory_bytes(&self) -> usize {
         lock(&self.dense).memory_bytes()

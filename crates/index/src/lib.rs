@@ -3,7 +3,7 @@
 //! index (tantivy); a SQLite table remembers what was indexed from which file version, so a
 //! restart (or a kill mid-run) continues without redoing finished files.
 
-mod ann;
+pub mod ann;
 pub mod chunk;
 pub mod dense;
 pub mod index;

@@ -393,8 +393,9 @@ pub fn scale_bench(
                 );
                 let d = &r["dense"];
                 let ms = |v: &serde_json::Value, p: &str| v[p].as_f64().unwrap_or(0.0);
+                let rd = &d["random"];
                 println!(
-                    "  dense alone over {} vectors ({}): p50 {:.3} ms, p95 {:.3} ms; exact scan p50 {:.3} ms, p95 {:.3} ms ({:.1}x at p95)\n  recall@10 against the exact scan: {:.4} over {} random queries; in a folder of a tenth, with the 5 best excluded: {:.4}\n  memory for dense search: {:.1} MB ({:.0} bytes a vector; the exact scan's matrix {:.1} MB)\n  indexing with vectors (graph built on the way): {:.1} s",
+                    "  dense alone over {} vectors ({}): p50 {:.3} ms, p95 {:.3} ms; exact scan p50 {:.3} ms, p95 {:.3} ms ({:.1}x at p95)\n  recall@10 against the exact scan: {:.4} over {} search-shaped queries; in a folder of a tenth, with the 5 best excluded: {:.4}\n  (random unit queries, no near neighbours, the graph's worst case: {:.4}; in the folder {:.4}; p95 {:.3} ms)\n  memory for dense search: {:.1} MB ({:.0} bytes a vector; the exact scan's matrix {:.1} MB)\n  indexing with vectors (graph built on the way): {:.1} s",
                     r["hybridVectors"],
                     if d["graph"].as_bool() == Some(true) { "HNSW graph" } else { "exact scan: below the graph's size" },
                     ms(&d["graphMs"], "p50"), ms(&d["graphMs"], "p95"),
@@ -402,11 +403,35 @@ pub fn scale_bench(
                     ms(&d["exactMs"], "p95") / ms(&d["graphMs"], "p95").max(1e-9),
                     d["recallAt10"].as_f64().unwrap_or(0.0), d["queries"],
                     d["filteredRecallAt10"].as_f64().unwrap_or(0.0),
+                    rd["recallAt10"].as_f64().unwrap_or(0.0),
+                    rd["filteredRecallAt10"].as_f64().unwrap_or(0.0),
+                    ms(&rd["graphMs"], "p95"),
                     d["memoryBytes"].as_f64().unwrap_or(0.0) / 1e6,
                     d["memoryBytes"].as_f64().unwrap_or(0.0) / r["hybridVectors"].as_f64().unwrap_or(1.0).max(1.0),
                     d["exactMemoryBytes"].as_f64().unwrap_or(0.0) / 1e6,
                     r["hybridIndexSeconds"].as_f64().unwrap_or(0.0),
                 );
+                if let Some(sweep) = d["sweep"]
+                    .as_array()
+                    .filter(|_| d["graph"].as_bool() == Some(true))
+                {
+                    let parts: Vec<String> = sweep
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} → {:.4} ({:.2} ms)",
+                                s["expansion"],
+                                s["recallAt10"].as_f64().unwrap_or(0.0),
+                                ms(&s["graphMs"], "p95")
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "  recall@10 (p95) as the graph keeps more candidates (default {}): {}",
+                        d["expansion"],
+                        parts.join(", ")
+                    );
+                }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
                         "  vector pass (real embedder): {} of {} chunks in {:.1} s: {:.2} chunks/s, {:.3} MB/s, {:.1} files/s; all would take {:.1} h\n  query embedding over {} queries: p50 {:.2} ms, p95 {:.2} ms",
@@ -510,11 +535,14 @@ fn run_scale_bench(
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     // Hybrid latency: the same files indexed again with vectors. Their values are synthetic
-    // (hashes of the text, unit length, MiniLM's 384 dimensions): the latency of BM25 + exact dense
-    // search + fusion over this many vectors does not depend on what the vectors mean, and the
-    // real embedder on this CPU would take hours here (retrieval quality is `search-bench`'s job).
-    let synthetic: std::sync::Arc<fathom_index::indexer::Embed> =
-        std::sync::Arc::new(|texts: &[&str]| Ok(texts.iter().map(|t| pseudo_vector(t)).collect()));
+    // (bags of word vectors, unit length, MiniLM's 384 dimensions): the real embedder on this CPU
+    // would take days here (retrieval quality with it is `search-bench DATA`'s job), and the
+    // graph's speed and recall need vectors whose neighbours stand out as real ones do.
+    let bag = std::sync::Arc::new(BagOfWords::new(vocab.len()));
+    let synthetic: std::sync::Arc<fathom_index::indexer::Embed> = {
+        let bag = bag.clone();
+        std::sync::Arc::new(move |texts: &[&str]| Ok(texts.iter().map(|t| bag.embed(t)).collect()))
+    };
     let hybrid_index = SearchIndex::open(&root.join("index-hybrid")).map_err(|e| e.to_string())?;
     let hybrid_start = Instant::now();
     // Two library folders this time (a tenth and the rest), for the filtered search below.
@@ -540,7 +568,7 @@ fn run_scale_bench(
             .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
             .collect();
         let text = q.join(" ");
-        let vector = pseudo_vector(&text);
+        let vector = bag.embed(&text);
         let t = Instant::now();
         hybrid_index
             .search(&SearchQuery {
@@ -554,7 +582,16 @@ fn run_scale_bench(
     }
     let vectors = hybrid_index.vector_count();
     let hybrid_index_seconds = hybrid_start.elapsed().as_secs_f64();
-    let dense = dense_check(&root.join("index-hybrid"), &hybrid_index)?;
+    let dense_queries: Vec<Vec<f32>> = (0..200)
+        .map(|_| {
+            let n = 2 + (next() * 3.0) as usize;
+            let q: Vec<&str> = (0..n)
+                .map(|_| vocab[50 + (next() * 5000.0) as usize].as_str())
+                .collect();
+            bag.embed(&q.join(" "))
+        })
+        .collect();
+    let dense = dense_check(&root.join("index-hybrid"), &hybrid_index, &dense_queries)?;
     // The real embedder: the app's vector pass over the BM25 index (as long as allowed), then
     // query embeddings, the part of a hybrid search's latency the synthetic vectors leave out.
     let embedding = match embedder {
@@ -666,10 +703,15 @@ fn run_scale_bench(
 }
 
 /// Dense search alone on `index` (the graph, past its size) against the exact scan over the same
-/// vectors, opened again from SQLite: recall@10 and latency over random unit queries (the
-/// hardest case for a graph: the synthetic vectors have no clusters), whole and within a folder
-/// of a tenth of the library with that folder's best five excluded (the agent's searches).
-fn dense_check(dir: &Path, index: &SearchIndex) -> Result<serde_json::Value, String> {
+/// vectors, opened again from SQLite: recall@10 and latency, whole and within a folder of a tenth
+/// of the library with that folder's best five excluded (the agent's searches). Two query sets:
+/// `queries` (embedded like searches: their true neighbours stand out, as with a real embedder)
+/// and random unit vectors (no near neighbours at all: the graph's worst case, for reference).
+fn dense_check(
+    dir: &Path,
+    index: &SearchIndex,
+    queries: &[Vec<f32>],
+) -> Result<serde_json::Value, String> {
     let exact = SearchIndex::open_with(
         dir,
         &OpenOptions {
@@ -677,49 +719,148 @@ fn dense_check(dir: &Path, index: &SearchIndex) -> Result<serde_json::Value, Str
         },
     )
     .map_err(|e| e.to_string())?;
-    let queries = 200;
-    let (mut hits, mut total, mut filtered_hits, mut filtered_total) = (0, 0, 0, 0);
-    let (mut graph_ms, mut exact_ms) = (Vec::new(), Vec::new());
     let ids = |v: Vec<(String, f32)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
-    for i in 0..queries {
-        let q = pseudo_vector(&format!("dense query {i}"));
-        let t = Instant::now();
-        let got = ids(index.dense_top(&q, 10, None));
-        graph_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        let t = Instant::now();
-        let want = ids(exact.dense_top(&q, 10, None));
-        exact_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        hits += got.iter().filter(|c| want.contains(c)).count();
-        total += want.len();
-        // The agent's form: within a folder (a tenth of the library), the best five of that
-        // folder already seen and excluded.
-        let best = ids(exact.dense_search(&q, 5, Some("tenth"), &[]));
-        let g = ids(index.dense_search(&q, 10, Some("tenth"), &best));
-        let e = ids(exact.dense_search(&q, 10, Some("tenth"), &best));
-        filtered_hits += g
-            .iter()
-            .filter(|c| e.contains(c) && !best.contains(c))
-            .count();
-        filtered_total += e.len();
-    }
     let pct = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
         let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
         serde_json::json!({ "p50": at(0.5), "p95": at(0.95) })
     };
-    Ok(serde_json::json!({
-        "graph": index.vectors_use_graph(),
-        "queries": queries,
-        "recallAt10": hits as f64 / total.max(1) as f64,
-        "filteredRecallAt10": filtered_hits as f64 / filtered_total.max(1) as f64,
-        "graphMs": pct(&mut graph_ms),
-        "exactMs": pct(&mut exact_ms),
-        "memoryBytes": index.vector_memory_bytes(),
-        "exactMemoryBytes": exact.vector_memory_bytes(),
-    }))
+    let check = |queries: &[Vec<f32>]| {
+        let (mut hits, mut total, mut filtered_hits, mut filtered_total) = (0, 0, 0, 0);
+        let (mut graph_ms, mut exact_ms) = (Vec::new(), Vec::new());
+        for q in queries {
+            let t = Instant::now();
+            let got = ids(index.dense_top(q, 10, None));
+            graph_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            let want = ids(exact.dense_top(q, 10, None));
+            exact_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            hits += got.iter().filter(|c| want.contains(c)).count();
+            total += want.len();
+            let best = ids(exact.dense_search(q, 5, Some("tenth"), &[]));
+            let g = ids(index.dense_search(q, 10, Some("tenth"), &best));
+            let e = ids(exact.dense_search(q, 10, Some("tenth"), &best));
+            filtered_hits += g
+                .iter()
+                .filter(|c| e.contains(c) && !best.contains(c))
+                .count();
+            filtered_total += e.len();
+        }
+        serde_json::json!({
+            "queries": queries.len(),
+            "recallAt10": hits as f64 / total.max(1) as f64,
+            "filteredRecallAt10": filtered_hits as f64 / filtered_total.max(1) as f64,
+            "graphMs": pct(&mut graph_ms),
+            "exactMs": pct(&mut exact_ms),
+        })
+    };
+    let random: Vec<Vec<f32>> = (0..100)
+        .map(|i| pseudo_vector(&format!("dense query {i}")))
+        .collect();
+    let mut out = check(queries);
+    out["random"] = check(&random);
+    // Recall against latency as the graph keeps more candidates (the default is in `out`).
+    let wanted: Vec<Vec<String>> = queries
+        .iter()
+        .map(|q| ids(exact.dense_top(q, 10, None)))
+        .collect();
+    let mut sweep = Vec::new();
+    for expansion in [128, 256, 512, 1024] {
+        index.set_graph_expansion(expansion);
+        let (mut hits, mut total, mut ms) = (0, 0, Vec::new());
+        for (q, want) in queries.iter().zip(&wanted) {
+            let t = Instant::now();
+            let got = ids(index.dense_top(q, 10, None));
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            hits += got.iter().filter(|c| want.contains(c)).count();
+            total += want.len();
+        }
+        sweep.push(serde_json::json!({
+            "expansion": expansion,
+            "recallAt10": hits as f64 / total.max(1) as f64,
+            "graphMs": pct(&mut ms),
+        }));
+    }
+    index.set_graph_expansion(fathom_index::ann::EXPANSION_SEARCH);
+    out["expansion"] = fathom_index::ann::EXPANSION_SEARCH.into();
+    out["sweep"] = sweep.into();
+    out["graph"] = index.vectors_use_graph().into();
+    out["memoryBytes"] = index.vector_memory_bytes().into();
+    out["exactMemoryBytes"] = exact.vector_memory_bytes().into();
+    Ok(out)
 }
 
-/// A unit vector of MiniLM's size made from a hash of `text`: stand-in embeddings for latency.
+/// Stand-in embeddings shaped like a real embedder's, for the generated corpus (whose words are
+/// `w{rank:x}q`). Sentence embeddings fill a space of a few dozen effective dimensions inside
+/// their 384, so a passage has near neighbours and a query's best passages stand out; uniformly
+/// random 384-d vectors have none (every pair is about equally far), and a graph's recall on them
+/// says nothing about a library's. Here a text's vector is its words' fixed random vectors in a
+/// 32-dimensional space, summed (rarer words weighing more, ln(2 + rank), as idf does), carried
+/// into 384 dimensions by a fixed random map, plus a fifth as much noise of its own, unit length.
+struct BagOfWords {
+    /// `vocabulary × LATENT` random unit vectors.
+    words: Vec<f32>,
+    /// `LATENT × DIM`: the map into the embedding's space.
+    map: Vec<f32>,
+}
+
+impl BagOfWords {
+    const DIM: usize = 384;
+    const LATENT: usize = 32;
+
+    fn new(vocabulary: usize) -> Self {
+        let unit = |seed: String, n: usize| {
+            let mut v = pseudo_vector(&seed);
+            v.truncate(n);
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+            v
+        };
+        BagOfWords {
+            words: (0..vocabulary)
+                .flat_map(|i| unit(format!("word {i}"), Self::LATENT))
+                .collect(),
+            map: (0..Self::LATENT)
+                .flat_map(|i| unit(format!("axis {i}"), Self::DIM))
+                .collect(),
+        }
+    }
+
+    fn embed(&self, text: &str) -> Vec<f32> {
+        let mut latent = [0f32; Self::LATENT];
+        let mut any = false;
+        for token in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let Some(rank) = token
+                .strip_prefix('w')
+                .and_then(|t| t.strip_suffix('q'))
+                .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+                .filter(|&r| r < self.words.len() / Self::LATENT)
+            else {
+                continue;
+            };
+            let weight = (2.0 + rank as f32).ln();
+            let word = &self.words[rank * Self::LATENT..(rank + 1) * Self::LATENT];
+            latent
+                .iter_mut()
+                .zip(word)
+                .for_each(|(a, b)| *a += weight * b);
+            any = true;
+        }
+        if !any {
+            return pseudo_vector(text);
+        }
+        let norm = latent.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        let mut v: Vec<f32> = pseudo_vector(text).iter().map(|x| 0.2 * x).collect();
+        for (l, axis) in latent.iter().zip(self.map.chunks_exact(Self::DIM)) {
+            v.iter_mut().zip(axis).for_each(|(a, b)| *a += l / norm * b);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        v.iter_mut().for_each(|x| *x /= norm);
+        v
+    }
+}
+
+/// A random unit vector of MiniLM's size, fixed by a hash of `text`.
 fn pseudo_vector(text: &str) -> Vec<f32> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
