@@ -9,6 +9,7 @@ pub mod dense;
 pub mod index;
 pub mod indexer;
 mod state;
+mod stem;
 pub mod vectors;
 pub mod watch;
 
