@@ -54,3 +54,15 @@ pub enum EngineError {
     #[error(transparent)]
     Device(#[from] device::DeviceError),
 }
+
+impl From<fathom_llama::LlamaError> for EngineError {
+    fn from(e: fathom_llama::LlamaError) -> Self {
+        match e {
+            fathom_llama::LlamaError::File { file, message } => EngineError::Checkpoint {
+                file: file.into(),
+                message,
+            },
+            e => EngineError::Input(e.to_string()),
+        }
+    }
+}

@@ -185,7 +185,7 @@ fn mxfp4_blocks_dequantize_to_mlx_values_bit_for_bit() {
     let codes = gguf::raw_bytes(&q.weight).unwrap();
     let scales = gguf::raw_bytes(&q.scales).unwrap();
     let blocks = gguf::mxfp4_blocks(&codes, &scales);
-    let got = gguf::ggml_to_f32(llama_cpp_sys_2::GGML_TYPE_MXFP4, &blocks, rows * cols).unwrap();
+    let got = gguf::ggml_to_f32(fathom_llama::sys::GGML_TYPE_MXFP4, &blocks, rows * cols).unwrap();
     assert_eq!(got, want);
 }
 
@@ -216,7 +216,8 @@ fn affine_4_bit_groups_become_q4_1_blocks_bit_for_bit() {
             &f16(q.biases.as_ref().unwrap()),
             group as usize,
         );
-        let got = gguf::ggml_to_f32(llama_cpp_sys_2::GGML_TYPE_Q4_1, &blocks, rows * cols).unwrap();
+        let got =
+            gguf::ggml_to_f32(fathom_llama::sys::GGML_TYPE_Q4_1, &blocks, rows * cols).unwrap();
         assert_eq!(got, want, "group {group}");
     }
 }

@@ -498,7 +498,12 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
         return;
     }
     shared.changed();
-    let loaded = SharedEmbedder::load(dir).and_then(|q| Ok((q, load_pass_copies(dir)?)));
+    let loaded = SharedEmbedder::load_preferred(dir).and_then(|(q, _, note)| {
+        if let Some(note) = note {
+            log::warn!("{note}");
+        }
+        Ok((q, load_pass_copies(dir)?))
+    });
     {
         let mut c = shared.lock();
         if c.generation != generation {
@@ -531,7 +536,14 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
 
 /// The embedder copies a bulk pass runs side by side (`fathom_embed::pass_threads`); call
 /// `fathom_embed::single_threaded_blas` once before MLX work starts.
+/// Where llama.cpp runs (`Runtime::preferred`), one copy on every core instead.
 pub fn load_pass_copies(dir: &Path) -> Result<Vec<SharedEmbedder>, fathom_embed::EmbedError> {
+    if fathom_embed::Runtime::preferred() == fathom_embed::Runtime::LlamaCpp {
+        match SharedEmbedder::load_with(dir, fathom_embed::Runtime::LlamaCpp) {
+            Ok(e) => return Ok(vec![e]),
+            Err(e) => log::warn!("llama.cpp cannot run the embedder, MLX does: {e}"),
+        }
+    }
     (0..fathom_embed::pass_threads())
         .map(|_| SharedEmbedder::load(dir))
         .collect()

@@ -19,13 +19,12 @@
 //! staged file renamed into place only when complete.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 use std::time::Instant;
 
-use llama_cpp_sys_2 as sys;
+use fathom_llama::gguf::{TensorSpec, Writer};
+use fathom_llama::sys;
 use mlx_rs::{Array, Dtype};
 
 use crate::checkpoint::Checkpoint;
@@ -37,9 +36,6 @@ use crate::EngineError;
 /// Bumped whenever the files this writes change, so that files converted by an older Fathom are
 /// made again rather than trusted.
 pub const CONVERTER_VERSION: u32 = 1;
-
-/// ggml's default alignment of tensor data.
-const ALIGNMENT: usize = 32;
 
 /// What a conversion wrote.
 #[derive(Debug, Clone, Default)]
@@ -134,16 +130,7 @@ pub fn convert_reporting(
     let plan = plan(&mut ck, precision)?;
     ck.finish()?;
 
-    let staged = staged_path(dst);
-    let outcome = write(&config, &plan, &staged, on_progress);
-    let written = match outcome {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let _ = fs::remove_file(&staged);
-            return Err(e);
-        }
-    };
-    fs::rename(&staged, dst).map_err(|e| io_error(dst, e))?;
+    let written = write(&config, &plan, dst, on_progress)?;
     let mut report = GgufReport {
         tensors: plan.len(),
         bytes: written,
@@ -159,12 +146,6 @@ pub fn convert_reporting(
         }
     }
     Ok(report)
-}
-
-fn staged_path(dst: &Path) -> PathBuf {
-    let mut name = dst.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    dst.with_file_name(name)
 }
 
 pub(crate) fn io_error(file: &Path, e: std::io::Error) -> EngineError {
@@ -359,47 +340,8 @@ fn fits_f16(q: &Quantized) -> Result<bool, EngineError> {
     Ok(true)
 }
 
-fn cstring(s: &str) -> CString {
-    CString::new(s).expect("metadata keys and tensor names have no NUL")
-}
-
-/// ggml's GGUF context, freed on drop.
-struct Gguf(*mut sys::gguf_context);
-
-impl Drop for Gguf {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from gguf_init_empty and is freed once.
-        unsafe { sys::gguf_free(self.0) }
-    }
-}
-
-/// A ggml context that holds tensor descriptions only (no data), freed on drop.
-struct Descriptions(*mut sys::ggml_context);
-
-impl Drop for Descriptions {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from ggml_init and is freed once.
-        unsafe { sys::ggml_free(self.0) }
-    }
-}
-
-impl Gguf {
-    fn u32(&self, key: &str, value: u32) {
-        // SAFETY: a live context and a NUL-terminated key (ggml copies it).
-        unsafe { sys::gguf_set_val_u32(self.0, cstring(key).as_ptr(), value) }
-    }
-    fn f32(&self, key: &str, value: f32) {
-        // SAFETY: as above.
-        unsafe { sys::gguf_set_val_f32(self.0, cstring(key).as_ptr(), value) }
-    }
-    fn str(&self, key: &str, value: &str) {
-        // SAFETY: as above; ggml copies the value too.
-        unsafe { sys::gguf_set_val_str(self.0, cstring(key).as_ptr(), cstring(value).as_ptr()) }
-    }
-}
-
 /// The model's hyperparameters under the names llama.cpp's `gpt-oss` loader reads.
-fn metadata(gguf: &Gguf, c: &ModelConfig) -> Result<(), EngineError> {
+fn metadata(gguf: &Writer, c: &ModelConfig) -> Result<(), EngineError> {
     let a = "gpt-oss";
     gguf.str("general.architecture", a);
     gguf.str("general.name", "Context-1 (converted by Fathom)");
@@ -479,89 +421,24 @@ fn metadata(gguf: &Gguf, c: &ModelConfig) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Writes the file; returns its size.
+/// Writes the file (staged, renamed when complete); returns its size.
 fn write(
     config: &ModelConfig,
     plan: &[Planned],
     path: &Path,
     on_progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, EngineError> {
-    // SAFETY: gguf_init_empty has no preconditions; Gguf frees what it returns.
-    let gguf = Gguf(unsafe { sys::gguf_init_empty() });
+    let gguf = Writer::new();
     metadata(&gguf, config)?;
-    let params = sys::ggml_init_params {
-        // SAFETY: a pure size query.
-        mem_size: plan.len() * unsafe { sys::ggml_tensor_overhead() } + 1024,
-        mem_buffer: std::ptr::null_mut(),
-        no_alloc: true,
-    };
-    // SAFETY: no_alloc with ggml's own buffer for the descriptions.
-    let ctx = Descriptions(unsafe { sys::ggml_init(params) });
-    if ctx.0.is_null() {
-        return Err(EngineError::Input("ggml could not start".into()));
-    }
-    let mut sizes = Vec::with_capacity(plan.len());
-    for p in plan {
-        // SAFETY: ne outlives the call; the tensor lives in ctx, which outlives gguf's use of it
-        // (gguf copies the description in gguf_add_tensor).
-        unsafe {
-            let t = sys::ggml_new_tensor(ctx.0, p.ty, p.ne.len() as i32, p.ne.as_ptr());
-            if t.is_null() {
-                return Err(EngineError::Input(format!(
-                    "ggml could not describe {}",
-                    p.name
-                )));
-            }
-            sys::ggml_set_name(t, cstring(&p.name).as_ptr());
-            sizes.push(sys::ggml_nbytes(t));
-            sys::gguf_add_tensor(gguf.0, t);
-        }
-    }
-    // SAFETY: a live context; the buffer is sized by gguf_get_meta_size.
-    let meta = unsafe {
-        let mut meta = vec![0u8; sys::gguf_get_meta_size(gguf.0)];
-        sys::gguf_get_meta_data(gguf.0, meta.as_mut_ptr().cast());
-        meta
-    };
-    let file = File::create(path).map_err(|e| io_error(path, e))?;
-    let mut out = BufWriter::with_capacity(8 << 20, file);
-    out.write_all(&meta).map_err(|e| io_error(path, e))?;
-    let mut written = meta.len() as u64;
-    let total = written
-        + sizes
-            .iter()
-            .map(|s| s.next_multiple_of(ALIGNMENT) as u64)
-            .sum::<u64>();
-    on_progress(written, total);
-    for (p, &size) in plan.iter().zip(&sizes) {
-        let data = bytes_of(p)?;
-        if data.len() != size {
-            return Err(EngineError::Input(format!(
-                "{}: {} bytes for a {size}-byte tensor",
-                p.name,
-                data.len()
-            )));
-        }
-        // SAFETY: data holds exactly one tensor of this type (length checked above).
-        let valid = unsafe { sys::ggml_validate_row_data(p.ty, data.as_ptr().cast(), data.len()) };
-        if !valid {
-            return Err(EngineError::Input(format!(
-                "{}: the converted values are not finite",
-                p.name
-            )));
-        }
-        let pad = size.next_multiple_of(ALIGNMENT) - size;
-        out.write_all(&data).map_err(|e| io_error(path, e))?;
-        out.write_all(&[0u8; ALIGNMENT][..pad])
-            .map_err(|e| io_error(path, e))?;
-        written += (size + pad) as u64;
-        on_progress(written, total);
-    }
-    let file = out
-        .into_inner()
-        .map_err(|e| io_error(path, e.into_error()))?;
-    file.sync_all().map_err(|e| io_error(path, e))?;
-    Ok(written)
+    let specs: Vec<TensorSpec> = plan
+        .iter()
+        .map(|p| TensorSpec {
+            name: p.name.clone(),
+            ty: p.ty,
+            ne: p.ne.clone(),
+        })
+        .collect();
+    gguf.write(path, &specs, |i| bytes_of(&plan[i]), on_progress)
 }
 
 /// A tensor's bytes in its GGUF type.
@@ -687,31 +564,5 @@ pub fn ggml_to_f32(ty: sys::ggml_type, data: &[u8], n: usize) -> Result<Vec<f32>
 
 /// Tensor names and types of a GGUF file, read back through ggml (for tests and diagnostics).
 pub fn tensor_types(path: &Path) -> Result<BTreeMap<String, String>, EngineError> {
-    let c = cstring(&path.to_string_lossy());
-    let params = sys::gguf_init_params {
-        no_alloc: true,
-        ctx: std::ptr::null_mut(),
-    };
-    // SAFETY: a NUL-terminated path; the context is freed by Gguf.
-    let gguf = Gguf(unsafe { sys::gguf_init_from_file(c.as_ptr(), params) });
-    if gguf.0.is_null() {
-        return Err(EngineError::Checkpoint {
-            file: path.to_path_buf(),
-            message: "not a readable GGUF file".into(),
-        });
-    }
-    let mut out = BTreeMap::new();
-    // SAFETY: indices below gguf_get_n_tensors; names and type names are static or owned by gguf.
-    unsafe {
-        for i in 0..sys::gguf_get_n_tensors(gguf.0) {
-            let name = std::ffi::CStr::from_ptr(sys::gguf_get_tensor_name(gguf.0, i));
-            let ty =
-                std::ffi::CStr::from_ptr(sys::ggml_type_name(sys::gguf_get_tensor_type(gguf.0, i)));
-            out.insert(
-                name.to_string_lossy().into_owned(),
-                ty.to_string_lossy().into_owned(),
-            );
-        }
-    }
-    Ok(out)
+    Ok(fathom_llama::gguf::tensor_types(path)?)
 }

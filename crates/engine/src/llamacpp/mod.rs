@@ -11,22 +11,19 @@
 
 pub mod gguf;
 
-use std::collections::VecDeque;
-use std::ffi::CStr;
 use std::fs;
-use std::os::raw::{c_char, c_void};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
-use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
-use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::token::LlamaToken;
-use llama_cpp_sys_2 as sys;
+use fathom_llama::sys;
+
+use fathom_llama::llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use fathom_llama::llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
+use fathom_llama::llama_cpp_2::context::LlamaContext;
+use fathom_llama::llama_cpp_2::llama_backend::LlamaBackend;
+use fathom_llama::llama_cpp_2::llama_batch::LlamaBatch;
+use fathom_llama::llama_cpp_2::model::params::LlamaModelParams;
+use fathom_llama::llama_cpp_2::model::LlamaModel;
+use fathom_llama::llama_cpp_2::token::LlamaToken;
 
 use crate::backend::Backend;
 use crate::EngineError;
@@ -34,76 +31,24 @@ use crate::EngineError;
 /// Tokens per `llama_decode` call: longer prefill pieces are split (the cache is the same).
 const BATCH: usize = 512;
 
-/// llama.cpp's process-wide start (it may happen once per process).
-static LLAMA: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
-
-/// The last lines llama.cpp logged at warning level or above, to explain a failure it reports
-/// only as a null pointer or an error code.
-static LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
-
-unsafe extern "C" fn keep_log(level: sys::ggml_log_level, text: *const c_char, _: *mut c_void) {
-    if text.is_null() {
-        return;
-    }
-    // SAFETY: llama.cpp passes a NUL-terminated message.
-    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-    if std::env::var_os("FATHOM_LLAMA_LOG").is_some() {
-        eprint!("{text}");
-    }
-    if level == sys::GGML_LOG_LEVEL_WARN || level == sys::GGML_LOG_LEVEL_ERROR {
-        let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
-        if log.len() == 16 {
-            log.pop_front();
-        }
-        log.push_back(text.trim().to_string());
-    }
-}
-
-/// The x86 instruction sets ggml is built for (`.cargo/config.toml`) that this processor lacks;
-/// llama.cpp would die on an illegal instruction there, so it is not started. Empty elsewhere.
-pub fn missing_cpu_features() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut missing = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        macro_rules! check {
-            ($($feature:tt),*) => {$(
-                if !std::arch::is_x86_feature_detected!($feature) {
-                    missing.push($feature);
-                }
-            )*};
-        }
-        check!("sse4.2", "avx", "avx2", "fma", "f16c", "bmi2");
-    }
-    missing
-}
-
+/// llama.cpp, started once per process (shared with the embedder), or why it cannot run here.
 fn llama() -> Result<&'static LlamaBackend, EngineError> {
-    let missing = missing_cpu_features();
-    if !missing.is_empty() {
-        return Err(EngineError::Input(format!(
-            "llama.cpp cannot run on this processor: it lacks {} (x86-64-v3); run the model with MLX instead",
-            missing.join(", ")
-        )));
-    }
-    LLAMA
-        .get_or_init(|| {
-            // SAFETY: a plain function pointer with no user data, set before anything logs.
-            unsafe { sys::llama_log_set(Some(keep_log), std::ptr::null_mut()) };
-            LlamaBackend::init().map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| EngineError::Input(format!("llama.cpp cannot start: {e}")))
+    fathom_llama::backend().map_err(|e| match e {
+        fathom_llama::LlamaError::Unavailable(m)
+            if !fathom_llama::missing_cpu_features().is_empty() =>
+        {
+            EngineError::Input(format!("{m}; run the model with MLX instead"))
+        }
+        e => EngineError::Input(e.to_string()),
+    })
 }
 
-/// What llama.cpp last complained about, if anything, for an error message.
-fn last_complaint() -> String {
-    let log = LOG.lock().unwrap_or_else(|e| e.into_inner());
-    match log.back() {
-        Some(line) => format!(" (llama.cpp: {line})"),
-        None => String::new(),
-    }
+/// The x86 instruction sets llama.cpp needs that this processor lacks (empty elsewhere).
+pub fn missing_cpu_features() -> Vec<&'static str> {
+    fathom_llama::missing_cpu_features()
 }
+
+use fathom_llama::last_complaint;
 
 /// How a llama.cpp context is set up.
 #[derive(Debug, Clone)]
@@ -143,7 +88,7 @@ impl GgufModel {
                 message: "no such GGUF file".into(),
             });
         }
-        LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        fathom_llama::clear_complaints();
         // Read, not memory-mapped: llama.cpp repacks the MXFP4 weights into its faster 8×8
         // layout (a copy), and a mapping would keep the file's pages resident beside that copy,
         // twice the model's size in the process.
@@ -190,7 +135,7 @@ impl GgufModel {
             .with_swa_full(false)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
-        LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        fathom_llama::clear_complaints();
         let ctx = self.model.new_context(llama, params).map_err(|e| {
             EngineError::Input(format!(
                 "llama.cpp cannot make a {n_ctx}-token context: {e}{}",

@@ -1,0 +1,111 @@
+//! llama.cpp, shared by every part of Fathom that runs it (the generation engine's Linux backend
+//! and the embedder's query path): its process-wide start, which may happen only once, the log
+//! lines that explain its failures, the processor check that keeps it from dying on an illegal
+//! instruction, and a GGUF writer built on ggml's own (so files are laid out as llama.cpp reads
+//! them by construction).
+//!
+//! ```no_run
+//! let backend = fathom_llama::backend()?;
+//! # Ok::<(), fathom_llama::LlamaError>(())
+//! ```
+
+pub mod gguf;
+
+use std::collections::VecDeque;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_void};
+use std::sync::{Mutex, OnceLock};
+
+pub use llama_cpp_2;
+pub use llama_cpp_sys_2 as sys;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlamaError {
+    /// llama.cpp cannot run here (the processor, or its start failed).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    /// A tensor or value llama.cpp's formats cannot hold as given.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// llama.cpp's process-wide start (it may happen once per process).
+static LLAMA: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+/// The last lines llama.cpp logged at warning level or above, to explain a failure it reports
+/// only as a null pointer or an error code.
+static LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+unsafe extern "C" fn keep_log(level: sys::ggml_log_level, text: *const c_char, _: *mut c_void) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: llama.cpp passes a NUL-terminated message.
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    if std::env::var_os("FATHOM_LLAMA_LOG").is_some() {
+        eprint!("{text}");
+    }
+    if level == sys::GGML_LOG_LEVEL_WARN || level == sys::GGML_LOG_LEVEL_ERROR {
+        let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == 16 {
+            log.pop_front();
+        }
+        log.push_back(text.trim().to_string());
+    }
+}
+
+/// The x86 instruction sets ggml is built for (`.cargo/config.toml`) that this processor lacks;
+/// llama.cpp would die on an illegal instruction there, so it is not started. Empty elsewhere.
+pub fn missing_cpu_features() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut missing = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! check {
+            ($($feature:tt),*) => {$(
+                if !std::arch::is_x86_feature_detected!($feature) {
+                    missing.push($feature);
+                }
+            )*};
+        }
+        check!("sse4.2", "avx", "avx2", "fma", "f16c", "bmi2");
+    }
+    missing
+}
+
+/// llama.cpp, started on first use (with its log captured), or why it cannot run here.
+pub fn backend() -> Result<&'static LlamaBackend, LlamaError> {
+    let missing = missing_cpu_features();
+    if !missing.is_empty() {
+        return Err(LlamaError::Unavailable(format!(
+            "llama.cpp cannot run on this processor: it lacks {} (x86-64-v3)",
+            missing.join(", ")
+        )));
+    }
+    LLAMA
+        .get_or_init(|| {
+            // SAFETY: a plain function pointer with no user data, set before anything logs.
+            unsafe { sys::llama_log_set(Some(keep_log), std::ptr::null_mut()) };
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| LlamaError::Unavailable(format!("llama.cpp cannot start: {e}")))
+}
+
+/// Forgets what llama.cpp complained about so far (before a call whose failure is to be explained).
+pub fn clear_complaints() {
+    LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// What llama.cpp last complained about, if anything, as a suffix for an error message.
+pub fn last_complaint() -> String {
+    let log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    match log.back() {
+        Some(line) => format!(" (llama.cpp: {line})"),
+        None => String::new(),
+    }
+}
