@@ -160,6 +160,26 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
         })
         .unwrap();
     assert_eq!(hybrid[0].chunk_id, hit.chunk_id);
+    // Every hit here came from the dense side alone: read whole, in the dense side's order (its
+    // list as deep as fusion asks for it: equal scores keep their order only at the same depth).
+    let dense: Vec<String> = idx
+        .dense_top(&vector(&hit.text), 100, None)
+        .into_iter()
+        .take(3)
+        .map(|d| d.0)
+        .collect();
+    assert_eq!(
+        hybrid
+            .iter()
+            .map(|h| h.chunk_id.clone())
+            .collect::<Vec<_>>(),
+        dense
+    );
+    for h in &hybrid {
+        let own = idx.read_document(&h.doc_id).unwrap();
+        let stored = own.iter().find(|c| c.chunk_id == h.chunk_id).unwrap();
+        assert_eq!((&h.text, &h.path), (&stored.text, &stored.path));
+    }
 
     // Embedding the query while BM25 runs gives the same results as embedding it first.
     let ids =
