@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
-use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -526,33 +526,26 @@ impl SearchIndex {
             .into_iter()
             .map(|h| (h.chunk_id.clone(), h))
             .collect();
-        let top: Vec<(String, f32)> = fused.into_iter().take(q.limit).collect();
-        // The dense side's hits BM25 did not bring, read in one search over their ids (one
-        // search each cost a term lookup in every segment: milliseconds at 1M passages).
-        let missing: Vec<Term> = top
-            .iter()
-            .filter(|(id, _)| !known.contains_key(id))
-            .map(|(id, _)| Term::from_field_text(self.fields.chunk_id, id))
-            .collect();
-        if !missing.is_empty() {
-            let searcher = self.reader.searcher();
-            let mut found: Vec<_> = searcher
-                .search(&TermSetQuery::new(missing), &DocSetCollector)?
-                .into_iter()
-                .collect();
-            // In the store's order: neighbouring documents share a compressed block.
-            found.sort();
-            for addr in found {
-                let hit = self.hit(&searcher.doc(addr)?, 0.0);
-                known.entry(hit.chunk_id.clone()).or_insert(hit);
-            }
-        }
-        let mut out = Vec::with_capacity(top.len());
-        for (id, score) in top {
-            // An id with no document (deleted since the dense side saw it) is left out.
-            if let Some(hit) = known.remove(&id) {
-                out.push(Hit { score, ..hit });
-            }
+        let searcher = self.reader.searcher();
+        let mut out = Vec::with_capacity(q.limit);
+        for (id, score) in fused.into_iter().take(q.limit) {
+            let hit = match known.remove(&id) {
+                Some(h) => h,
+                None => {
+                    let query = TermQuery::new(
+                        Term::from_field_text(self.fields.chunk_id, &id),
+                        IndexRecordOption::Basic,
+                    );
+                    match searcher
+                        .search(&query, &TopDocs::with_limit(1).order_by_score())?
+                        .first()
+                    {
+                        Some((_, addr)) => self.hit(&searcher.doc(*addr)?, 0.0),
+                        None => continue,
+                    }
+                }
+            };
+            out.push(Hit { score, ..hit });
         }
         Ok(out)
     }
