@@ -330,12 +330,7 @@ impl App {
             .get_or_init(|| {
                 let dir = self.embedder_dir()?;
                 match fathom_embed::SharedEmbedder::load_preferred(&dir) {
-                    Ok((e, _, note)) => {
-                        if let Some(note) = note {
-                            log::warn!("{note}");
-                        }
-                        Some(Arc::new(e))
-                    }
+                    Ok(e) => Some(Arc::new(e)),
                     Err(e) => {
                         log::warn!(
                             "the embedder in {} cannot be used ({e}); searching with BM25 only",

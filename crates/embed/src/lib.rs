@@ -438,6 +438,7 @@ impl Embedder {
 pub struct SharedEmbedder {
     jobs: std::sync::mpsc::Sender<Job>,
     dimension: usize,
+    runtime: Runtime,
 }
 
 type Reply = std::sync::mpsc::Sender<Result<Vec<Vec<f32>>>>;
@@ -480,20 +481,17 @@ impl SharedEmbedder {
         Self::start(move || Embedder::load(&dir))
     }
 
-    /// Loads the model in `dir` on [`Runtime::preferred`], falling back to MLX if llama.cpp
-    /// cannot load it (the reason is in the returned note).
-    pub fn load_preferred(dir: impl AsRef<Path>) -> Result<(Self, Runtime, Option<String>)> {
+    /// Loads the model in `dir` on [`Runtime::preferred`], falling back to MLX (and logging
+    /// why) if llama.cpp cannot load it; [`SharedEmbedder::runtime`] says which it got.
+    pub fn load_preferred(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         if Runtime::preferred() == Runtime::LlamaCpp {
             match Self::load_with(dir, Runtime::LlamaCpp) {
-                Ok(e) => return Ok((e, Runtime::LlamaCpp, None)),
-                Err(e) => {
-                    let note = format!("llama.cpp cannot run the embedder, MLX does: {e}");
-                    return Ok((Self::load(dir)?, Runtime::Mlx, Some(note)));
-                }
+                Ok(e) => return Ok(e),
+                Err(e) => log::warn!("llama.cpp cannot run the embedder, MLX does: {e}"),
             }
         }
-        Ok((Self::load(dir)?, Runtime::Mlx, None))
+        Self::load(dir)
     }
 
     /// Loads the model in `dir` on `runtime`, on a thread of its own.
@@ -501,7 +499,7 @@ impl SharedEmbedder {
         let dir = dir.as_ref().to_path_buf();
         match runtime {
             Runtime::Mlx => Self::load(dir),
-            Runtime::LlamaCpp => Self::spawn(move |ready, inbox| {
+            Runtime::LlamaCpp => Self::spawn(runtime, move |ready, inbox| {
                 // The context borrows the model: both live on this thread, for its whole life.
                 let model = match llama::LlamaModelDir::load(&dir) {
                     Ok(m) => m,
@@ -523,7 +521,7 @@ impl SharedEmbedder {
     }
 
     fn start(make: impl FnOnce() -> Result<Embedder> + Send + 'static) -> Result<Self> {
-        Self::spawn(move |ready, inbox| {
+        Self::spawn(Runtime::Mlx, move |ready, inbox| {
             let embedder = match make() {
                 Ok(e) => e,
                 Err(e) => return drop(ready.send(Err(e))),
@@ -536,6 +534,7 @@ impl SharedEmbedder {
     /// Runs `body` on a new thread: it loads a model, says on `ready` whether it could (with
     /// the dimension), then serves the jobs.
     fn spawn(
+        runtime: Runtime,
         body: impl FnOnce(Ready, std::sync::mpsc::Receiver<Job>) + Send + 'static,
     ) -> Result<Self> {
         let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
@@ -551,11 +550,20 @@ impl SharedEmbedder {
             file: "embedder".into(),
             reason: "its thread stopped while loading".into(),
         })??;
-        Ok(SharedEmbedder { jobs, dimension })
+        Ok(SharedEmbedder {
+            jobs,
+            dimension,
+            runtime,
+        })
     }
 
     pub fn dimension(&self) -> usize {
         self.dimension
+    }
+
+    /// What runs this embedder's arithmetic.
+    pub fn runtime(&self) -> Runtime {
+        self.runtime
     }
 
     /// Starts embedding `texts`; the answer arrives on the returned channel.

@@ -498,12 +498,7 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
         return;
     }
     shared.changed();
-    let loaded = SharedEmbedder::load_preferred(dir).and_then(|(q, _, note)| {
-        if let Some(note) = note {
-            log::warn!("{note}");
-        }
-        Ok((q, load_pass_copies(dir)?))
-    });
+    let loaded = SharedEmbedder::load_preferred(dir).and_then(|q| Ok((q, load_pass_copies(dir)?)));
     {
         let mut c = shared.lock();
         if c.generation != generation {
@@ -538,15 +533,15 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
 /// `fathom_embed::single_threaded_blas` once before MLX work starts.
 /// Where llama.cpp runs (`Runtime::preferred`), one copy on every core instead.
 pub fn load_pass_copies(dir: &Path) -> Result<Vec<SharedEmbedder>, fathom_embed::EmbedError> {
-    if fathom_embed::Runtime::preferred() == fathom_embed::Runtime::LlamaCpp {
-        match SharedEmbedder::load_with(dir, fathom_embed::Runtime::LlamaCpp) {
-            Ok(e) => return Ok(vec![e]),
-            Err(e) => log::warn!("llama.cpp cannot run the embedder, MLX does: {e}"),
-        }
+    let first = SharedEmbedder::load_preferred(dir)?;
+    if first.runtime() == fathom_embed::Runtime::LlamaCpp {
+        return Ok(vec![first]);
     }
-    (0..fathom_embed::pass_threads())
-        .map(|_| SharedEmbedder::load(dir))
-        .collect()
+    let mut copies = vec![first];
+    for _ in 1..fathom_embed::pass_threads() {
+        copies.push(SharedEmbedder::load(dir)?);
+    }
+    Ok(copies)
 }
 
 /// Embeds `texts` with every copy at once (each on its own thread), a share each.

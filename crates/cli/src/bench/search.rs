@@ -78,11 +78,8 @@ pub fn search_bench(
         None => None,
         // As the app embeds documents and queries here (llama.cpp on a CPU, MLX on a Mac).
         Some(dir) => match fathom_embed::SharedEmbedder::load_preferred(dir) {
-            Ok((e, runtime, note)) => {
-                if let Some(note) = note {
-                    eprintln!("{note}");
-                }
-                eprintln!("embedding on {}", runtime.name());
+            Ok(e) => {
+                eprintln!("embedding on {}", e.runtime().name());
                 Some(e)
             }
             Err(e) => return fail(e),
@@ -642,12 +639,9 @@ fn run_scale_bench(
             // The pass as the app runs it: several copies side by side on a CPU.
             fathom_embed::single_threaded_blas();
             let copies = fathom_semantic::load_pass_copies(dir).map_err(|e| e.to_string())?;
-            let pass_runtime = if copies.len() == 1
-                && fathom_embed::Runtime::preferred() == fathom_embed::Runtime::LlamaCpp
-            {
-                "llama.cpp, one encoder on every core"
-            } else {
-                "MLX, one copy a core"
+            let pass_runtime = match copies[0].runtime() {
+                fathom_embed::Runtime::LlamaCpp => "llama.cpp, one encoder on every core",
+                fathom_embed::Runtime::Mlx => "MLX, one copy a core",
             };
             let report = fathom_index::vectors::embed_pending(
                 &index,
