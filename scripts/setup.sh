@@ -8,7 +8,7 @@ what=${1:-build}
 
 build_pkgs=(build-essential pkg-config file curl libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  nodejs npm cmake clang libclang-dev python3-pip libopenblas0-pthread)
+  nodejs npm cmake clang libclang-dev python3-pip libopenblas0-pthread protobuf-compiler)
 test_pkgs=(xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver chromium fonts-dejavu-core
   imagemagick xdotool python3-pytest python3-selenium python3-gi gir1.2-gtk-3.0 libglib2.0-bin procps python3-xlib python3-venv shellcheck debootstrap)
 pkgs=("${build_pkgs[@]}")
@@ -63,6 +63,16 @@ if [ "$what" = test ] && ! cmp -s tests/api/requirements.txt "$clients/.requirem
   /usr/bin/python3 -m venv --system-site-packages "$clients"
   "$clients/bin/pip" install --quiet --disable-pip-version-check -r tests/api/requirements.txt
   cp tests/api/requirements.txt "$clients/.requirements"
+fi
+
+# The Chroma server the library-on-a-server tests run against (crates/chroma/tests), pinned by hash.
+chroma=.tools/chroma
+if [ "$what" = test ] && ! cmp -s scripts/chroma-requirements.txt "$chroma/.requirements" 2>/dev/null; then
+  rm -rf "$chroma"
+  /usr/bin/python3 -m venv "$chroma"
+  "$chroma/bin/pip" install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes -r scripts/chroma-requirements.txt
+  cp scripts/chroma-requirements.txt "$chroma/.requirements"
 fi
 
 if [ "$what" = test ] && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use fathom_chat::conversation::Ending;
 use fathom_chat::session::ReplyEvent;
 use fathom_chat::{ChatError, Effort, Harmony, Message, Part, Setup};
-use fathom_index::{Hit, SearchIndex};
+use fathom_index::{Hit, Passages};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,7 @@ impl Source {
     /// The document's chunks, cut to `tokens`: those the search showed the model first (they are
     /// why it ranked the document), then the rest from the start, shown in document order.
     pub fn load(
-        index: &SearchIndex,
+        index: &dyn Passages,
         harmony: &Harmony,
         doc: RankedDocument,
         shown: &[String],

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use fathom_chat::Harmony;
 use fathom_index::indexer::Embed;
-use fathom_index::{Hit, SearchIndex, SearchQuery};
+use fathom_index::{Hit, Passages, SearchQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,7 +15,8 @@ use crate::prompt::{GREP, MULTI, PRUNE, READ, SEARCH};
 
 /// Where the tools search.
 pub struct Corpus<'a> {
-    pub index: &'a SearchIndex,
+    /// The library's passages: the local index, or a Chroma server.
+    pub index: &'a dyn Passages,
     /// Only this library folder (its id).
     pub folder: Option<String>,
     /// Embeds queries for hybrid search; BM25 alone without it.
@@ -364,7 +365,7 @@ impl<'a> Tools<'a> {
                 limit: CANDIDATES,
                 vector: None,
             },
-            |text| {
+            &|text| {
                 embed
                     .and_then(|e| e(&[text]).ok())
                     .and_then(|mut v| v.pop())

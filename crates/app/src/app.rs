@@ -41,7 +41,8 @@ impl Default for OpenOptions {
 pub struct App {
     pub(crate) dirs: AppDirs,
     pub(crate) library: Mutex<Library>,
-    pub(crate) settings: Mutex<Settings>,
+    /// Shared with the server copier, which reads where the library lives.
+    pub(crate) settings: Arc<Mutex<Settings>>,
     pub(crate) settings_doc: JsonDoc<Settings>,
     pub(crate) models: ModelManager,
     pub(crate) hub_cache: HubCache,
@@ -59,6 +60,8 @@ pub struct App {
     pub(crate) local_embedder: OnceLock<Option<Arc<fathom_embed::SharedEmbedder>>>,
     /// The embedder's tokenizer for usage figures, with the folder it came from.
     pub(crate) embedder_tokens: Mutex<Option<(PathBuf, Arc<fathom_embed::TokenCounter>)>>,
+    /// The library's copy on a Chroma server, when it lives on one.
+    pub(crate) server: Arc<crate::place::Server>,
 }
 
 /// Where models live: the Hugging Face cache (HF_HUB_CACHE, HF_HOME or ~/.cache/huggingface/hub),
@@ -115,7 +118,7 @@ impl App {
         if let Some(aside) = &loaded.quarantined {
             log::warn!("settings file was unreadable; moved to {}", aside.display());
         }
-        let mut settings = loaded.value;
+        let settings = loaded.value;
         let hub_cache = model_cache(&dirs, HubCache::from_env());
         let models =
             ModelManager::new(ModelStore::new(hub_cache.clone(), dirs.data()), dirs.data());
@@ -136,16 +139,26 @@ impl App {
                 log::error!("chat is unavailable: {e}");
                 e.to_string()
             });
+        let settings = Arc::new(Mutex::new(settings));
+        let server = crate::place::Server::new(settings.clone(), index.clone().ok());
         let listener: Arc<Mutex<Option<StatusListener>>> = Arc::default();
         let semantic = match (&index, options.background_vectors) {
             (Ok(index), true) => {
+                server.start();
                 let listener = listener.clone();
+                let copier = Arc::downgrade(&server);
                 let semantic = Semantic::start(index.clone(), move |s| {
+                    // A finished pass made vectors the server's copy wants.
+                    if s.pass == fathom_semantic::PassState::UpToDate {
+                        if let Some(copier) = copier.upgrade() {
+                            copier.wake();
+                        }
+                    }
                     if let Some(tell) = &*lock(&listener) {
                         tell(s);
                     }
                 });
-                if !settings.semantic_search {
+                if !lock(&settings).semantic_search {
                     semantic.turn_off();
                 }
                 Some(Arc::new(semantic))
@@ -154,12 +167,15 @@ impl App {
         };
         // Someone who already has a library or a model (an install from before the welcome guide)
         // does not need it.
-        if !settings.first_run_done
-            && (!library.folders().is_empty() || settings.active_model.is_some())
         {
-            settings.first_run_done = true;
-            if let Err(e) = settings_doc.save(&settings) {
-                log::warn!("could not save that the welcome guide is done: {e}");
+            let mut settings = lock(&settings);
+            if !settings.first_run_done
+                && (!library.folders().is_empty() || settings.active_model.is_some())
+            {
+                settings.first_run_done = true;
+                if let Err(e) = settings_doc.save(&settings) {
+                    log::warn!("could not save that the welcome guide is done: {e}");
+                }
             }
         }
         let chats = ChatStore::open(dirs.chats_file()).map_err(|e| {
@@ -169,7 +185,7 @@ impl App {
         Ok(App {
             dirs,
             library: Mutex::new(library),
-            settings: Mutex::new(settings),
+            settings,
             settings_doc,
             models,
             hub_cache,
@@ -180,6 +196,7 @@ impl App {
             listener,
             local_embedder: OnceLock::new(),
             embedder_tokens: Mutex::default(),
+            server,
         })
     }
 

@@ -52,7 +52,7 @@ impl App {
         if question.text.trim().is_empty() {
             return Err(Error::Chat("the question is empty".into()));
         }
-        let index = self.index()?;
+        let passages = self.passages()?;
         let store = self.store()?;
         let (chat, mut options) =
             self.chat_session(question.model.clone(), question.allow_unfit)?;
@@ -72,7 +72,7 @@ impl App {
         };
         let mut harness = Harness::new(
             Corpus {
-                index: &index,
+                index: &*passages,
                 folder: question.folder.clone(),
                 embed: embed.as_deref(),
             },

@@ -38,12 +38,15 @@ mod diagnostics;
 mod error;
 mod library;
 mod models;
+mod place;
 mod settings;
 
 pub use app::{idle_unload, lock, model_cache, App, OpenOptions, StatusListener};
 pub use ask::{Question, SavedRun};
 pub use chat::{ReplyAction, ReplyWith};
 pub use error::{Error, Result};
+pub use fathom_chroma::{SyncProgress, SyncReport};
 pub use library::{Search, MAX_RESULTS};
 pub use models::{fit_dir, memory, runtime, PullEvent};
+pub use place::{CopyOutcome, LibraryLocation};
 pub use tokio_util::sync::CancellationToken;

@@ -77,6 +77,7 @@ impl App {
             Ok(index) => indexer::remove_folder(index, id)?,
             Err(_) => 0,
         };
+        self.server.wake();
         Ok((folder, removed))
     }
 
@@ -115,7 +116,7 @@ impl App {
             hidden: self.walk_rule().hidden,
             ..IndexOptions::default()
         };
-        Ok(indexer::index_folder(
+        let report = indexer::index_folder(
             &index,
             id,
             &path,
@@ -123,7 +124,11 @@ impl App {
             &options,
             stop,
             on_progress,
-        )?)
+        )?;
+        // Removed and changed files leave the server's copy now; new chunks follow their
+        // vectors.
+        self.server.wake();
+        Ok(report)
     }
 
     /// What the index holds for each library folder.
@@ -149,9 +154,9 @@ impl App {
     /// Hybrid search (BM25 fused with the query's vector) once an embedder is loaded; BM25 until
     /// then.
     pub fn search(&self, search: Search) -> Result<Vec<Hit>> {
-        let index = self.index()?;
+        let passages = self.passages()?;
         let embed = self.query_embed();
-        Ok(index.search_embedding(
+        Ok(passages.search_embedding(
             &SearchQuery {
                 text: search.text,
                 folder: search.folder,
@@ -159,7 +164,7 @@ impl App {
                 limit: search.limit.unwrap_or(50).min(MAX_RESULTS),
                 vector: None,
             },
-            |text| match (embed?)(&[text]) {
+            &|text| match (embed.as_ref()?)(&[text]) {
                 Ok(mut v) => v.pop(),
                 Err(e) => {
                     log::warn!("embedding a query: {e}");
@@ -182,7 +187,7 @@ impl App {
     pub fn read_document(&self, path: &str) -> Result<Vec<Hit>> {
         self.check_in_library(path)?;
         let doc = fathom_index::document_id(Path::new(path));
-        let chunks = self.index()?.read_document(&doc)?;
+        let chunks = self.passages()?.read_document(&doc)?;
         if chunks.is_empty() {
             return Err(Error::Index(format!("{path} is not in the index (yet)")));
         }
@@ -192,7 +197,7 @@ impl App {
     /// Chunks whose text matches the regular expression `pattern`, in index order.
     pub fn grep(&self, pattern: &str, folder: Option<&str>, limit: usize) -> Result<Vec<Hit>> {
         Ok(self
-            .index()?
+            .passages()?
             .grep(pattern, folder, limit.clamp(1, MAX_RESULTS))?)
     }
 
@@ -201,7 +206,7 @@ impl App {
     pub fn document(&self, id: &str) -> Result<Vec<Hit>> {
         let well_formed = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
         let chunks = if well_formed {
-            self.index()?.read_document(&id.to_ascii_lowercase())?
+            self.passages()?.read_document(&id.to_ascii_lowercase())?
         } else {
             Vec::new()
         };

@@ -9,6 +9,94 @@ use fathom_index::DocStatus;
 
 use crate::{fail, stop_on_ctrl_c};
 
+/// Copies what changed to the library's Chroma server, when it lives on one, with a progress
+/// bar.
+fn copy_to_server(app: &App, stop: &CancellationToken) -> Result<(), String> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("to the server [{bar:30}] {pos}/{len} chunks")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let report = app
+        .sync_library_server(stop, &mut |p| {
+            bar.set_length(p.chunks_total);
+            bar.set_position(p.chunks_done);
+        })
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if let Some(r) = report {
+        eprintln!(
+            "server: {} documents ({} chunks) copied, {} removed{}",
+            r.documents_copied,
+            r.chunks_copied,
+            r.documents_removed,
+            match r.documents_waiting {
+                0 => String::new(),
+                n => format!(", {n} waiting for vectors"),
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `fathom index sync`.
+pub fn sync(app: &App) -> ExitCode {
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    let outcome = copy_to_server(app, &stop);
+    ctrl_c.abort();
+    match outcome {
+        Ok(()) if app.settings().library_place == fathom_store::LibraryPlace::Computer => {
+            eprintln!("fathom: the library lives on this computer: nothing to copy");
+            ExitCode::SUCCESS
+        }
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `fathom index place`: moves the library (`Some(None)`: back to this computer), then says
+/// where it lives.
+pub fn place(app: &App, to: Option<Option<fathom_store::ChromaConnection>>) -> ExitCode {
+    use fathom_store::LibraryPlace;
+    let moving_there = matches!(to, Some(Some(_)));
+    let moved = match to {
+        None => Ok(()),
+        Some(None) => app.set_library_place(LibraryPlace::Computer, None),
+        Some(Some(connection)) => app.set_library_place(LibraryPlace::Chroma, Some(connection)),
+    };
+    if let Err(e) = moved {
+        return fail(e);
+    }
+    let l = match app.library_location() {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    println!(
+        "On this computer: {} ({} chunks, {} with vectors, {:.1} MB)",
+        l.index_dir,
+        l.chunks_here,
+        l.vectors_here,
+        l.bytes_here as f64 / 1e6
+    );
+    if l.place == LibraryPlace::Chroma {
+        let there = match (l.chunks_on_server, &l.server_error) {
+            (Some(n), _) => format!("{n} chunks"),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "unknown".into(),
+        };
+        println!(
+            "Lives on the Chroma server {} (collection {}): {there}",
+            l.server_url.unwrap_or_default(),
+            l.collection.unwrap_or_default()
+        );
+        if moving_there {
+            println!("Run `fathom index sync` (or `index update`) to copy it there.");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// Gives every chunk without a vector its vector (after BM25 indexing, as the app does), with a
 /// progress bar. Each batch is stored as it is done, so an interrupted pass (Ctrl-C) resumes
 /// next time.
@@ -26,6 +114,7 @@ fn add_vectors(app: &App, stop: &CancellationToken) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    copy_to_server(app, stop)?;
     let Some(report) = report else { return Ok(()) };
     if report.chunks > 0 {
         eprintln!(

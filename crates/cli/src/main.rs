@@ -209,6 +209,36 @@ enum IndexCommand {
     Rm { path: PathBuf },
     /// Bring every folder's index up to date (only changed files are redone).
     Update,
+    /// Where the library lives: on this computer, or on a Chroma server (files are still read
+    /// and embedded here, then copied there; search and Ask run there). Shared with the app's
+    /// Settings. Without a choice, says where it lives and its size.
+    Place {
+        #[command(subcommand)]
+        place: Option<PlaceCommand>,
+    },
+    /// Copy what changed to the library's Chroma server now (`index add` and `update` do it
+    /// after their vectors); a stopped copy resumes where it stopped.
+    Sync,
+}
+
+#[derive(Subcommand)]
+enum PlaceCommand {
+    /// Search the index on this computer (it never left).
+    Computer,
+    /// Keep the library on a Chroma server; the server is checked first.
+    Chroma {
+        /// Its address: http://192.168.1.20:8000
+        url: String,
+        #[arg(long, default_value = "default_tenant")]
+        tenant: String,
+        #[arg(long, default_value = "default_database")]
+        database: String,
+        #[arg(long, default_value = "fathom")]
+        collection: String,
+        /// Sent as x-chroma-token (Chroma Cloud, or a gateway that checks it).
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -631,6 +661,26 @@ async fn main() -> ExitCode {
                 IndexCommand::Status { json } => library::status(&app, json),
                 IndexCommand::Rm { path } => library::rm(&app, &path),
                 IndexCommand::Update => library::update(&app).await,
+                IndexCommand::Place { place } => library::place(
+                    &app,
+                    place.map(|p| match p {
+                        PlaceCommand::Computer => None,
+                        PlaceCommand::Chroma {
+                            url,
+                            tenant,
+                            database,
+                            collection,
+                            token,
+                        } => Some(fathom_store::ChromaConnection {
+                            url,
+                            tenant,
+                            database,
+                            collection,
+                            token,
+                        }),
+                    }),
+                ),
+                IndexCommand::Sync => library::sync(&app),
             }
         }
         Command::Search {

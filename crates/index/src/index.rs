@@ -429,6 +429,11 @@ impl SearchIndex {
         Ok(true)
     }
 
+    /// A document's stored vectors, by chunk id (what a library copied to a server re-uses).
+    pub fn document_vectors(&self, doc_id: &str) -> Result<Vec<(String, Vec<f32>)>, IndexError> {
+        Ok(lock(&self.state).document_vectors(doc_id)?)
+    }
+
     /// Chunks with vectors.
     pub fn vector_count(&self) -> usize {
         lock(&self.dense).len()
@@ -652,6 +657,29 @@ impl SearchIndex {
             }
         }
         Ok(out)
+    }
+}
+
+impl crate::Passages for SearchIndex {
+    fn search_embedding(
+        &self,
+        q: &SearchQuery,
+        embed: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
+    ) -> Result<Vec<Hit>, IndexError> {
+        SearchIndex::search_embedding(self, q, embed)
+    }
+
+    fn grep(
+        &self,
+        pattern: &str,
+        folder: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        SearchIndex::grep(self, pattern, folder, limit)
+    }
+
+    fn read_document(&self, doc_id: &str) -> Result<Vec<Hit>, IndexError> {
+        SearchIndex::read_document(self, doc_id)
     }
 }
 

@@ -35,8 +35,33 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+    /// A library on a server (Chroma): the server's or the connection's complaint, with where.
+    #[error("{0}")]
+    Remote(String),
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What search, grep, reading and Ask's tools need from a library, wherever its passages live:
+/// on this machine ([`SearchIndex`]) or on a Chroma server (`fathom-chroma`). Every backend keeps
+/// the same contract: chunk ids `document:index`, folders by their library id, excluded ids never
+/// returned, a document's chunks in order.
+pub trait Passages: Send + Sync {
+    /// BM25 fused with dense retrieval (the query embedded by `embed`; `None`: lexical alone).
+    fn search_embedding(
+        &self,
+        q: &SearchQuery,
+        embed: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
+    ) -> Result<Vec<Hit>, IndexError>;
+    /// Chunks whose text matches a regular expression (Rust syntax), up to `limit`.
+    fn grep(
+        &self,
+        pattern: &str,
+        folder: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError>;
+    /// A whole document, chunk by chunk in order (empty when there is no such document).
+    fn read_document(&self, doc_id: &str) -> Result<Vec<Hit>, IndexError>;
 }
 
 /// A document's id: the first 16 hex digits of the sha256 of its absolute path, so it stays the

@@ -304,6 +304,17 @@ impl State {
         Ok(())
     }
 
+    /// A document's stored vectors, by chunk id.
+    pub fn document_vectors(&self, doc_id: &str) -> rusqlite::Result<Vec<(String, Vec<f32>)>> {
+        let mut stmt = self
+            .db
+            .prepare_cached("SELECT chunk_id, vec FROM vectors WHERE doc_id = ?1")?;
+        let rows = stmt.query_map([doc_id], |r| {
+            Ok((r.get::<_, String>(0)?, from_bytes(&r.get::<_, Vec<u8>>(1)?)))
+        })?;
+        rows.collect()
+    }
+
     /// The length of the stored vectors (all have one), when there are any.
     pub fn vector_dim(&self) -> rusqlite::Result<Option<usize>> {
         let mut stmt = self.db.prepare("SELECT length(vec) FROM vectors LIMIT 1")?;

@@ -10,4 +10,7 @@ mod settings;
 
 pub use dirs::AppDirs;
 pub use doc::{JsonDoc, Loaded, StoreError};
-pub use settings::{ComputeBackend, EnginePlace, ServerSettings, Settings, DEFAULT_QUICK_SHORTCUT};
+pub use settings::{
+    ChromaConnection, ComputeBackend, EnginePlace, LibraryPlace, ServerSettings, Settings,
+    DEFAULT_QUICK_SHORTCUT,
+};

@@ -47,6 +47,61 @@ pub struct Settings {
     pub server: ServerSettings,
     /// What runs the model on this computer.
     pub backend: ComputeBackend,
+    /// Where the library's passages are searched: this computer's index, or a Chroma server.
+    pub library_place: LibraryPlace,
+    /// The Chroma server used when `library_place` is `chroma` (kept when it is not).
+    pub chroma: ChromaConnection,
+    /// This install's name on a shared Chroma collection: its records carry it, so copying
+    /// adds and removes only its own. Made when a server is first used.
+    pub library_origin: Option<String>,
+}
+
+/// Where the library's passages live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum LibraryPlace {
+    /// In the index on this computer.
+    #[default]
+    Computer,
+    /// On a Chroma server: files are still read and embedded here, then copied there, and
+    /// search, grep, reading and Ask run there.
+    Chroma,
+}
+
+/// A Chroma server and the collection a library lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChromaConnection {
+    /// The server, e.g. `http://127.0.0.1:8000` or `https://api.trychroma.com`.
+    pub url: String,
+    pub tenant: String,
+    pub database: String,
+    /// The collection holding the library's chunks.
+    pub collection: String,
+    /// Sent as `x-chroma-token` (Chroma Cloud, or a server behind a gateway that checks it).
+    pub token: Option<String>,
+}
+
+impl ChromaConnection {
+    /// A server with Chroma's default tenant and database, no token, collection `fathom`.
+    pub fn local(url: &str) -> Self {
+        ChromaConnection {
+            url: url.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for ChromaConnection {
+    fn default() -> Self {
+        ChromaConnection {
+            url: "http://localhost:8000".into(),
+            tenant: "default_tenant".into(),
+            database: "default_database".into(),
+            collection: "fathom".into(),
+            token: None,
+        }
+    }
 }
 
 /// What runs the model on this computer.
@@ -106,6 +161,9 @@ impl Default for Settings {
             engine: EnginePlace::Computer,
             server: ServerSettings::default(),
             backend: ComputeBackend::Auto,
+            library_place: LibraryPlace::Computer,
+            chroma: ChromaConnection::default(),
+            library_origin: None,
         }
     }
 }

@@ -191,3 +191,66 @@ pub fn retry_semantic(state: State<'_, AppState>) {
 pub fn pause_semantic(state: State<'_, AppState>, paused: bool) {
     state.core.pause_semantic(paused);
 }
+
+/// Where the library lives (this computer or a Chroma server) and its size there.
+#[tauri::command]
+#[specta::specta]
+pub async fn library_location(
+    state: State<'_, AppState>,
+) -> Result<fathom_core::LibraryLocation, CommandError> {
+    let core = state.core.clone();
+    // Asks the server for its count: off the async runtime.
+    blocking(move || core.library_location()).await
+}
+
+/// Checks a Chroma server can hold the library (it answers, takes the token); its chunk count.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_library_server(
+    state: State<'_, AppState>,
+    connection: fathom_store::ChromaConnection,
+) -> Result<u64, CommandError> {
+    let core = state.core.clone();
+    blocking(move || core.check_library_server(&connection)).await
+}
+
+/// Moves the library to a Chroma server (checked first) or back to this computer.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_library_place(
+    state: State<'_, AppState>,
+    place: fathom_store::LibraryPlace,
+    connection: Option<fathom_store::ChromaConnection>,
+) -> Result<crate::app::SettingsView, CommandError> {
+    let core = state.core.clone();
+    blocking(move || core.set_library_place(place, connection)).await?;
+    Ok(state.settings_view())
+}
+
+/// Copies what changed to the library's server now, streaming progress; `cancel_stream` stops
+/// it, keeping what was copied. `null` when the library lives on this computer.
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_library_server(
+    state: State<'_, AppState>,
+    stream: StreamId,
+    on_progress: Channel<fathom_core::SyncProgress>,
+) -> Result<Option<fathom_core::SyncReport>, CommandError> {
+    let guard = state.streams.open(stream);
+    let core = state.core.clone();
+    blocking(move || {
+        core.sync_library_server(guard.token(), &mut |p| drop(on_progress.send(p.clone())))
+    })
+    .await
+}
+
+/// Runs blocking core work (disk, a server's answers) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> fathom_core::Result<T> + Send + 'static,
+) -> Result<T, CommandError> {
+    Ok(tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| CommandError::Index {
+            message: format!("the library's work stopped: {e}"),
+        })??)
+}

@@ -44,6 +44,17 @@ export const commands = {
 	retrySemantic: () => __TAURI_INVOKE<void>("retry_semantic"),
 	/**  Pauses or resumes the background vector pass (BM25 search is unaffected). */
 	pauseSemantic: (paused: boolean) => __TAURI_INVOKE<void>("pause_semantic", { paused }),
+	/**  Where the library lives (this computer or a Chroma server) and its size there. */
+	libraryLocation: () => __TAURI_INVOKE<LibraryLocation>("library_location"),
+	/**  Checks a Chroma server can hold the library (it answers, takes the token); its chunk count. */
+	checkLibraryServer: (connection: ChromaConnection) => __TAURI_INVOKE<number>("check_library_server", { connection }),
+	/**  Moves the library to a Chroma server (checked first) or back to this computer. */
+	setLibraryPlace: (place: LibraryPlace, connection: ChromaConnection | null) => __TAURI_INVOKE<SettingsView>("set_library_place", { place, connection }),
+	/**
+	 *  Copies what changed to the library's server now, streaming progress; `cancel_stream` stops
+	 *  it, keeping what was copied. `null` when the library lives on this computer.
+	 */
+	syncLibraryServer: (stream: StreamId, onProgress: Channel<SyncProgress>) => __TAURI_INVOKE<SyncReport | null>("sync_library_server", { stream, onProgress }),
 	getSettings: () => __TAURI_INVOKE<SettingsView>("get_settings"),
 	/**  Marks the welcome guide finished (or skipped), or asks for it again (Settings). */
 	setFirstRunDone: (done: boolean) => __TAURI_INVOKE<SettingsView>("set_first_run_done", { done }),
@@ -261,6 +272,18 @@ export type Budget = {
 	perCall: number,
 };
 
+/**  A Chroma server and the collection a library lives in. */
+export type ChromaConnection = {
+	/**  The server, e.g. `http://127.0.0.1:8000` or `https://api.trychroma.com`. */
+	url: string,
+	tenant: string,
+	database: string,
+	/**  The collection holding the library's chunks. */
+	collection: string,
+	/**  Sent as `x-chroma-token` (Chroma Cloud, or a server behind a gateway that checks it). */
+	token: string | null,
+};
+
 /**  A chunk as the trace shows it. */
 export type ChunkRef = {
 	chunkId: string,
@@ -340,6 +363,12 @@ export type ConversationSummary = {
 	messages: number,
 	/**  For a search: a piece of the matching text. */
 	snippet?: string | null,
+};
+
+/**  How the last copy to the server ended. */
+export type CopyOutcome = {
+	report: SyncReport | null,
+	error: string | null,
 };
 
 export type DeltaKind = "reasoning" | "commentary" | "toolCall" | "answer";
@@ -499,6 +528,38 @@ export type InstalledModel = {
 	/**  Bytes of the files this model's snapshot points to. */
 	diskBytes: number,
 };
+
+/**  Where the library lives and how big it is, for the Library page. */
+export type LibraryLocation = {
+	place: LibraryPlace,
+	/**  The index's folder on this computer. */
+	indexDir: string,
+	/**  Bytes the index takes on this computer (BM25, document state, vectors and their graph). */
+	bytesHere: number,
+	chunksHere: number,
+	vectorsHere: number,
+	/**  The server, when the library lives on one. */
+	serverUrl: string | null,
+	collection: string | null,
+	/**
+	 *  Chunks in the server's collection (everyone's who share it); `None` when it could not be
+	 *  asked, with the reason in `server_error`.
+	 */
+	chunksOnServer: number | null,
+	serverError: string | null,
+	/**  How the last copy to the server ended (since Fathom started). */
+	lastCopy: CopyOutcome | null,
+};
+
+/**  Where the library's passages live. */
+export type LibraryPlace = 
+/**  In the index on this computer. */
+"computer" | 
+/**
+ *  On a Chroma server: files are still read and embedded here, then copied there, and
+ *  search, grep, reading and Ask run there.
+ */
+"chroma";
 
 /**  A folder's index was refreshed in the background (a file changed). */
 export type LibraryUpdated = {
@@ -799,6 +860,15 @@ export type Settings = {
 	server: ServerSettings,
 	/**  What runs the model on this computer. */
 	backend: ComputeBackend,
+	/**  Where the library's passages are searched: this computer's index, or a Chroma server. */
+	libraryPlace: LibraryPlace,
+	/**  The Chroma server used when `library_place` is `chroma` (kept when it is not). */
+	chroma: ChromaConnection,
+	/**
+	 *  This install's name on a shared Chroma collection: its records carry it, so copying
+	 *  adds and removes only its own. Made when a server is first used.
+	 */
+	libraryOrigin: string | null,
 };
 
 /**  The settings together with what became of them. */
@@ -823,6 +893,28 @@ export type Setup = {
 
 /**  Names one running stream; made by the UI (`crypto.randomUUID()`). */
 export type StreamId = string;
+
+/**  How far a copy to the server is. */
+export type SyncProgress = {
+	chunksDone: number,
+	chunksTotal: number,
+};
+
+/**  What a copy did. */
+export type SyncReport = {
+	documentsCopied: number,
+	chunksCopied: number,
+	/**  Documents removed from the server (gone or changed here). */
+	documentsRemoved: number,
+	/**
+	 *  Documents not copied yet because some of their chunks have no vector (the vector pass
+	 *  has not reached them): the next copy takes them.
+	 */
+	documentsWaiting: number,
+	/**  Stopped before the end because it was asked to. */
+	stopped: boolean,
+	seconds: number | null,
+};
 
 /**  A function the model may call, declared in the developer message. */
 export type Tool = {

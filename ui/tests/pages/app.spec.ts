@@ -64,6 +64,61 @@ test("library folders are indexed on sight and show their counts and problem fil
   await expect.poll(async () => (await callsOf(page, "library_status")).length).toBeGreaterThan(before);
 });
 
+test("the library page says where the library lives and its size", async ({ page }) => {
+  await openWith(page, "/index.html#/library", {
+    folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }],
+    statuses: [{ folder: "a", documents: 12, chunks: 40, failed: [], needsOcr: [] }],
+  });
+  await expect(page.getByTestId("library-location")).toHaveText("Stored on this computer: 12.3 MB on this computer · 40 passages.");
+  await expect(page.getByTestId("library-copy")).toHaveCount(0);
+});
+
+test("Settings moves the library to a Chroma server: checked first, copied, shown on the Library page, and back", async ({ page }) => {
+  await openWith(page, "/index.html#/settings", {
+    folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }],
+    statuses: [{ folder: "a", documents: 12, chunks: 40, failed: [], needsOcr: [] }],
+  });
+  const section = page.getByTestId("library-server");
+  await expect(section.getByTestId("library-computer")).toBeChecked();
+  await section.getByTestId("library-chroma").check();
+  // Nothing moves until the server is chosen.
+  expect(await callsOf(page, "set_library_place")).toEqual([]);
+  await expect(section.getByTestId("chroma-url")).toHaveValue("http://localhost:8000");
+  await section.getByTestId("chroma-url").fill("http://chroma.lan:9999");
+  await section.getByTestId("chroma-check").click();
+  await expect(section.getByTestId("library-server-message")).toContainText("cannot reach the Chroma server at http://chroma.lan:9999");
+  await section.getByTestId("chroma-url").fill("http://chroma.lan:8000");
+  await section.getByTestId("chroma-save").click();
+  await expect(section.getByTestId("library-server-message")).toContainText("refused the token");
+  await expect(section.getByTestId("library-computer")).not.toBeChecked();
+  await section.getByTestId("chroma-token").fill("ck-1");
+  await section.getByTestId("chroma-collection").fill("team-notes");
+  await section.getByTestId("chroma-check").click();
+  await expect(section.getByTestId("library-server-message")).toHaveText("Connected: the collection holds 0 passages.");
+  await section.getByTestId("chroma-save").click();
+  await expect(section.getByTestId("library-server-message")).toContainText("The library now lives on the server");
+  const connection = { url: "http://chroma.lan:8000", tenant: "default_tenant", database: "default_database", collection: "team-notes", token: "ck-1" };
+  expect((await callsOf(page, "set_library_place")).at(-1)).toEqual({ place: "chroma", connection });
+  await page.screenshot({ path: shot("settings-library-server") });
+
+  // The Library page shows the server, and copies on request with its progress.
+  await page.goto("/index.html#/library");
+  const location = page.getByTestId("library-location");
+  await expect(location.getByTestId("library-server-url")).toHaveText("http://chroma.lan:8000");
+  await expect(location).toContainText("collection team-notes");
+  await expect(location).toContainText("0 passages there");
+  await location.getByTestId("library-copy").click();
+  await expect(location).toContainText("40 passages there");
+  await expect(location).toContainText("1 document waits for its vectors");
+  expect(await callsOf(page, "sync_library_server")).toHaveLength(1);
+
+  // Back to this computer.
+  await page.goto("/index.html#/settings");
+  await page.getByTestId("library-server").getByTestId("library-computer").check();
+  await expect(page.getByTestId("library-server-message")).toHaveText("The library is searched on this computer again.");
+  expect((await callsOf(page, "set_library_place")).at(-1)).toEqual({ place: "computer", connection: null });
+});
+
 test("an empty library says so", async ({ page }) => {
   await openWith(page, "/index.html#/library");
   await expect(page.getByTestId("library-empty")).toBeVisible();

@@ -11,7 +11,7 @@ export const defaultSeed: Seed = {
   dirs: ["/home/test/Notes", "/home/test/Papers"],
   files: ["/home/test/todo.txt"],
   scan: { files: 1234, bytes: 56_700_000, steps: 3, hang: false },
-  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false, modelIdleMinutes: 15, replyMaxTokens: 8192, semanticSearch: true, firstRunDone: true, checkUpdates: true, apiEnabled: false, apiPort: 8484, apiLocalNetwork: false, apiToken: null, apiCorsOrigins: [], engine: "computer", server: { url: "", key: null, model: null }, backend: "auto" }, shortcutError: null },
+  settings: { settings: { quickShortcut: "CommandOrControl+Shift+Space", hfToken: null, activeModel: null, ignoreFit: false, indexHidden: false, modelIdleMinutes: 15, replyMaxTokens: 8192, semanticSearch: true, firstRunDone: true, checkUpdates: true, apiEnabled: false, apiPort: 8484, apiLocalNetwork: false, apiToken: null, apiCorsOrigins: [], engine: "computer", server: { url: "", key: null, model: null }, backend: "auto", libraryPlace: "computer", chroma: { url: "http://localhost:8000", tenant: "default_tenant", database: "default_database", collection: "fathom", token: null }, libraryOrigin: null }, shortcutError: null },
   takenShortcuts: [],
   picked: [],
   memory: { totalBytes: 34_359_738_368, availableBytes: 20_000_000_000, gpuWorkingSetBytes: null, source: "available", budgetBytes: 20_000_000_000 },

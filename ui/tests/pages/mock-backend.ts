@@ -5,6 +5,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type { AddReport } from "../../src/lib/bindings";
 import type { Folder } from "../../src/lib/bindings";
 import type { ScanProgress } from "../../src/lib/bindings";
+import type { SyncProgress } from "../../src/lib/bindings";
 import type { SettingsView } from "../../src/lib/bindings";
 import type { CommandError } from "../../src/lib/bindings";
 import type { FitCheck } from "../../src/lib/bindings";
@@ -93,6 +94,8 @@ const calls: Call[] = [];
 window.__FATHOM_CALLS__ = calls;
 let folders = [...seed.folders];
 let settings = seed.settings;
+/** Chunks the pretend Chroma server holds. */
+let copiedChunks = 0;
 let semantic = seed.semantic;
 let models = seed.models.map((m) => ({ ...m }));
 const pulled = new Set<string>();
@@ -103,7 +106,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent | AgentEvent) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent | AgentEvent | SyncProgress) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -517,6 +520,42 @@ mockIPC(
         if (!server.url.includes(":8000")) throw { kind: "model", message: `cannot reach the server at ${server.url}: Connection refused (os error 111). Is it running, and is the address right?` };
         if (server.key !== "sk-1") throw { kind: "model", message: `the server at ${server.url} refused the key (HTTP 401): check the key in Settings` };
         return ["openai/gpt-oss-20b", "chromadb/context-1"];
+      }
+      case "library_location": {
+        const onServer = settings.settings.libraryPlace === "chroma";
+        const chunks = seed.statuses.reduce((n, st) => n + st.chunks, 0);
+        return {
+          place: settings.settings.libraryPlace,
+          indexDir: "/home/test/.local/share/fathom/index",
+          bytesHere: 12_345_678,
+          chunksHere: chunks,
+          vectorsHere: chunks,
+          serverUrl: onServer ? settings.settings.chroma.url : null,
+          collection: onServer ? settings.settings.chroma.collection : null,
+          chunksOnServer: onServer ? copiedChunks : null,
+          serverError: null,
+          lastCopy: onServer && copiedChunks > 0 ? { report: { documentsCopied: 2, chunksCopied: copiedChunks, documentsRemoved: 0, documentsWaiting: 1, stopped: false, seconds: 0.5 }, error: null } : null,
+        };
+      }
+      case "check_library_server":
+      case "set_library_place": {
+        const connection = (args.connection ?? settings.settings.chroma) as SettingsView["settings"]["chroma"];
+        if (cmd === "check_library_server" || args.place === "chroma") {
+          // A pretend Chroma server at port 8000 that wants the token "ck-1".
+          if (!connection.url.includes(":8000")) throw { kind: "index", message: `cannot reach the Chroma server at ${connection.url} (the heartbeat): is it running, and is the address right?` };
+          if (connection.token !== "ck-1") throw { kind: "index", message: `the Chroma server at ${connection.url} refused the token (opening the collection: AuthError: Unauthorized, HTTP 401): check the token in Settings` };
+        }
+        if (cmd === "check_library_server") return 0;
+        settings = { ...settings, settings: { ...settings.settings, libraryPlace: args.place as SettingsView["settings"]["libraryPlace"], chroma: connection, libraryOrigin: "a1b2" } };
+        return settings;
+      }
+      case "sync_library_server": {
+        const channel = args.onProgress as ChannelArg;
+        send(channel, 0, { chunksDone: 0, chunksTotal: 40 });
+        await new Promise((r) => setTimeout(r, 50));
+        send(channel, 1, { chunksDone: 40, chunksTotal: 40 });
+        copiedChunks = 40;
+        return { documentsCopied: 2, chunksCopied: 40, documentsRemoved: 0, documentsWaiting: 1, stopped: false, seconds: 0.5 };
       }
       case "set_hf_token": {
         settings = { ...settings, settings: { ...settings.settings, hfToken: (args.token as string | null) ?? null } };

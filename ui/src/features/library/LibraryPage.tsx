@@ -3,6 +3,7 @@ import { describeError, events, type AddReport, type Folder, type FolderStatus }
 import { ReportView } from "./components/ReportView";
 import { FolderRow } from "./components/FolderRow";
 import { SemanticLine } from "./components/SemanticLine";
+import { LibraryLocation } from "./components/LibraryLocation";
 import { api } from "./api";
 
 interface Props {
@@ -45,6 +46,7 @@ export function LibraryPage({ folders, report, onPick, onChanged, onDismissRepor
       </div>
       {report !== null && <ReportView report={report} onDismiss={onDismissReport} />}
       {folders !== null && folders.length > 0 && <SemanticLine onError={onError} />}
+      {folders !== null && folders.length > 0 && <LibraryLocation onError={onError} />}
       {folders === null ? (
         <p className="muted">Loading…</p>
       ) : folders.length === 0 ? (

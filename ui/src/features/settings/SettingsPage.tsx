@@ -7,6 +7,7 @@ import { Diagnostics } from "./components/Diagnostics";
 import { Updates } from "./components/Updates";
 import { LocalApi } from "./components/LocalApi";
 import { Engine } from "./components/Engine";
+import { LibraryServer } from "./components/LibraryServer";
 import { api } from "./api";
 
 export function SettingsPage() {
@@ -139,6 +140,7 @@ export function SettingsPage() {
         Unload now
       </button>
       <Engine view={view} onChanged={setView} />
+      <LibraryServer view={view} onChanged={setView} />
       <LocalApi />
       <h2>About</h2>
       {info && (

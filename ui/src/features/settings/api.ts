@@ -5,6 +5,7 @@ import { commands, streams } from "../../lib/ipc";
 export const api = {
   appInfo: commands.appInfo,
   checkForUpdate: commands.checkForUpdate,
+  checkLibraryServer: commands.checkLibraryServer,
   diagnostics: commands.diagnostics,
   getSettings: commands.getSettings,
   listFolders: commands.listFolders,
@@ -17,6 +18,7 @@ export const api = {
   serverModels: commands.serverModels,
   setFirstRunDone: commands.setFirstRunDone,
   setIndexHidden: commands.setIndexHidden,
+  setLibraryPlace: commands.setLibraryPlace,
   setLocalApi: commands.setLocalApi,
   setApiOrigins: commands.setApiOrigins,
   setModelIdleMinutes: commands.setModelIdleMinutes,

@@ -1,0 +1,128 @@
+//! A library moved to a real Chroma server through the core, as every face uses it: checked
+//! before it moves, copied with the vectors computed here, searched and read there, and moved
+//! back. (Its own test binary: it points `FATHOM_EMBEDDER` at the test embedder.)
+
+use std::fs;
+use std::path::Path;
+
+use fathom_chroma::test_server::Server;
+use fathom_core::{App, CancellationToken, OpenOptions, Search};
+use fathom_store::{AppDirs, ChromaConnection, LibraryPlace};
+
+fn embedder() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/fixtures/minilm");
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: `bash scripts/fixtures.sh` makes it",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn a_library_moves_to_a_chroma_server_and_back() {
+    std::env::set_var("FATHOM_EMBEDDER", embedder());
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("Notes");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(
+        notes.join("otters.md"),
+        "Otters keep pebbles under the kelp.\n",
+    )
+    .unwrap();
+    fs::write(
+        notes.join("tides.txt"),
+        "Spring tides follow the full moon.\n",
+    )
+    .unwrap();
+    let app = App::open_with(
+        AppDirs::under(tmp.path().join("app")),
+        OpenOptions {
+            background_vectors: false,
+        },
+    )
+    .unwrap();
+    let folder = app.add_folders(&[&notes]).unwrap().added.remove(0);
+    let stop = CancellationToken::new();
+    app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    let vectors = app.add_vectors(&stop, &mut |_| {}).unwrap().unwrap();
+    assert_eq!(vectors.chunks, 2);
+    let local = app
+        .search(Search {
+            text: "pebbles".into(),
+            ..Search::default()
+        })
+        .unwrap();
+    assert!(local[0].path.ends_with("otters.md"));
+
+    // A server that is not there: nothing moves.
+    let nobody = ChromaConnection::local(&format!(
+        "http://127.0.0.1:{}",
+        fathom_chroma::test_server::free_port()
+    ));
+    let err = app
+        .set_library_place(LibraryPlace::Chroma, Some(nobody))
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot reach"), "{err}");
+    assert_eq!(app.settings().library_place, LibraryPlace::Computer);
+    assert_eq!(
+        app.library_location().unwrap().place,
+        LibraryPlace::Computer
+    );
+
+    let mut server = Server::start(&tmp.path().join("chroma"));
+    let connection = ChromaConnection::local(&server.url());
+    assert_eq!(app.check_library_server(&connection).unwrap(), 0);
+    app.set_library_place(LibraryPlace::Chroma, Some(connection.clone()))
+        .unwrap();
+    assert_eq!(app.settings().chroma, connection);
+    assert!(app.settings().library_origin.is_some());
+    let report = app
+        .sync_library_server(&stop, &mut |_| {})
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.documents_copied, report.chunks_copied), (2, 2));
+    let location = app.library_location().unwrap();
+    assert_eq!(location.place, LibraryPlace::Chroma);
+    assert_eq!(location.chunks_on_server, Some(2));
+    assert_eq!(location.chunks_here, 2);
+    assert!(location.bytes_here > 0);
+    assert_eq!(
+        location.last_copy.and_then(|c| c.report),
+        Some(report.clone())
+    );
+
+    // Search, reading and grep now run on the server: the same answers.
+    let remote = app
+        .search(Search {
+            text: "pebbles".into(),
+            ..Search::default()
+        })
+        .unwrap();
+    assert_eq!(remote[0].chunk_id, local[0].chunk_id);
+    assert_eq!(remote[0].text, local[0].text);
+    let path = notes.join("tides.txt").canonicalize().unwrap();
+    let doc = app.read_document(&path.display().to_string()).unwrap();
+    assert_eq!(doc[0].text.trim(), "Spring tides follow the full moon.");
+    assert_eq!(app.grep("full moon", None, 10).unwrap().len(), 1);
+    // ... which the server going away shows.
+    server.kill();
+    let gone = app
+        .search(Search {
+            text: "pebbles".into(),
+            ..Search::default()
+        })
+        .unwrap_err();
+    assert!(gone.to_string().contains("cannot reach"), "{gone}");
+    assert!(app.library_location().unwrap().server_error.is_some());
+
+    // Back to this computer: the index never left.
+    app.set_library_place(LibraryPlace::Computer, None).unwrap();
+    let back = app
+        .search(Search {
+            text: "pebbles".into(),
+            ..Search::default()
+        })
+        .unwrap();
+    assert_eq!(back[0].chunk_id, local[0].chunk_id);
+}
