@@ -57,4 +57,32 @@ fn the_contract_names_every_command_the_app_handles() {
         );
     }
     assert!(n > 40, "build.rs lists the commands ({n} found)");
+    // And the other way: every command in the contract is known to build.rs and granted to a
+    // window, or the UI's call is refused at run time ("… not allowed").
+    let capabilities: String = ["main-window.json", "quick-window.json"]
+        .iter()
+        .map(|f| {
+            fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("capabilities")
+                    .join(f),
+            )
+            .unwrap()
+        })
+        .collect();
+    // Calls read `__TAURI_INVOKE<Type>("name", …)` (the import line does not start with `<`).
+    for call in text.split("__TAURI_INVOKE").filter(|c| c.starts_with('<')) {
+        let Some(name) = call.split('"').nth(1) else {
+            continue;
+        };
+        assert!(
+            list.contains(&format!("\"{name}\"")),
+            "{name} is in the contract but not in build.rs's COMMANDS"
+        );
+        let permission = format!("\"allow-{}\"", name.replace('_', "-"));
+        assert!(
+            capabilities.contains(&permission),
+            "{name} is granted to no window (capabilities/*.json lack {permission})"
+        );
+    }
 }
