@@ -163,6 +163,10 @@ enum Command {
         /// and report its rate (the whole corpus takes hours on a CPU).
         #[arg(long)]
         embed_seconds: Option<f64>,
+        /// With --generated-chunks: also copy the library to this Chroma server (a new
+        /// collection) and time the copy and the same hybrid searches there.
+        #[arg(long, requires = "generated_chunks")]
+        chroma: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -706,9 +710,16 @@ async fn main() -> ExitCode {
             overlap_tokens,
             embedder,
             embed_seconds,
+            chroma,
             json,
         } => match (generated_chunks, data) {
-            (Some(n), _) => bench::search::scale_bench(n, embedder.as_deref(), embed_seconds, json),
+            (Some(n), _) => bench::search::scale_bench(
+                n,
+                embedder.as_deref(),
+                embed_seconds,
+                chroma.as_deref(),
+                json,
+            ),
             (None, Some(data)) => bench::search::search_bench(
                 &data,
                 chunk_tokens,

@@ -361,6 +361,7 @@ pub fn scale_bench(
     chunks: usize,
     embedder: Option<&Path>,
     embed_seconds: Option<f64>,
+    chroma: Option<&str>,
     json: bool,
 ) -> ExitCode {
     // Queries embedded as the app does (llama.cpp on a CPU), and by MLX as the baseline.
@@ -378,7 +379,7 @@ pub fn scale_bench(
         }
     }
     let embedder = embedder.map(|dir| (dir, query_embedders.as_slice()));
-    match run_scale_bench(chunks, embedder, embed_seconds) {
+    match run_scale_bench(chunks, embedder, embed_seconds, chroma) {
         Ok(r) => {
             if json {
                 println!("{r}");
@@ -446,6 +447,24 @@ pub fn scale_bench(
                         parts.join(", ")
                     );
                 }
+                if let Some(c) = r.get("chroma").filter(|c| !c.is_null()) {
+                    println!(
+                        "  Chroma server (collection {}): copied {} chunks with their vectors in {:.1} s ({:.0} chunks/s); hybrid there p50 {:.2} ms, p95 {:.2} ms vs on this computer p50 {:.2} ms, p95 {:.2} ms (same queries, same run)",
+                        c["collection"], c["chunksCopied"],
+                        c["copySeconds"].as_f64().unwrap_or(0.0), c["chunksPerSecond"].as_f64().unwrap_or(0.0),
+                        ms(&c["hybridMs"], "p50"), ms(&c["hybridMs"], "p95"),
+                        ms(&c["localHybridMs"], "p50"), ms(&c["localHybridMs"], "p95"),
+                    );
+                }
+                if let Some(c) = r.get("chroma").filter(|c| !c.is_null()) {
+                    println!(
+                        "  Chroma server (collection {}): copied {} chunks with their vectors in {:.1} s ({:.0} chunks/s); hybrid there p50 {:.2} ms, p95 {:.2} ms vs on this computer p50 {:.2} ms, p95 {:.2} ms (same queries, same run)",
+                        c["collection"], c["chunksCopied"],
+                        c["copySeconds"].as_f64().unwrap_or(0.0), c["chunksPerSecond"].as_f64().unwrap_or(0.0),
+                        ms(&c["hybridMs"], "p50"), ms(&c["hybridMs"], "p95"),
+                        ms(&c["localHybridMs"], "p50"), ms(&c["localHybridMs"], "p95"),
+                    );
+                }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
                         "  vector pass (real embedder, {}): {} of {} chunks in {:.1} s: {:.2} chunks/s, {:.3} MB/s, {:.1} files/s; all would take {:.1} h",
@@ -487,6 +506,7 @@ fn run_scale_bench(
         &[(fathom_embed::Runtime, fathom_embed::SharedEmbedder)],
     )>,
     embed_seconds: Option<f64>,
+    chroma: Option<&str>,
 ) -> Result<serde_json::Value, String> {
     let root = tempfile_dir()?;
     let docs = root.join("docs");
@@ -622,6 +642,16 @@ fn run_scale_bench(
         })
         .collect();
     let dense = dense_check(&root.join("index-hybrid"), &hybrid_index, &dense_queries)?;
+    let server = match chroma {
+        None => None,
+        Some(url) => Some(chroma_check(url, &hybrid_index, &bag, &mut || {
+            let n = 2 + (next() * 3.0) as usize;
+            let q: Vec<String> = (0..n)
+                .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
+                .collect();
+            q.join(" ")
+        })?),
+    };
     // The real embedder: the app's vector pass over the BM25 index (as long as allowed), then
     // query embeddings, the part of a hybrid search's latency the synthetic vectors leave out.
     let embedding = match embedder {
@@ -739,6 +769,69 @@ fn run_scale_bench(
         "dense": dense,
         "hybridLatencyMs": { "p50": hybrid_p50, "p95": hybrid_p95 },
         "embedding": embedding,
+        "chroma": server,
+    }))
+}
+
+/// The library copied to a Chroma server (a collection of its own, named for this run): the
+/// copy's throughput, then the same hybrid searches (synthetic query vectors) on the server and
+/// on the local index, one after the other in the same run.
+fn chroma_check(
+    url: &str,
+    local: &SearchIndex,
+    bag: &BagOfWords,
+    words: &mut dyn FnMut() -> String,
+) -> Result<serde_json::Value, String> {
+    use fathom_index::Passages;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let connection = fathom_store::ChromaConnection {
+        collection: format!("fathom-bench-{stamp}"),
+        ..fathom_store::ChromaConnection::local(url)
+    };
+    let server =
+        fathom_chroma::ChromaLibrary::connect(&connection, "bench").map_err(|e| e.to_string())?;
+    let report = server
+        .sync(
+            local,
+            &tokio_util::sync::CancellationToken::new(),
+            &mut |_| {},
+        )
+        .map_err(|e| e.to_string())?;
+    let queries: Vec<(String, Vec<f32>)> = (0..200)
+        .map(|_| {
+            let text = words();
+            let v = bag.embed(&text);
+            (text, v)
+        })
+        .collect();
+    let timed = |on: &dyn Passages| -> Result<Vec<f64>, String> {
+        let mut ms = Vec::new();
+        for (text, v) in &queries {
+            let t = Instant::now();
+            on.search_embedding(
+                &SearchQuery {
+                    text: text.clone(),
+                    limit: 50,
+                    ..SearchQuery::default()
+                },
+                &|_| Some(v.clone()),
+            )
+            .map_err(|e| e.to_string())?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(ms)
+    };
+    let remote = timed(&server)?;
+    let here = timed(local)?;
+    Ok(serde_json::json!({
+        "collection": connection.collection,
+        "chunksCopied": report.chunks_copied,
+        "copySeconds": report.seconds,
+        "chunksPerSecond": report.chunks_copied as f64 / report.seconds.max(1e-9),
+        "hybridMs": percentiles(remote),
+        "localHybridMs": percentiles(here),
     }))
 }
 
