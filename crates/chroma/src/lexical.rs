@@ -57,14 +57,19 @@ pub(crate) fn search(
         return Ok(Vec::new());
     }
     let total = library.count()?.max(1) as f32;
+    // The server's full-text search matches case-insensitively; the filters are the same as the
+    // dense side's. One request per word, all at once.
+    let filters = words
+        .iter()
+        .map(|word| {
+            let mut parts = vec![Key::Document.contains(word.as_str())];
+            parts.extend(scope(q.folder.as_deref(), &q.exclude));
+            all_of(parts).expect("one part")
+        })
+        .collect();
     let mut candidates: HashMap<String, Hit> = HashMap::new();
     let mut frequency: Vec<f32> = Vec::with_capacity(words.len());
-    for word in &words {
-        // The server's full-text search matches case-insensitively; the filters are the same
-        // as the dense side's.
-        let mut parts = vec![Key::Document.contains(word.as_str())];
-        parts.extend(scope(q.folder.as_deref(), &q.exclude));
-        let hits = library.get_hits(all_of(parts).expect("one part"), Some(PER_WORD))?;
+    for hits in library.get_hits_each(filters, Some(PER_WORD))? {
         frequency.push(hits.len() as f32);
         for h in hits {
             candidates.entry(h.chunk_id.clone()).or_insert(h);

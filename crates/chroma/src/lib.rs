@@ -39,7 +39,8 @@ use chroma::client::{
     ChromaAuthMethod, ChromaHttpClientError, ChromaHttpClientOptions, ChromaRetryOptions,
 };
 use chroma::types::{
-    Include, IncludeList, Key, Metadata, MetadataValue, Schema, Space, VectorIndexConfig, Where,
+    GetResponse, Include, IncludeList, Key, Metadata, MetadataValue, Schema, Space,
+    VectorIndexConfig, Where,
 };
 use chroma::{ChromaCollection, ChromaHttpClient};
 use fathom_index::{Hit, IndexError, Passages, SearchQuery};
@@ -194,30 +195,44 @@ impl ChromaLibrary {
 
     /// Records matching `filter`, with their text and metadata, as hits.
     fn get_hits(&self, filter: Where, limit: Option<u32>) -> Result<Vec<Hit>, IndexError> {
+        Ok(self
+            .get_hits_each(vec![filter], limit)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// [`ChromaLibrary::get_hits`] for several filters, asked at once (a query's words).
+    fn get_hits_each(
+        &self,
+        filters: Vec<Where>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Vec<Hit>>, IndexError> {
         let c = self.collection.clone();
-        let r = self.run("reading chunks", async move {
-            c.get(
-                None,
-                Some(filter),
-                limit,
-                None,
-                Some(IncludeList(vec![Include::Document, Include::Metadata])),
-            )
-            .await
+        let n = filters.len();
+        let responses = self.run("reading chunks", async move {
+            let mut asked = tokio::task::JoinSet::new();
+            for (i, filter) in filters.into_iter().enumerate() {
+                let c = c.clone();
+                asked.spawn(async move {
+                    let include = IncludeList(vec![Include::Document, Include::Metadata]);
+                    (
+                        i,
+                        c.get(None, Some(filter), limit, None, Some(include)).await,
+                    )
+                });
+            }
+            let mut out: Vec<Option<GetResponse>> = (0..n).map(|_| None).collect();
+            while let Some(joined) = asked.join_next().await {
+                // A request task only ends by returning (the client does not panic).
+                if let Ok((i, response)) = joined {
+                    out[i] = Some(response?);
+                }
+            }
+            Ok(out)
         })?;
-        let docs = r.documents.unwrap_or_default();
-        let metas = r.metadatas.unwrap_or_default();
-        Ok(r.ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                record_hit(
-                    id,
-                    docs.get(i).cloned().flatten(),
-                    metas.get(i).cloned().flatten(),
-                    0.0,
-                )
-            })
+        Ok(responses
+            .into_iter()
+            .map(|r| r.map(hits_of).unwrap_or_default())
             .collect())
     }
 
@@ -363,6 +378,24 @@ fn int_of(m: &Metadata, key: &str) -> i64 {
         Some(MetadataValue::Int(n)) => *n,
         _ => 0,
     }
+}
+
+/// A get's records as hits.
+fn hits_of(r: GetResponse) -> Vec<Hit> {
+    let docs = r.documents.unwrap_or_default();
+    let metas = r.metadatas.unwrap_or_default();
+    r.ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            record_hit(
+                id,
+                docs.get(i).cloned().flatten(),
+                metas.get(i).cloned().flatten(),
+                0.0,
+            )
+        })
+        .collect()
 }
 
 /// A record as the local index's hit.

@@ -456,15 +456,6 @@ pub fn scale_bench(
                         ms(&c["localHybridMs"], "p50"), ms(&c["localHybridMs"], "p95"),
                     );
                 }
-                if let Some(c) = r.get("chroma").filter(|c| !c.is_null()) {
-                    println!(
-                        "  Chroma server (collection {}): copied {} chunks with their vectors in {:.1} s ({:.0} chunks/s); hybrid there p50 {:.2} ms, p95 {:.2} ms vs on this computer p50 {:.2} ms, p95 {:.2} ms (same queries, same run)",
-                        c["collection"], c["chunksCopied"],
-                        c["copySeconds"].as_f64().unwrap_or(0.0), c["chunksPerSecond"].as_f64().unwrap_or(0.0),
-                        ms(&c["hybridMs"], "p50"), ms(&c["hybridMs"], "p95"),
-                        ms(&c["localHybridMs"], "p50"), ms(&c["localHybridMs"], "p95"),
-                    );
-                }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
                         "  vector pass (real embedder, {}): {} of {} chunks in {:.1} s: {:.2} chunks/s, {:.3} MB/s, {:.1} files/s; all would take {:.1} h",
