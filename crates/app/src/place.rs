@@ -267,21 +267,8 @@ impl App {
     }
 }
 
-/// A name for this install's records on a shared collection: random, so two machines with the
-/// same user and paths do not take each other's records for their own.
+/// A name for this install's records on a shared collection: random (as the local API's token),
+/// so two machines with the same user and paths do not take each other's records for their own.
 fn new_origin() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS's randomness; two of them give 128 bits.
-    let mut out = String::new();
-    for _ in 0..2 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
+    uuid::Uuid::new_v4().simple().to_string()
 }

@@ -418,18 +418,13 @@ fn record_hit(id: &str, text: Option<String>, meta: Option<Metadata>, score: f32
     }
 }
 
-/// Each side of a hybrid search contributes this deep a list (as the local index).
-fn depth(q: &SearchQuery) -> usize {
-    (q.limit * 2).max(100)
-}
-
 impl Passages for ChromaLibrary {
     fn search_embedding(
         &self,
         q: &SearchQuery,
         embed: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     ) -> Result<Vec<Hit>, IndexError> {
-        let depth = depth(q);
+        let depth = q.depth();
         // The query is embedded while the server looks for its words.
         let (lexical, vector) = std::thread::scope(|s| {
             let vector = s.spawn(|| q.vector.clone().or_else(|| embed(&q.text)));

@@ -53,6 +53,13 @@ pub struct SearchQuery {
     pub vector: Option<Vec<f32>>,
 }
 
+impl SearchQuery {
+    /// How deep a list each side of a hybrid search contributes; fusion picks the final `limit`.
+    pub fn depth(&self) -> usize {
+        (self.limit * 2).max(100)
+    }
+}
+
 /// One matching chunk.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -472,7 +479,7 @@ impl SearchIndex {
             return self.bm25(q);
         };
         let lexical = self.bm25(&SearchQuery {
-            limit: Self::depth(q),
+            limit: q.depth(),
             ..q.clone()
         })?;
         self.fuse(q, lexical, vector)
@@ -491,7 +498,7 @@ impl SearchIndex {
         let (lexical, vector) = std::thread::scope(|s| {
             let vector = s.spawn(|| embed(&q.text));
             let lexical = self.bm25(&SearchQuery {
-                limit: Self::depth(q),
+                limit: q.depth(),
                 ..q.clone()
             });
             (lexical, vector.join().ok().flatten())
@@ -506,11 +513,6 @@ impl SearchIndex {
         }
     }
 
-    /// Each side contributes a deep list; fusion picks the final `limit`.
-    fn depth(q: &SearchQuery) -> usize {
-        (q.limit * 2).max(100)
-    }
-
     /// BM25's deep list and the dense one for `vector`, fused by reciprocal rank.
     fn fuse(
         &self,
@@ -518,7 +520,7 @@ impl SearchIndex {
         lexical: Vec<Hit>,
         vector: &[f32],
     ) -> Result<Vec<Hit>, IndexError> {
-        let depth = Self::depth(q);
+        let depth = q.depth();
         let dense = lock(&self.dense).top(vector, depth, q.folder.as_deref(), &q.exclude);
         let fused = rrf(
             &[
