@@ -56,6 +56,8 @@ pub struct Dense {
     exact_below: usize,
     /// Changes since the graph was last saved.
     unsaved: usize,
+    /// Candidates the graph keeps: searching alone, and for a hybrid search.
+    expansion: (usize, usize),
 }
 
 impl Default for Dense {
@@ -95,6 +97,7 @@ impl Dense {
             store: Store::Matrix(Vec::new()),
             exact_below,
             unsaved: 0,
+            expansion: (crate::ann::EXPANSION_SEARCH, crate::ann::EXPANSION_FUSED),
         }
     }
 
@@ -111,12 +114,31 @@ impl Dense {
         matches!(self.store, Store::Graph(_))
     }
 
-    /// Candidates the graph keeps while searching (see [`crate::ann::EXPANSION_SEARCH`]); no
-    /// effect on the exact scan.
-    pub fn set_graph_expansion(&self, expansion: usize) {
+    /// Candidates the graph keeps while searching, alone and for a hybrid search (see
+    /// [`crate::ann::EXPANSION_SEARCH`], [`crate::ann::EXPANSION_FUSED`]); no effect on the
+    /// exact scan.
+    pub fn set_graph_expansion(&mut self, alone: usize, fused: usize) {
+        self.expansion = (alone.max(1), fused.max(1));
         if let Store::Graph(g) = &self.store {
-            g.set_expansion(expansion);
+            g.set_expansion(self.expansion.0);
         }
+    }
+
+    /// [`Dense::top`] for fusion with BM25: the graph keeps fewer candidates.
+    pub fn top_fused(
+        &self,
+        query: &[f32],
+        k: usize,
+        folder: Option<&str>,
+        exclude: &[String],
+    ) -> Vec<(String, f32)> {
+        let Store::Graph(g) = &self.store else {
+            return self.top(query, k, folder, exclude);
+        };
+        g.set_expansion(self.expansion.1);
+        let found = self.top(query, k, folder, exclude);
+        g.set_expansion(self.expansion.0);
+        found
     }
 
     /// Bytes held for search: the vectors (matrix or graph) and the rows' ids.

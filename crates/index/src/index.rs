@@ -361,10 +361,11 @@ impl SearchIndex {
         lock(&self.dense).is_graph()
     }
 
-    /// Candidates the graph keeps while searching, for tuning recall against latency
-    /// (`fathom search-bench --generated-chunks`); reset to the default at every open.
-    pub fn set_graph_expansion(&self, expansion: usize) {
-        lock(&self.dense).set_graph_expansion(expansion);
+    /// Candidates the graph keeps while searching, for dense search alone and for hybrid
+    /// search's dense side, to tune recall against latency (`fathom search-bench
+    /// --generated-chunks`); reset to the defaults at every open.
+    pub fn set_graph_expansion(&self, alone: usize, fused: usize) {
+        lock(&self.dense).set_graph_expansion(alone, fused);
     }
 
     /// Bytes dense search holds in memory.
@@ -473,20 +474,26 @@ impl SearchIndex {
     }
 
     /// BM25, fused with dense retrieval by reciprocal rank when the query carries a vector and
-    /// the index holds vectors.
+    /// the index holds vectors. The two lists are made side by side.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
         let Some(vector) = q.vector.as_ref().filter(|_| self.vector_count() > 0) else {
             return self.bm25(q);
         };
-        let lexical = self.bm25(&SearchQuery {
-            limit: q.depth(),
-            ..q.clone()
-        })?;
-        self.fuse(q, lexical, vector)
+        let (lexical, dense) = std::thread::scope(|s| {
+            let dense = s.spawn(|| self.dense_list(q, vector));
+            let lexical = self.bm25(&SearchQuery {
+                limit: q.depth(),
+                ..q.clone()
+            });
+            (lexical, dense.join())
+        });
+        let dense = dense.map_err(|_| IndexError::Vectors("the dense search failed".into()))?;
+        self.fuse(q, lexical?, dense)
     }
 
     /// `search` with the query's vector computed by `embed` (`None`: BM25 alone) on another
-    /// thread while BM25 runs, so a hybrid search costs the longer of the two, not their sum.
+    /// thread, followed there by the dense search, while BM25 runs: a hybrid search costs the
+    /// longer of the two, not their sum.
     pub fn search_embedding(
         &self,
         q: &SearchQuery,
@@ -495,16 +502,16 @@ impl SearchIndex {
         if self.vector_count() == 0 {
             return self.bm25(q);
         }
-        let (lexical, vector) = std::thread::scope(|s| {
-            let vector = s.spawn(|| embed(&q.text));
+        let (lexical, dense) = std::thread::scope(|s| {
+            let dense = s.spawn(|| embed(&q.text).map(|v| self.dense_list(q, &v)));
             let lexical = self.bm25(&SearchQuery {
                 limit: q.depth(),
                 ..q.clone()
             });
-            (lexical, vector.join().ok().flatten())
+            (lexical, dense.join().ok().flatten())
         });
-        match vector {
-            Some(v) => self.fuse(q, lexical?, &v),
+        match dense {
+            Some(dense) => self.fuse(q, lexical?, dense),
             None => {
                 let mut hits = lexical?;
                 hits.truncate(q.limit);
@@ -513,15 +520,20 @@ impl SearchIndex {
         }
     }
 
-    /// BM25's deep list and the dense one for `vector`, fused by reciprocal rank.
+    /// The dense side of a hybrid search: as deep as BM25's list, same folder and exclusions,
+    /// from a shorter graph walk than dense search alone (see [`crate::ann::EXPANSION_FUSED`]).
+    fn dense_list(&self, q: &SearchQuery, vector: &[f32]) -> Vec<(String, f32)> {
+        lock(&self.dense).top_fused(vector, q.depth(), q.folder.as_deref(), &q.exclude)
+    }
+
+    /// BM25's deep list and the dense one, fused by reciprocal rank; hits only the dense side
+    /// found are read from the index.
     fn fuse(
         &self,
         q: &SearchQuery,
         lexical: Vec<Hit>,
-        vector: &[f32],
+        dense: Vec<(String, f32)>,
     ) -> Result<Vec<Hit>, IndexError> {
-        let depth = q.depth();
-        let dense = lock(&self.dense).top(vector, depth, q.folder.as_deref(), &q.exclude);
         let fused = rrf(
             &[
                 lexical.iter().map(|h| h.chunk_id.clone()).collect(),
@@ -538,23 +550,42 @@ impl SearchIndex {
         for (id, score) in fused.into_iter().take(q.limit) {
             let hit = match known.remove(&id) {
                 Some(h) => h,
-                None => {
-                    let query = TermQuery::new(
-                        Term::from_field_text(self.fields.chunk_id, &id),
-                        IndexRecordOption::Basic,
-                    );
-                    match searcher
-                        .search(&query, &TopDocs::with_limit(1).order_by_score())?
-                        .first()
-                    {
-                        Some((_, addr)) => self.hit(&searcher.doc(*addr)?, 0.0),
-                        None => continue,
-                    }
-                }
+                None => match self.find_chunk(&searcher, &id)? {
+                    Some(addr) => self.hit(&searcher.doc(addr)?, 0.0),
+                    None => continue,
+                },
             };
             out.push(Hit { score, ..hit });
         }
         Ok(out)
+    }
+
+    /// Where a chunk is, straight from its id's postings: a search would build a scorer and
+    /// BM25 statistics over every segment for each of fusion's dense-only hits.
+    fn find_chunk(
+        &self,
+        searcher: &tantivy::Searcher,
+        chunk_id: &str,
+    ) -> Result<Option<tantivy::DocAddress>, IndexError> {
+        use tantivy::DocSet;
+        let term = Term::from_field_text(self.fields.chunk_id, chunk_id);
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let postings = segment
+                .inverted_index(self.fields.chunk_id)?
+                .read_postings(&term, IndexRecordOption::Basic)
+                .map_err(tantivy::TantivyError::from)?;
+            let Some(mut postings) = postings else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != tantivy::TERMINATED {
+                if !segment.is_deleted(doc) {
+                    return Ok(Some(tantivy::DocAddress::new(ord as u32, doc)));
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
     }
 
     /// BM25 over chunk text and file names.

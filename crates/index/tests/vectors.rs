@@ -281,3 +281,58 @@ fn a_document_the_embedder_fails_on_is_reported_and_the_rest_is_done() {
     // It is still missing, so the next pass tries it again.
     assert_eq!(idx.documents_missing_vectors().unwrap().len(), 1);
 }
+
+/// Fusion reads a hit only the dense side found from the chunk's live version: a document
+/// written again (the old chunks deleted, in an older segment) comes back with its new text.
+#[test]
+fn a_dense_only_hit_is_read_from_the_live_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = SearchIndex::open(dir.path()).unwrap();
+    let put = |doc_id: &str, text: &str, v: Vec<f32>| {
+        let chunks = [fathom_index::Chunk {
+            index: 0,
+            text: text.into(),
+            start: 0,
+            end: text.len(),
+            tokens: 3,
+        }];
+        let vectors = [v];
+        idx.put_document(&fathom_index::DocumentChunks {
+            doc_id,
+            folder: "f",
+            path: "/f/doc.txt",
+            title: "doc.txt",
+            chunks: &chunks,
+            lines: &[1],
+            pages: &[0],
+            vectors: Some(&vectors),
+        })
+        .unwrap();
+    };
+    let commit = || {
+        idx.commit().unwrap();
+        idx.record(&[], &[]).unwrap();
+    };
+    // Another document in the first segment keeps it alive once the first version is deleted.
+    put("other", "another document", vec![0.0, 0.0, 1.0]);
+    put("doc", "the first version", vec![1.0, 0.0, 0.0]);
+    commit();
+    put("doc", "the second version", vec![0.0, 1.0, 0.0]);
+    commit();
+    let q = SearchQuery {
+        text: "nothing matches this".into(),
+        vector: Some(vec![0.0, 1.0, 0.0]),
+        limit: 5,
+        ..Default::default()
+    };
+    let hits = idx.search(&q).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(
+        (hits[0].chunk_id.as_str(), hits[0].text.as_str()),
+        ("doc:0", "the second version")
+    );
+    let meanwhile = idx
+        .search_embedding(&q, |_| Some(vec![0.0, 1.0, 0.0]))
+        .unwrap();
+    assert_eq!(meanwhile, hits);
+}

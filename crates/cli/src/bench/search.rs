@@ -85,7 +85,7 @@ pub fn search_bench(
             Err(e) => return fail(e),
         },
     };
-    match run_search_bench(data, chunk_tokens, overlap, embedder.as_ref()) {
+    match run_search_bench(data, chunk_tokens, overlap, embedder_dir, embedder.as_ref()) {
         Ok(r) => {
             if json {
                 println!("{r}");
@@ -114,6 +114,9 @@ pub fn search_bench(
                         );
                     }
                 }
+                if let Some(recall) = r["dense-hnsw"]["recallAt10"].as_f64() {
+                    println!("  dense-hnsw: recall@10 against the exact scan, chunk for chunk: {recall:.4}");
+                }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
                         "  embedding: {:.1} chunks/s",
@@ -131,6 +134,7 @@ fn run_search_bench(
     data: &Path,
     chunk_tokens: usize,
     overlap: usize,
+    embedder_dir: Option<&Path>,
     embedder: Option<&fathom_embed::SharedEmbedder>,
 ) -> Result<serde_json::Value, String> {
     let corpus = read_lines(&data.join("corpus.jsonl.gz"))?;
@@ -172,11 +176,25 @@ fn run_search_bench(
                 chunks.iter().map(move |c| format!("{title}. {}", c.text))
             })
             .collect();
-        let mut flat = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(64) {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            flat.extend(e.embed(&refs).map_err(|err| err.to_string())?);
-        }
+        // The set's vectors take minutes on a CPU: kept between runs, keyed by the texts, the
+        // model's weights and the runtime, so a rerun measures search, not embedding again.
+        let cache = vector_cache_file(&texts, embedder_dir.unwrap_or(data), e.runtime())?;
+        let flat = match cache.as_deref().and_then(read_vectors) {
+            Some(flat) if flat.len() == texts.len() => flat,
+            _ => {
+                let mut flat = Vec::with_capacity(texts.len());
+                for batch in texts.chunks(64) {
+                    let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+                    flat.extend(e.embed(&refs).map_err(|err| err.to_string())?);
+                }
+                if let Some(path) = &cache {
+                    if let Err(err) = write_vectors(path, &flat) {
+                        eprintln!("the vectors were not kept for the next run: {err}");
+                    }
+                }
+                flat
+            }
+        };
         let mut it = flat.into_iter();
         vectors = docs
             .iter()
@@ -218,6 +236,7 @@ fn run_search_bench(
     }
     let mut modes: BTreeMap<&str, Mode> = BTreeMap::new();
     let mut n = 0usize;
+    let mut graph_recall = 0.0;
     let to_docs = |ids: Vec<String>| {
         let mut ranked: Vec<String> = Vec::new();
         for id in ids {
@@ -272,14 +291,23 @@ fn run_search_bench(
             let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
             let t = Instant::now();
             let dense = index.dense_top(&q, 300, None);
+            let exact_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let exact_top: Vec<String> = dense.iter().take(10).map(|d| d.0.clone()).collect();
             score(
                 "dense",
                 to_docs(dense.into_iter().map(|d| d.0).collect()),
-                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
+                embed_ms + exact_ms,
             );
             if let Some(g) = &graph {
                 let t = Instant::now();
                 let dense = g.dense_top(&q, 300, None);
+                // The graph's top 10 against the exact scan's, chunk for chunk.
+                graph_recall += dense
+                    .iter()
+                    .take(10)
+                    .filter(|d| exact_top.contains(&d.0))
+                    .count() as f64
+                    / exact_top.len().max(1) as f64;
                 score(
                     "dense-hnsw",
                     to_docs(dense.into_iter().map(|d| d.0).collect()),
@@ -319,7 +347,7 @@ fn run_search_bench(
             );
         }
     }
-    drop(graph);
+    let graph = graph.map(drop);
     let _ = std::fs::remove_dir_all(&tmp);
     let pct = |l: &mut Vec<f64>, p: f64| {
         l.sort_by(|a, b| a.total_cmp(b));
@@ -341,10 +369,86 @@ fn run_search_bench(
         out[name] = serde_json::json!({ "ndcg10": m.ndcg / n.max(1) as f64, "recall100": m.recall / n.max(1) as f64, "p50": p50, "p95": p95 });
     }
     out["latencyMs"] = serde_json::json!({ "p50": out["bm25"]["p50"], "p95": out["bm25"]["p95"] });
+    if graph.is_some() {
+        out["dense-hnsw"]["recallAt10"] = (graph_recall / n.max(1) as f64).into();
+    }
     if embedder.is_some() {
         out["embedding"] = serde_json::json!({ "seconds": embed_seconds, "chunksPerSecond": chunks_total as f64 / embed_seconds.max(1e-9) });
     }
     Ok(out)
+}
+
+/// Where a set's document vectors are kept between runs: named by a hash of every text, the
+/// model's weights (size and modification time) and the runtime that embeds them.
+fn vector_cache_file(
+    texts: &[String],
+    model_dir: &Path,
+    runtime: fathom_embed::Runtime,
+) -> Result<Option<PathBuf>, String> {
+    use sha2::{Digest, Sha256};
+    let Ok(dirs) = fathom_store::AppDirs::resolve() else {
+        return Ok(None);
+    };
+    let mut h = Sha256::new();
+    h.update(runtime.name().as_bytes());
+    let weights = model_dir.join("model.safetensors");
+    let meta =
+        std::fs::metadata(&weights).map_err(|err| format!("{}: {err}", weights.display()))?;
+    h.update(meta.len().to_le_bytes());
+    if let Ok(t) = meta
+        .modified()
+        .map(|t| t.duration_since(std::time::UNIX_EPOCH))
+    {
+        h.update(t.unwrap_or_default().as_nanos().to_le_bytes());
+    }
+    for t in texts {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    let name = hex::encode(&h.finalize()[..12]);
+    Ok(Some(
+        dirs.data()
+            .join("bench-vectors")
+            .join(format!("{name}.f32")),
+    ))
+}
+
+/// Vectors written by [`write_vectors`]: a count, a dimension, then little-endian f32s. None for
+/// a missing, short or foreign file (the vectors are then computed again).
+fn read_vectors(path: &Path) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    let (head, body) = bytes.split_at_checked(16)?;
+    let count = u64::from_le_bytes(head[..8].try_into().ok()?) as usize;
+    let dim = u64::from_le_bytes(head[8..].try_into().ok()?) as usize;
+    if dim == 0 || body.len() != count.checked_mul(dim)?.checked_mul(4)? {
+        return None;
+    }
+    let floats: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Some(floats.chunks_exact(dim).map(<[f32]>::to_vec).collect())
+}
+
+/// Writes beside, then renames: a run killed mid-write leaves no half file to be read back.
+fn write_vectors(path: &Path, vectors: &[Vec<f32>]) -> Result<(), String> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    if dim == 0 || vectors.iter().any(|v| v.len() != dim) {
+        return Err("vectors of differing sizes".into());
+    }
+    let mut bytes = Vec::with_capacity(16 + vectors.len() * dim * 4);
+    bytes.extend((vectors.len() as u64).to_le_bytes());
+    bytes.extend((dim as u64).to_le_bytes());
+    for x in vectors.iter().flatten() {
+        bytes.extend(x.to_le_bytes());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn tempfile_dir() -> Result<PathBuf, String> {
@@ -444,6 +548,29 @@ pub fn scale_bench(
                     println!(
                         "  recall@10 (p95) as the graph keeps more candidates (default {}): {}",
                         d["expansion"],
+                        parts.join(", ")
+                    );
+                }
+                let h = &d["hybrid"];
+                if let Some(sweep) = h["sweep"].as_array() {
+                    let parts: Vec<String> = sweep
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} → {:.4} / {:.4} ({:.2} ms)",
+                                s["expansion"],
+                                s["recallAt10"].as_f64().unwrap_or(0.0),
+                                s["recallAt50"].as_f64().unwrap_or(0.0),
+                                ms(&s["ms"], "p95")
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "  hybrid (limit 50) p95 {:.2} ms, of which alone: BM25's deep list {:.2} ms, the dense walk {:.2} ms\n  hybrid's top 10 / 50 against hybrid over the exact scan (p95), by the graph's candidates for it (default {}): {}",
+                        ms(&h["wholeMs"], "p95"),
+                        ms(&h["bm25DepthMs"], "p95"),
+                        ms(&h["denseDepthMs"], "p95"),
+                        h["expansion"],
                         parts.join(", ")
                     );
                 }
@@ -623,13 +750,15 @@ fn run_scale_bench(
     }
     let vectors = hybrid_index.vector_count();
     let hybrid_index_seconds = hybrid_start.elapsed().as_secs_f64();
-    let dense_queries: Vec<Vec<f32>> = (0..200)
+    let dense_queries: Vec<(String, Vec<f32>)> = (0..200)
         .map(|_| {
             let n = 2 + (next() * 3.0) as usize;
             let q: Vec<&str> = (0..n)
                 .map(|_| vocab[50 + (next() * 5000.0) as usize].as_str())
                 .collect();
-            bag.embed(&q.join(" "))
+            let text = q.join(" ");
+            let vector = bag.embed(&text);
+            (text, vector)
         })
         .collect();
     let dense = dense_check(&root.join("index-hybrid"), &hybrid_index, &dense_queries)?;
@@ -834,8 +963,10 @@ fn chroma_check(
 fn dense_check(
     dir: &Path,
     index: &SearchIndex,
-    queries: &[Vec<f32>],
+    searches: &[(String, Vec<f32>)],
 ) -> Result<serde_json::Value, String> {
+    let queries: Vec<Vec<f32>> = searches.iter().map(|s| s.1.clone()).collect();
+    let queries = queries.as_slice();
     let exact = SearchIndex::open_with(
         dir,
         &OpenOptions {
@@ -890,7 +1021,7 @@ fn dense_check(
         .collect();
     let mut sweep = Vec::new();
     for expansion in [128, 256, 512, 1024] {
-        index.set_graph_expansion(expansion);
+        index.set_graph_expansion(expansion, fathom_index::ann::EXPANSION_FUSED);
         let (mut hits, mut total, mut ms) = (0, 0, Vec::new());
         for (q, want) in queries.iter().zip(&wanted) {
             let t = Instant::now();
@@ -905,13 +1036,94 @@ fn dense_check(
             "graphMs": pct(&mut ms),
         }));
     }
-    index.set_graph_expansion(fathom_index::ann::EXPANSION_SEARCH);
+    index.set_graph_expansion(
+        fathom_index::ann::EXPANSION_SEARCH,
+        fathom_index::ann::EXPANSION_FUSED,
+    );
     out["expansion"] = fathom_index::ann::EXPANSION_SEARCH.into();
     out["sweep"] = sweep.into();
+    out["hybrid"] = hybrid_check(index, &exact, searches)?;
     out["graph"] = index.vectors_use_graph().into();
     out["memoryBytes"] = index.vector_memory_bytes().into();
     out["exactMemoryBytes"] = exact.vector_memory_bytes().into();
     Ok(out)
+}
+
+/// Where a hybrid search's time goes (BM25's deep list, the dense walk, the rest: fusion and
+/// reading the hits), and the fused top 10 and 50 against hybrid search over the exact scan.
+fn hybrid_check(
+    index: &SearchIndex,
+    exact: &SearchIndex,
+    searches: &[(String, Vec<f32>)],
+) -> Result<serde_json::Value, String> {
+    let pct = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+        serde_json::json!({ "p50": at(0.5), "p95": at(0.95) })
+    };
+    let query = |(text, vector): &(String, Vec<f32>)| SearchQuery {
+        text: text.clone(),
+        limit: 50,
+        vector: Some(vector.clone()),
+        ..SearchQuery::default()
+    };
+    let ids = |hits: Vec<fathom_index::Hit>| -> Vec<String> {
+        hits.into_iter().map(|h| h.chunk_id).collect()
+    };
+    let (mut lexical, mut dense, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    let mut want = Vec::new();
+    for s in searches {
+        let q = query(s);
+        let t = Instant::now();
+        index
+            .bm25(&SearchQuery {
+                limit: q.depth(),
+                ..q.clone()
+            })
+            .map_err(|e| e.to_string())?;
+        lexical.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        index.dense_top(&s.1, q.depth(), None);
+        dense.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        index.search(&q).map_err(|e| e.to_string())?;
+        whole.push(t.elapsed().as_secs_f64() * 1000.0);
+        want.push(ids(exact.search(&q).map_err(|e| e.to_string())?));
+    }
+    let overlap = |got: &[String], want: &[String], k: usize| {
+        let want = &want[..want.len().min(k)];
+        got.iter().take(k).filter(|c| want.contains(c)).count() as f64 / want.len().max(1) as f64
+    };
+    let mut sweep = Vec::new();
+    for expansion in [128, 256, 512] {
+        index.set_graph_expansion(fathom_index::ann::EXPANSION_SEARCH, expansion);
+        let (mut at10, mut at50, mut ms) = (0.0, 0.0, Vec::new());
+        for (s, want) in searches.iter().zip(&want) {
+            let t = Instant::now();
+            let got = ids(index.search(&query(s)).map_err(|e| e.to_string())?);
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            at10 += overlap(&got, want, 10);
+            at50 += overlap(&got, want, 50);
+        }
+        let n = searches.len().max(1) as f64;
+        sweep.push(serde_json::json!({
+            "expansion": expansion,
+            "recallAt10": at10 / n,
+            "recallAt50": at50 / n,
+            "ms": pct(&mut ms),
+        }));
+    }
+    index.set_graph_expansion(
+        fathom_index::ann::EXPANSION_SEARCH,
+        fathom_index::ann::EXPANSION_FUSED,
+    );
+    Ok(serde_json::json!({
+        "expansion": fathom_index::ann::EXPANSION_FUSED,
+        "bm25DepthMs": pct(&mut lexical),
+        "denseDepthMs": pct(&mut dense),
+        "wholeMs": pct(&mut whole),
+        "sweep": sweep,
+    }))
 }
 
 /// Stand-in embeddings shaped like a real embedder's, for the generated corpus (whose words are
