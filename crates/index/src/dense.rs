@@ -119,9 +119,6 @@ impl Dense {
     /// exact scan.
     pub fn set_graph_expansion(&mut self, alone: usize, fused: usize) {
         self.expansion = (alone.max(1), fused.max(1));
-        if let Store::Graph(g) = &self.store {
-            g.set_expansion(self.expansion.0);
-        }
     }
 
     /// [`Dense::top`] for fusion with BM25: the graph keeps fewer candidates.
@@ -132,13 +129,7 @@ impl Dense {
         folder: Option<&str>,
         exclude: &[String],
     ) -> Vec<(String, f32)> {
-        let Store::Graph(g) = &self.store else {
-            return self.top(query, k, folder, exclude);
-        };
-        g.set_expansion(self.expansion.1);
-        let found = self.top(query, k, folder, exclude);
-        g.set_expansion(self.expansion.0);
-        found
+        self.top_with(self.expansion.1, query, k, folder, exclude)
     }
 
     /// Bytes held for search: the vectors (matrix or graph) and the rows' ids.
@@ -393,6 +384,19 @@ impl Dense {
         folder: Option<&str>,
         exclude: &[String],
     ) -> Vec<(String, f32)> {
+        self.top_with(self.expansion.0, query, k, folder, exclude)
+    }
+
+    /// [`Dense::top`] with the graph keeping `expansion` candidates (set per search: one graph
+    /// serves dense search alone and hybrid search's dense side).
+    fn top_with(
+        &self,
+        expansion: usize,
+        query: &[f32],
+        k: usize,
+        folder: Option<&str>,
+        exclude: &[String],
+    ) -> Vec<(String, f32)> {
         if query.len() != self.dim || self.dim == 0 || k == 0 {
             return Vec::new();
         }
@@ -418,6 +422,7 @@ impl Dense {
                     // A narrow folder: exact over its rows, vectors read from the graph.
                     self.scan_graph(g, query, k, &keep)
                 } else {
+                    g.set_expansion(expansion);
                     let found = g.search(query, k, |key| {
                         self.by_seq.get(&key).is_some_and(|&row| keep(row as usize))
                     });
