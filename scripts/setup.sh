@@ -6,9 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
 
+# protobuf-compiler builds Chroma's client from its .proto files; libprotobuf-dev holds the well-known
+# types they import (google/protobuf/timestamp.proto), only a recommendation of protobuf-compiler.
 build_pkgs=(build-essential pkg-config file curl libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  nodejs npm cmake clang libclang-dev python3-pip libopenblas0-pthread protobuf-compiler)
+  nodejs npm cmake clang libclang-dev python3-pip libopenblas0-pthread protobuf-compiler
+  libprotobuf-dev)
 test_pkgs=(xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver chromium fonts-dejavu-core
   imagemagick xdotool python3-pytest python3-selenium python3-gi gir1.2-gtk-3.0 libglib2.0-bin procps python3-xlib python3-venv shellcheck debootstrap)
 pkgs=("${build_pkgs[@]}")

@@ -286,23 +286,27 @@ impl App {
     /// Embeds queries: the background pass's embedder once loaded; without a background pass, the
     /// embedder on disk (`FATHOM_EMBEDDER`, else the Hugging Face cache), loaded on first use.
     pub fn query_embed(&self) -> Option<Arc<Embed>> {
-        if let Some(s) = &self.semantic {
-            return s.query_embed();
-        }
-        self.local_embedder()
-            .map(|e| fathom_semantic::embed_fn(e.clone()))
+        self.query_embedder().map(fathom_semantic::embed_fn)
     }
 
-    /// Vectors for `texts` from the library's embedder (the one dense search uses).
+    fn query_embedder(&self) -> Option<Arc<fathom_embed::SharedEmbedder>> {
+        match &self.semantic {
+            Some(s) => s.query_embedder(),
+            None => self.local_embedder().cloned(),
+        }
+    }
+
+    /// Vectors for `texts` as the library's passages are embedded (the weights as trained, not
+    /// the quicker query encoder): what an API client stores must match the library's.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let embed = self.query_embed().ok_or_else(|| {
+        let embedder = self.query_embedder().ok_or_else(|| {
             Error::model(
                 "The embedder is not here yet: turn on semantic search in Fathom, or run `fathom pull --embedder`.",
             )
         })?;
-        embed(texts).map_err(|e| Error::Model {
+        embedder.embed(texts).map_err(|e| Error::Model {
             message: "The embedder could not read the text.".into(),
-            detail: Some(e),
+            detail: Some(e.to_string()),
         })
     }
 
@@ -334,7 +338,7 @@ impl App {
         self.local_embedder
             .get_or_init(|| {
                 let dir = self.embedder_dir()?;
-                match fathom_embed::SharedEmbedder::load_preferred(&dir) {
+                match fathom_embed::SharedEmbedder::load_for_queries(&dir) {
                     Ok(e) => Some(Arc::new(e)),
                     Err(e) => {
                         log::warn!(

@@ -442,7 +442,17 @@ pub struct SharedEmbedder {
 }
 
 type Reply = std::sync::mpsc::Sender<Result<Vec<Vec<f32>>>>;
-type Job = (Vec<String>, Reply);
+type Job = (Vec<String>, Purpose, Reply);
+
+/// What texts are embedded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Vectors kept in the library (or handed to an API client): the weights as trained.
+    Passages,
+    /// A search's query: the embedder may run a faster encoder whose vectors agree with the
+    /// passages' to a cosine of about 0.999 ([`SharedEmbedder::load_for_queries`]).
+    Query,
+}
 type Ready = std::sync::mpsc::Sender<Result<usize>>;
 
 /// What runs an embedder's arithmetic.
@@ -499,20 +509,59 @@ impl SharedEmbedder {
         let dir = dir.as_ref().to_path_buf();
         match runtime {
             Runtime::Mlx => Self::load(dir),
-            Runtime::LlamaCpp => Self::spawn(runtime, move |ready, inbox| {
-                // The context borrows the model: both live on this thread, for its whole life.
-                let model = match llama::LlamaModelDir::load(&dir) {
-                    Ok(m) => m,
-                    Err(e) => return drop(ready.send(Err(e))),
-                };
-                let mut encoder = match model.encoder(None) {
-                    Ok(e) => e,
-                    Err(e) => return drop(ready.send(Err(e))),
-                };
-                let _ = ready.send(Ok(model.dimension()));
-                serve(inbox, |texts| encoder.embed(texts));
-            }),
+            Runtime::LlamaCpp => Self::load_llama(&dir, None),
         }
+    }
+
+    /// The embedder the app searches with. Where llama.cpp runs ([`Runtime::preferred`]), it
+    /// holds two encoders: queries ([`Purpose::Query`]) go to one with its matrices in 8 bits
+    /// ([`llama::Weights::Q8`]) on [`QUERY_THREADS`] threads (a query is a few tokens, each
+    /// weight read once, and BM25 runs beside it), everything else to the weights as trained on
+    /// every core. Elsewhere, or if llama.cpp cannot load it (logged), MLX for both.
+    pub fn load_for_queries(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        if Runtime::preferred() == Runtime::LlamaCpp {
+            match Self::load_llama(dir, Some(QUERY_THREADS)) {
+                Ok(e) => return Ok(e),
+                Err(e) => log::warn!("llama.cpp cannot run the query embedder, MLX does: {e}"),
+            }
+        }
+        Self::load(dir)
+    }
+
+    /// llama.cpp's encoder of `dir` on every core; with `query_threads`, also its 8-bit encoder
+    /// on that many threads for [`Purpose::Query`].
+    fn load_llama(dir: &Path, query_threads: Option<usize>) -> Result<Self> {
+        let dir = dir.to_path_buf();
+        Self::spawn(Runtime::LlamaCpp, move |ready, inbox| {
+            // The contexts borrow their models: all live on this thread, for its whole life.
+            let load = |weights| llama::LlamaModelDir::load_weights(&dir, weights);
+            let model = match load(llama::Weights::F32) {
+                Ok(m) => m,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let quick_model = match query_threads.map(|_| load(llama::Weights::Q8)).transpose() {
+                Ok(m) => m,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let mut encoder = match model.encoder(None) {
+                Ok(e) => e,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let mut quick = match quick_model
+                .as_ref()
+                .map(|m| m.encoder(query_threads))
+                .transpose()
+            {
+                Ok(e) => e,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let _ = ready.send(Ok(model.dimension()));
+            serve(inbox, |texts, purpose| match (&mut quick, purpose) {
+                (Some(q), Purpose::Query) => q.embed(texts),
+                _ => encoder.embed(texts),
+            });
+        })
     }
 
     /// Moves an embedder loaded elsewhere onto a thread of its own.
@@ -527,7 +576,7 @@ impl SharedEmbedder {
                 Err(e) => return drop(ready.send(Err(e))),
             };
             let _ = ready.send(Ok(embedder.dimension()));
-            serve(inbox, |texts| embedder.embed(texts));
+            serve(inbox, |texts, _| embedder.embed(texts));
         })
     }
 
@@ -566,17 +615,40 @@ impl SharedEmbedder {
         self.runtime
     }
 
-    /// Starts embedding `texts`; the answer arrives on the returned channel.
-    pub fn submit(&self, texts: &[&str]) -> std::sync::mpsc::Receiver<Result<Vec<Vec<f32>>>> {
+    /// Starts embedding `texts` for `purpose`; the answer arrives on the returned channel.
+    pub fn submit_for(
+        &self,
+        texts: &[&str],
+        purpose: Purpose,
+    ) -> std::sync::mpsc::Receiver<Result<Vec<Vec<f32>>>> {
         let (reply, answer) = std::sync::mpsc::channel();
-        let job = (texts.iter().map(|t| t.to_string()).collect(), reply);
+        let job = (
+            texts.iter().map(|t| t.to_string()).collect(),
+            purpose,
+            reply,
+        );
         // A send fails only if the thread is gone; the dropped reply then says so below.
         let _ = self.jobs.send(job);
         answer
     }
 
+    /// Starts embedding passages ([`Purpose::Passages`]).
+    pub fn submit(&self, texts: &[&str]) -> std::sync::mpsc::Receiver<Result<Vec<Vec<f32>>>> {
+        self.submit_for(texts, Purpose::Passages)
+    }
+
+    /// Passages' vectors, from the weights as trained.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.submit(texts).recv().unwrap_or_else(|_| {
+        self.embed_for(texts, Purpose::Passages)
+    }
+
+    /// Search queries' vectors ([`Purpose::Query`]).
+    pub fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_for(texts, Purpose::Query)
+    }
+
+    pub fn embed_for(&self, texts: &[&str], purpose: Purpose) -> Result<Vec<Vec<f32>>> {
+        self.submit_for(texts, purpose).recv().unwrap_or_else(|_| {
             Err(EmbedError::Model {
                 file: "embedder".into(),
                 reason: "its thread stopped".into(),
@@ -588,13 +660,19 @@ impl SharedEmbedder {
 /// Answers jobs until every handle to the embedder is dropped.
 fn serve(
     inbox: std::sync::mpsc::Receiver<Job>,
-    mut embed: impl FnMut(&[&str]) -> Result<Vec<Vec<f32>>>,
+    mut embed: impl FnMut(&[&str], Purpose) -> Result<Vec<Vec<f32>>>,
 ) {
-    while let Ok((texts, reply)) = inbox.recv() {
+    while let Ok((texts, purpose, reply)) = inbox.recv() {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let _ = reply.send(embed(&refs));
+        let _ = reply.send(embed(&refs, purpose));
     }
 }
+
+/// Threads a query's encoder runs on (llama.cpp). One: a search embeds its query while BM25 runs
+/// on another core, and llama.cpp's threads wait for each other by spinning, so a second one
+/// sharing a busy core stalls both (on 2 cores beside a busy thread: p95 6.7 ms on one thread
+/// against 107 ms on two).
+pub const QUERY_THREADS: usize = 1;
 
 /// The Hugging Face repository the embedder's weights come from.
 pub const EMBEDDER_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";

@@ -156,3 +156,63 @@ fn broken_weights_are_an_error_and_leave_no_converted_file() {
         .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 }
+
+#[test]
+fn queries_run_on_eight_bit_matrices_that_rank_as_the_weights_as_trained() {
+    if !fathom_llama::missing_cpu_features().is_empty() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    linked_copy(dir.path());
+    let e = SharedEmbedder::load_for_queries(dir.path()).unwrap();
+    assert_eq!(e.runtime(), Runtime::LlamaCpp);
+    // The query encoder's file: the layers' matrices in Q8_0, the rest as trained.
+    let types =
+        fathom_llama::gguf::tensor_types(&dir.path().join("fathom-bert-q8_0-v1.gguf")).unwrap();
+    for (name, ty) in [
+        ("blk.0.attn_q.weight", "q8_0"),
+        ("blk.5.ffn_down.weight", "q8_0"),
+        ("blk.0.attn_q.bias", "f32"),
+        ("blk.0.layer_output_norm.weight", "f32"),
+        ("token_embd.weight", "f32"),
+    ] {
+        assert_eq!(types.get(name).map(String::as_str), Some(ty), "{name}");
+    }
+
+    let (texts, theirs) = reference();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // Passages (and API clients) get the weights as trained; queries the 8-bit encoder, close
+    // to them but not the same vectors.
+    let passages = e.embed(&refs).unwrap();
+    let queries = e.embed_queries(&refs).unwrap();
+    let mut worst = 1.0f32;
+    for i in 0..refs.len() {
+        assert!(cosine(&passages[i], &theirs[i]) >= 0.999, "text {i}");
+        let c = cosine(&queries[i], &passages[i]);
+        assert!(c >= 0.995, "text {i} ({:?}): cosine {c}", refs[i]);
+        worst = worst.min(c);
+    }
+    assert!(worst < 0.99999, "the queries went to the f32 encoder");
+    eprintln!("8-bit query encoder: lowest cosine with the f32 one {worst:.5}");
+
+    // Questions about the reference texts find the same passages, in the same order, either way.
+    for (question, answer) in [
+        ("what makes the sea rise and fall", 1),
+        ("how do bees tell each other where flowers are", 2),
+        ("the bill from the plumber", 4),
+        ("how glaciers and rivers shape valleys", 11),
+        ("a python method returning a linear layer", 9),
+    ] {
+        let rank = |q: &[f32]| {
+            let mut order: Vec<usize> = (0..passages.len()).collect();
+            let score = |i: usize| -> f32 { passages[i].iter().zip(q).map(|(a, b)| a * b).sum() };
+            order.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+            order.truncate(3);
+            order
+        };
+        let quick = rank(&e.embed_queries(&[question]).unwrap()[0]);
+        let exact = rank(&e.embed(&[question]).unwrap()[0]);
+        assert_eq!(quick[0], answer, "{question:?}: {quick:?}");
+        assert_eq!(quick, exact, "{question:?}");
+    }
+}

@@ -188,6 +188,65 @@ impl Writer {
     }
 }
 
+/// `values` (rows of `row` values each) in ggml's block format `ty` (Q8_0, Q4_0, …), by ggml's
+/// own quantiser, so the blocks are laid out as llama.cpp reads them. A row must be a whole
+/// number of blocks ([`fits`]); types that need an importance matrix are refused.
+pub fn quantize(ty: sys::ggml_type, values: &[f32], row: usize) -> Result<Vec<u8>, LlamaError> {
+    if !fits(ty, row) || !values.len().is_multiple_of(row) {
+        return Err(LlamaError::Invalid(format!(
+            "{} values in rows of {row} do not fit {}'s blocks",
+            values.len(),
+            type_name(ty)
+        )));
+    }
+    // SAFETY: pure queries on a valid type.
+    if unsafe { sys::ggml_quantize_requires_imatrix(ty) } {
+        return Err(LlamaError::Invalid(format!(
+            "{} needs an importance matrix",
+            type_name(ty)
+        )));
+    }
+    let rows = values.len() / row;
+    // SAFETY: a pure size query.
+    let row_bytes = unsafe { sys::ggml_row_size(ty, row as i64) };
+    let mut out = vec![0u8; rows * row_bytes];
+    // SAFETY: `values` holds rows × row floats and `out` rows × row_bytes bytes, as the call reads
+    // and writes; ggml_quantize_init (idempotent, locked inside ggml) readies the type's tables.
+    let written = unsafe {
+        sys::ggml_quantize_init(ty);
+        sys::ggml_quantize_chunk(
+            ty,
+            values.as_ptr(),
+            out.as_mut_ptr().cast(),
+            0,
+            rows as i64,
+            row as i64,
+            std::ptr::null(),
+        )
+    };
+    if written != out.len() {
+        return Err(LlamaError::Invalid(format!(
+            "ggml wrote {written} of {} quantised bytes",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Whether rows of `row` values are whole blocks of `ty`.
+pub fn fits(ty: sys::ggml_type, row: usize) -> bool {
+    // SAFETY: a pure query on a valid type.
+    let block = unsafe { sys::ggml_blck_size(ty) }.max(1) as usize;
+    row > 0 && row.is_multiple_of(block)
+}
+
+fn type_name(ty: sys::ggml_type) -> String {
+    // SAFETY: ggml returns a static NUL-terminated name for every type.
+    unsafe { CStr::from_ptr(sys::ggml_type_name(ty)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Tensor names and types of a GGUF file, read back through ggml (for tests and diagnostics).
 pub fn tensor_types(path: &Path) -> Result<BTreeMap<String, String>, LlamaError> {
     let c = cstring(&path.to_string_lossy());
@@ -277,5 +336,32 @@ mod tests {
         assert_eq!(&bytes[bytes.len() - 16..], &[0u8; 16]);
         let types = tensor_types(&dst).unwrap();
         assert_eq!(types.get("w").map(String::as_str), Some("f32"));
+    }
+
+    #[test]
+    fn quantised_rows_come_back_close() {
+        let row = 64;
+        let values: Vec<f32> = (0..row * 3)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let q = quantize(sys::GGML_TYPE_Q8_0, &values, row).unwrap();
+        // Q8_0: per 32 values, an f16 scale and 32 signed bytes.
+        assert_eq!(q.len(), 3 * (row / 32) * 34);
+        // Read back through ggml's own dequantiser: each value within half a step of its block.
+        let mut back = vec![0f32; values.len()];
+        unsafe {
+            let traits = sys::ggml_get_type_traits(sys::GGML_TYPE_Q8_0);
+            let to_float = (*traits).to_float.unwrap();
+            to_float(q.as_ptr().cast(), back.as_mut_ptr(), back.len() as i64);
+        }
+        for (block, got) in values.chunks(32).zip(back.chunks(32)) {
+            let step = block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            for (v, b) in block.iter().zip(got) {
+                assert!((v - b).abs() <= step * 0.51 + 1e-3, "{v} came back as {b}");
+            }
+        }
+        // A row that is not whole blocks is refused, with the reason.
+        let err = quantize(sys::GGML_TYPE_Q8_0, &values[..40], 40).unwrap_err();
+        assert!(err.to_string().contains("do not fit q8_0"), "{err}");
     }
 }

@@ -89,9 +89,10 @@ pub fn installed_embedder(cache: &HubCache) -> Option<PathBuf> {
         .then_some(dir)
 }
 
-/// The embedder as the index and the agent take it.
+/// Query embedding ([`fathom_embed::Purpose::Query`]) as the index's searches and the agent's
+/// tools take it.
 pub fn embed_fn(e: Arc<SharedEmbedder>) -> Arc<Embed> {
-    Arc::new(move |texts: &[&str]| e.embed(texts).map_err(|err| err.to_string()))
+    Arc::new(move |texts: &[&str]| e.embed_queries(texts).map_err(|err| err.to_string()))
 }
 
 struct Ctl {
@@ -365,7 +366,7 @@ impl Semantic {
     /// A query's vector for hybrid search; `None` until the embedder is loaded.
     pub fn query_vector(&self, text: &str) -> Option<Vec<f32>> {
         let e = self.query_embedder()?;
-        match e.embed(&[text]) {
+        match e.embed_queries(&[text]) {
             Ok(mut v) => v.pop(),
             Err(e) => {
                 log::warn!("embedding a query: {e}");
@@ -498,7 +499,8 @@ fn load(shared: &Arc<Shared>, generation: u64, dir: &Path) {
         return;
     }
     shared.changed();
-    let loaded = SharedEmbedder::load_preferred(dir).and_then(|q| Ok((q, load_pass_copies(dir)?)));
+    let loaded =
+        SharedEmbedder::load_for_queries(dir).and_then(|q| Ok((q, load_pass_copies(dir)?)));
     {
         let mut c = shared.lock();
         if c.generation != generation {

@@ -85,7 +85,17 @@ pub fn search_bench(
             Err(e) => return fail(e),
         },
     };
-    match run_search_bench(data, chunk_tokens, overlap, embedder_dir, embedder.as_ref()) {
+    // Queries as the app embeds them (8-bit matrices on llama.cpp), the passages' encoder's
+    // vectors beside them as the baseline.
+    let query_embedder = match embedder_dir {
+        None => None,
+        Some(dir) => match fathom_embed::SharedEmbedder::load_for_queries(dir) {
+            Ok(e) => Some(e),
+            Err(e) => return fail(e),
+        },
+    };
+    let embedders = embedder.as_ref().zip(query_embedder.as_ref());
+    match run_search_bench(data, chunk_tokens, overlap, embedder_dir, embedders) {
         Ok(r) => {
             if json {
                 println!("{r}");
@@ -103,7 +113,14 @@ pub fn search_bench(
                     r["latencyMs"]["p50"].as_f64().unwrap_or(0.0),
                     r["latencyMs"]["p95"].as_f64().unwrap_or(0.0),
                 );
-                for mode in ["dense", "hybrid", "dense-hnsw", "hybrid-hnsw"] {
+                for mode in [
+                    "dense",
+                    "hybrid",
+                    "dense-hnsw",
+                    "hybrid-hnsw",
+                    "dense-passage-encoder",
+                    "hybrid-passage-encoder",
+                ] {
                     if let Some(m) = r.get(mode) {
                         println!(
                             "  {mode}: nDCG@10 {:.4}  recall@100 {:.4}  search p50 {:.2} ms p95 {:.2} ms",
@@ -135,8 +152,11 @@ fn run_search_bench(
     chunk_tokens: usize,
     overlap: usize,
     embedder_dir: Option<&Path>,
-    embedder: Option<&fathom_embed::SharedEmbedder>,
+    embedders: Option<(&fathom_embed::SharedEmbedder, &fathom_embed::SharedEmbedder)>,
 ) -> Result<serde_json::Value, String> {
+    // Passages', then queries' encoder.
+    let embedder = embedders.map(|e| e.0);
+    let query_embedder = embedders.map(|e| e.1);
     let corpus = read_lines(&data.join("corpus.jsonl.gz"))?;
     let queries = read_lines(&data.join("queries.jsonl"))?;
     let mut qrels: BTreeMap<String, HashMap<String, f64>> = BTreeMap::new();
@@ -280,11 +300,41 @@ fn run_search_bench(
             to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
             t.elapsed().as_secs_f64() * 1000.0,
         );
-        if let Some(e) = embedder {
+        if let (Some(e), Some(passages)) = (query_embedder, embedder) {
+            // The query embedded by the passages' encoder (f32), exactly scanned: the baseline
+            // for the app's 8-bit query encoder.
+            let t = Instant::now();
+            let q32 = passages
+                .embed(&[&text])
+                .map_err(|err| err.to_string())?
+                .pop()
+                .unwrap_or_default();
+            let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            let dense = index.dense_top(&q32, 300, None);
+            score(
+                "dense-passage-encoder",
+                to_docs(dense.into_iter().map(|d| d.0).collect()),
+                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
+            );
+            let t = Instant::now();
+            let hits = index
+                .search(&SearchQuery {
+                    text: text.clone(),
+                    limit: 300,
+                    vector: Some(q32),
+                    ..SearchQuery::default()
+                })
+                .map_err(|e| e.to_string())?;
+            score(
+                "hybrid-passage-encoder",
+                to_docs(hits.into_iter().map(|h| h.chunk_id).collect()),
+                embed_ms + t.elapsed().as_secs_f64() * 1000.0,
+            );
             // Query embedding time counts toward dense and hybrid latency.
             let t = Instant::now();
             let q = e
-                .embed(&[&text])
+                .embed_queries(&[&text])
                 .map_err(|err| err.to_string())?
                 .pop()
                 .unwrap_or_default();
@@ -337,7 +387,7 @@ fn run_search_bench(
                         limit: 300,
                         ..SearchQuery::default()
                     },
-                    |text| e.embed(&[text]).ok().and_then(|mut v| v.pop()),
+                    |text| e.embed_queries(&[text]).ok().and_then(|mut v| v.pop()),
                 )
                 .map_err(|e| e.to_string())?;
             score(
@@ -469,17 +519,33 @@ pub fn scale_bench(
     chroma: Option<&str>,
     json: bool,
 ) -> ExitCode {
-    // Queries embedded as the app does (llama.cpp on a CPU), and by MLX as the baseline.
+    // Queries embedded as the app does (on a CPU: llama.cpp, 8-bit matrices, one thread), and
+    // by the baselines: the passages' encoder (llama.cpp, f32, every core) and MLX.
     let mut query_embedders = Vec::new();
     if let Some(dir) = embedder {
-        let mut runtimes = vec![fathom_embed::Runtime::preferred()];
-        if runtimes[0] != fathom_embed::Runtime::Mlx {
-            runtimes.push(fathom_embed::Runtime::Mlx);
+        let app = fathom_embed::SharedEmbedder::load_for_queries(dir);
+        let app_name = match app.as_ref().map(|e| e.runtime()) {
+            Ok(fathom_embed::Runtime::LlamaCpp) => format!(
+                "llama.cpp, 8-bit, {} thread(s)",
+                fathom_embed::QUERY_THREADS
+            ),
+            _ => "MLX".to_string(),
+        };
+        let mut loads = vec![(app_name, app)];
+        if fathom_embed::Runtime::preferred() == fathom_embed::Runtime::LlamaCpp {
+            loads.push((
+                "llama.cpp, f32, every core".into(),
+                fathom_embed::SharedEmbedder::load_with(dir, fathom_embed::Runtime::LlamaCpp),
+            ));
+            loads.push((
+                "MLX".into(),
+                fathom_embed::SharedEmbedder::load_with(dir, fathom_embed::Runtime::Mlx),
+            ));
         }
-        for runtime in runtimes {
-            match fathom_embed::SharedEmbedder::load_with(dir, runtime) {
-                Ok(e) => query_embedders.push((runtime, e)),
-                Err(e) => return fail(format!("the embedder on {}: {e}", runtime.name())),
+        for (name, e) in loads {
+            match e {
+                Ok(e) => query_embedders.push((name, e)),
+                Err(e) => return fail(format!("the query embedder ({name}): {e}")),
             }
         }
     }
@@ -603,12 +669,15 @@ pub fn scale_bench(
                             ms(&q["hybridWithEmbeddingMs"], "p50"), ms(&q["hybridWithEmbeddingMs"], "p95"),
                         );
                     }
-                    if let [app, base] = &runs[..] {
-                        println!(
-                            "  the app's query embedding vs the baseline at p95: {:.2}x faster; hybrid p95 {:.2}x",
-                            ms(&base["queryMs"], "p95") / ms(&app["queryMs"], "p95").max(1e-9),
-                            ms(&base["hybridWithEmbeddingMs"], "p95") / ms(&app["hybridWithEmbeddingMs"], "p95").max(1e-9),
-                        );
+                    if let [app, bases @ ..] = &runs[..] {
+                        for base in bases {
+                            println!(
+                                "  the app's query embedding vs {} at p95: {:.2}x faster; hybrid p95 {:.2}x",
+                                base["runtime"].as_str().unwrap_or(""),
+                                ms(&base["queryMs"], "p95") / ms(&app["queryMs"], "p95").max(1e-9),
+                                ms(&base["hybridWithEmbeddingMs"], "p95") / ms(&app["hybridWithEmbeddingMs"], "p95").max(1e-9),
+                            );
+                        }
                     }
                 }
             }
@@ -620,10 +689,7 @@ pub fn scale_bench(
 
 fn run_scale_bench(
     chunks: usize,
-    embedder: Option<(
-        &Path,
-        &[(fathom_embed::Runtime, fathom_embed::SharedEmbedder)],
-    )>,
+    embedder: Option<(&Path, &[(String, fathom_embed::SharedEmbedder)])>,
     embed_seconds: Option<f64>,
     chroma: Option<&str>,
 ) -> Result<serde_json::Value, String> {
@@ -813,12 +879,12 @@ fn run_scale_bench(
             let alone: Vec<String> = (0..100).map(|_| words()).collect();
             let searches: Vec<String> = (0..200).map(|_| words()).collect();
             let mut runs = Vec::new();
-            for (runtime, e) in query_embedders {
-                e.embed(&["warm up"]).map_err(|e| e.to_string())?;
+            for (name, e) in query_embedders {
+                e.embed_queries(&["warm up"]).map_err(|e| e.to_string())?;
                 let mut query_ms = Vec::new();
                 for q in &alone {
                     let t = Instant::now();
-                    e.embed(&[q.as_str()]).map_err(|e| e.to_string())?;
+                    e.embed_queries(&[q.as_str()]).map_err(|e| e.to_string())?;
                     query_ms.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 // Whole hybrid searches as the app runs them: the query embedded while BM25
@@ -833,13 +899,13 @@ fn run_scale_bench(
                                 limit: 50,
                                 ..SearchQuery::default()
                             },
-                            |text| e.embed(&[text]).ok().and_then(|mut v| v.pop()),
+                            |text| e.embed_queries(&[text]).ok().and_then(|mut v| v.pop()),
                         )
                         .map_err(|e| e.to_string())?;
                     end_to_end.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 runs.push(serde_json::json!({
-                    "runtime": runtime.name(),
+                    "runtime": name,
                     "queries": query_ms.len(),
                     "queryMs": percentiles(query_ms),
                     "hybridWithEmbeddingMs": percentiles(end_to_end),
