@@ -436,9 +436,26 @@ impl Embedder {
 /// worker thread behind it that is never ended, so embedding from short-lived threads (a command
 /// handler, a search's helper thread) would leave one thread behind per call.
 pub struct SharedEmbedder {
-    jobs: std::sync::mpsc::Sender<Job>,
+    /// Taken on drop, which ends the thread's loop.
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    /// Joined on drop: the thread frees the model before the handle is gone, so a process that
+    /// exits right after dropping it never tears MLX down under a thread still freeing arrays
+    /// (a test process crashed so at exit).
+    thread: Option<std::thread::JoinHandle<()>>,
     dimension: usize,
     runtime: Runtime,
+}
+
+impl Drop for SharedEmbedder {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            // The job in progress, if any, finishes first.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 type Reply = std::sync::mpsc::Sender<Result<Vec<Vec<f32>>>>;
@@ -588,7 +605,7 @@ impl SharedEmbedder {
     ) -> Result<Self> {
         let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
         let (ready, started) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("fathom-embedder".into())
             .spawn(move || body(ready, inbox))
             .map_err(|e| EmbedError::Model {
@@ -600,7 +617,8 @@ impl SharedEmbedder {
             reason: "its thread stopped while loading".into(),
         })??;
         Ok(SharedEmbedder {
-            jobs,
+            jobs: Some(jobs),
+            thread: Some(thread),
             dimension,
             runtime,
         })
@@ -628,7 +646,9 @@ impl SharedEmbedder {
             reply,
         );
         // A send fails only if the thread is gone; the dropped reply then says so below.
-        let _ = self.jobs.send(job);
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
         answer
     }
 

@@ -326,17 +326,17 @@ impl Semantic {
     /// Semantic search off: the embedder is dropped (vectors already made stay stored), a
     /// download in progress is paused (its partial files stay for next time).
     pub fn turn_off(&self) {
-        {
+        // Dropped once the lock is released: dropping an embedder waits for its thread.
+        let _embedders = {
             let mut c = self.shared.lock();
             c.generation += 1;
             c.stop_pass();
             c.embedder = EmbedderState::Off;
-            c.query = None;
-            c.pass_embedder = None;
             if let Some(cancel) = c.download.take() {
                 cancel.cancel();
             }
-        }
+            (c.query.take(), c.pass_embedder.take())
+        };
         self.shared.cv.notify_all();
         self.shared.changed();
     }
