@@ -534,7 +534,8 @@ impl SharedEmbedder {
     /// holds two encoders: queries ([`Purpose::Query`]) go to one with its matrices in 8 bits
     /// ([`llama::Weights::Q8`]) on [`QUERY_THREADS`] threads (a query is a few tokens, each
     /// weight read once, and BM25 runs beside it), everything else to the weights as trained on
-    /// every core. Elsewhere, or if llama.cpp cannot load it (logged), MLX for both.
+    /// every core; without the 8-bit file (it could not be written), the weights as trained on
+    /// those threads. Elsewhere, or if llama.cpp cannot load it (logged), MLX for both.
     pub fn load_for_queries(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         if Runtime::preferred() == Runtime::LlamaCpp {
@@ -557,17 +558,24 @@ impl SharedEmbedder {
                 Ok(m) => m,
                 Err(e) => return drop(ready.send(Err(e))),
             };
-            let quick_model = match query_threads.map(|_| load(llama::Weights::Q8)).transpose() {
-                Ok(m) => m,
-                Err(e) => return drop(ready.send(Err(e))),
-            };
+            // Without the 8-bit file (it could not be written: a full disk, a read-only
+            // folder), queries still get their own few threads, on the weights as trained.
+            let quick_model = query_threads.and_then(|_| {
+                load(llama::Weights::Q8)
+                    .inspect_err(|e| log::warn!("queries use the f32 encoder: {e}"))
+                    .ok()
+            });
             let mut encoder = match model.encoder(None) {
                 Ok(e) => e,
                 Err(e) => return drop(ready.send(Err(e))),
             };
-            let mut quick = match quick_model
-                .as_ref()
-                .map(|m| m.encoder(query_threads))
+            let mut quick = match query_threads
+                .map(|threads| {
+                    quick_model
+                        .as_ref()
+                        .unwrap_or(&model)
+                        .encoder(Some(threads))
+                })
                 .transpose()
             {
                 Ok(e) => e,

@@ -216,3 +216,30 @@ fn queries_run_on_eight_bit_matrices_that_rank_as_the_weights_as_trained() {
         assert_eq!(quick, exact, "{question:?}");
     }
 }
+
+#[test]
+fn without_the_eight_bit_file_queries_stay_on_llama_cpp_with_the_weights_as_trained() {
+    if !fathom_llama::missing_cpu_features().is_empty() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    linked_copy(dir.path());
+    // The 8-bit file cannot be written: a folder (not empty) holds its name.
+    let blocked = dir.path().join("fathom-bert-q8_0-v1.gguf");
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("keep"), b"x").unwrap();
+    let e = SharedEmbedder::load_for_queries(dir.path()).unwrap();
+    assert_eq!(e.runtime(), Runtime::LlamaCpp, "fell back to MLX");
+    assert!(
+        blocked.join("keep").is_file(),
+        "the folder in the way was touched"
+    );
+    let (texts, theirs) = reference();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let queries = e.embed_queries(&refs).unwrap();
+    for i in 0..refs.len() {
+        // The f32 weights (on fewer threads): sentence-transformers' vectors.
+        let c = cosine(&queries[i], &theirs[i]);
+        assert!(c >= 0.999, "text {i} ({:?}): cosine {c}", refs[i]);
+    }
+}

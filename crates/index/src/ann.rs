@@ -232,13 +232,25 @@ impl Graph {
             return Ok(Vec::new());
         }
         let found = self.index.filtered_search(query, k, keep).map_err(err)?;
-        Ok(found
+        Ok(Self::scored(found))
+    }
+
+    /// [`Graph::search`] over every key.
+    pub fn search_all(&self, query: &[f32], k: usize) -> Result<Vec<(u64, f32)>, String> {
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(Self::scored(self.index.search(query, k).map_err(err)?))
+    }
+
+    fn scored(found: usearch::ffi::Matches) -> Vec<(u64, f32)> {
+        found
             .keys
             .into_iter()
             .zip(found.distances)
             // usearch's inner-product distance is 1 - a·b.
             .map(|(key, d)| (key, 1.0 - d))
-            .collect())
+            .collect()
     }
 }
 

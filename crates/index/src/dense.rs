@@ -9,11 +9,15 @@
 //! a kill at any point costs at worst the work since the last save, redone from SQLite, and a
 //! search never returns a row SQLite no longer holds (results are checked against the rows).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::ann::Graph;
 use crate::state::VectorRow;
+
+/// The maps from ids to rows, read on every step of a graph walk's filter and for every result:
+/// foldhash, not the standard library's DoS-resistant SipHash (the keys are Fathom's own).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Vectors from which the graph answers instead of the exact scan. Below it the two-core scan
 /// costs a few milliseconds at most, exactly; `fathom search-bench --generated-chunks 100000`
@@ -88,12 +92,12 @@ impl Dense {
             dim: 0,
             rows: Vec::new(),
             docs: Vec::new(),
-            doc_of: HashMap::new(),
+            doc_of: HashMap::default(),
             folders: Vec::new(),
-            folder_of: HashMap::new(),
+            folder_of: HashMap::default(),
             folder_rows: Vec::new(),
-            by_seq: HashMap::new(),
-            by_chunk: HashMap::new(),
+            by_seq: HashMap::default(),
+            by_chunk: HashMap::default(),
             store: Store::Matrix(Vec::new()),
             exact_below,
             unsaved: 0,
@@ -313,7 +317,7 @@ impl Dense {
 
     /// How many vectors each document has.
     pub fn doc_counts(&self) -> HashMap<&str, usize> {
-        let mut counts = HashMap::new();
+        let mut counts = HashMap::default();
         for r in &self.rows {
             *counts
                 .entry(self.docs[r.doc as usize].id.as_str())
@@ -423,9 +427,15 @@ impl Dense {
                     self.scan_graph(g, query, k, &keep)
                 } else {
                     g.set_expansion(expansion);
-                    let found = g.search(query, k, |key| {
-                        self.by_seq.get(&key).is_some_and(|&row| keep(row as usize))
-                    });
+                    // With nothing to leave out, the walk runs without a filter: the graph
+                    // holds exactly the live rows, and each result is checked below.
+                    let found = if folder.is_none() && excluded.is_empty() {
+                        g.search_all(query, k)
+                    } else {
+                        g.search(query, k, |key| {
+                            self.by_seq.get(&key).is_some_and(|&row| keep(row as usize))
+                        })
+                    };
                     match found {
                         Ok(found) => found
                             .into_iter()
@@ -703,7 +713,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Reciprocal rank fusion (Cormack et al., 2009): each list adds 1 / (k + rank); k = 60.
 pub fn rrf(lists: &[Vec<String>], k: f32) -> Vec<(String, f32)> {
-    let mut score: HashMap<&str, f32> = HashMap::new();
+    let mut score: HashMap<&str, f32> = HashMap::default();
     let mut first_seen: Vec<&str> = Vec::new();
     for list in lists {
         for (rank, id) in list.iter().enumerate() {

@@ -128,6 +128,17 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// The searcher's segments, most live documents first: a chunk is found in the first segment
+/// that holds it alive, and merged segments hold most of a library, so fusion's reads look in
+/// fewer segments on average than in tantivy's order (a million chunks indexed in one run:
+/// 14 segments of 40,000 to 105,000 documents).
+fn segments_by_size(searcher: &tantivy::Searcher) -> Vec<usize> {
+    let readers = searcher.segment_readers();
+    let mut order: Vec<usize> = (0..readers.len()).collect();
+    order.sort_by_key(|&ord| std::cmp::Reverse(readers[ord].num_docs()));
+    order
+}
+
 /// Words, ASCII-folded, lowercased, English stop words out, Porter-stemmed: what BM25 baselines
 /// such as Anserini's (the BEIR figures) use.
 fn analyzer() -> TextAnalyzer {
@@ -546,11 +557,12 @@ impl SearchIndex {
             .map(|h| (h.chunk_id.clone(), h))
             .collect();
         let searcher = self.reader.searcher();
+        let by_size = segments_by_size(&searcher);
         let mut out = Vec::with_capacity(q.limit);
         for (id, score) in fused.into_iter().take(q.limit) {
             let hit = match known.remove(&id) {
                 Some(h) => h,
-                None => match self.find_chunk(&searcher, &id)? {
+                None => match self.find_chunk(&searcher, &by_size, &id)? {
                     Some(addr) => self.hit(&searcher.doc(addr)?, 0.0),
                     None => continue,
                 },
@@ -561,15 +573,18 @@ impl SearchIndex {
     }
 
     /// Where a chunk is, straight from its id's postings: a search would build a scorer and
-    /// BM25 statistics over every segment for each of fusion's dense-only hits.
+    /// BM25 statistics over every segment for each of fusion's dense-only hits. `segments` is
+    /// the order to look in ([`segments_by_size`]).
     fn find_chunk(
         &self,
         searcher: &tantivy::Searcher,
+        segments: &[usize],
         chunk_id: &str,
     ) -> Result<Option<tantivy::DocAddress>, IndexError> {
         use tantivy::DocSet;
         let term = Term::from_field_text(self.fields.chunk_id, chunk_id);
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let readers = searcher.segment_readers();
+        for (ord, segment) in segments.iter().map(|&ord| (ord, &readers[ord])) {
             let postings = segment
                 .inverted_index(self.fields.chunk_id)?
                 .read_postings(&term, IndexRecordOption::Basic)
