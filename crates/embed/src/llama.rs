@@ -25,7 +25,7 @@ use fathom_llama::{last_complaint, sys, LlamaError};
 use safetensors::{Dtype as StDtype, SafeTensors};
 use tokenizers::Tokenizer;
 
-use crate::{load_tokenizer, max_tokens, read_config, EmbedError, Result};
+use crate::{encode, load_tokenizer, max_tokens, read_config, EmbedError, Result};
 
 /// Bumped whenever the file written changes, so that an older one is made again.
 const CONVERTER_VERSION: u32 = 1;
@@ -338,13 +338,7 @@ pub struct LlamaEncoder<'m> {
 impl LlamaEncoder<'_> {
     /// Unit-length embeddings of `texts`, one row each, as [`crate::Embedder::embed`] gives them.
     pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        // One text (a query) is tokenized here: `encode_batch` hands even one to rayon's pool
-        // and waits for a worker to wake, which a busy machine can make the slowest part.
-        let encodings = match texts {
-            [one] => self.tokenizer.encode(*one, true).map(|e| vec![e]),
-            _ => self.tokenizer.encode_batch(texts.to_vec(), true),
-        }
-        .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let encodings = encode(self.tokenizer, texts)?;
         let mut out = Vec::with_capacity(texts.len());
         let mut start = 0;
         while start < encodings.len() {
