@@ -3,13 +3,13 @@
 //! index (tantivy); a SQLite table remembers what was indexed from which file version, so a
 //! restart (or a kill mid-run) continues without redoing finished files.
 
+mod analyzer;
 pub mod ann;
 pub mod chunk;
 pub mod dense;
 pub mod index;
 pub mod indexer;
 mod state;
-mod stem;
 pub mod vectors;
 pub mod watch;
 
