@@ -56,7 +56,6 @@ pub(crate) fn search(
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let total = library.count()?.max(1) as f32;
     // The server's full-text search matches case-insensitively; the filters are the same as the
     // dense side's. One request per word, all at once.
     let filters = words
@@ -67,9 +66,19 @@ pub(crate) fn search(
             all_of(parts).expect("one part")
         })
         .collect();
+    // The collection's size (for the words' weights) is asked beside them, not before.
+    let (total, found) = std::thread::scope(|s| {
+        let total = s.spawn(|| library.count());
+        let found = library.get_hits_each(filters, Some(PER_WORD));
+        let total = total
+            .join()
+            .unwrap_or_else(|_| Err(IndexError::Remote("the Chroma client panicked".into())));
+        (total, found)
+    });
+    let total = total?.max(1) as f32;
     let mut candidates: HashMap<String, Hit> = HashMap::new();
     let mut frequency: Vec<f32> = Vec::with_capacity(words.len());
-    for hits in library.get_hits_each(filters, Some(PER_WORD))? {
+    for hits in found? {
         frequency.push(hits.len() as f32);
         for h in hits {
             candidates.entry(h.chunk_id.clone()).or_insert(h);

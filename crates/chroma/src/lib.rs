@@ -425,19 +425,26 @@ impl Passages for ChromaLibrary {
         embed: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     ) -> Result<Vec<Hit>, IndexError> {
         let depth = q.depth();
-        // The query is embedded while the server looks for its words.
-        let (lexical, vector) = std::thread::scope(|s| {
-            let vector = s.spawn(|| q.vector.clone().or_else(|| embed(&q.text)));
+        // The two sides at once: the query is embedded and its dense search runs on the server
+        // while the server looks for its words (one after the other, a search took the sum of
+        // two round trips).
+        let (lexical, dense) = std::thread::scope(|s| {
+            let dense = s.spawn(|| match q.vector.clone().or_else(|| embed(&q.text)) {
+                Some(vector) => self.dense(q, vector, depth).map(Some),
+                None => Ok(None),
+            });
             let lexical = lexical::search(self, q, depth);
-            (lexical, vector.join().ok().flatten())
+            let dense = dense
+                .join()
+                .unwrap_or_else(|_| Err(IndexError::Remote("the query embedder panicked".into())));
+            (lexical, dense)
         });
         let lexical = lexical?;
-        let Some(vector) = vector else {
+        let Some(dense) = dense? else {
             let mut hits = lexical;
             hits.truncate(q.limit);
             return Ok(hits);
         };
-        let dense = self.dense(q, vector, depth)?;
         let fused = fathom_index::dense::rrf(
             &[
                 lexical.iter().map(|h| h.chunk_id.clone()).collect(),

@@ -163,34 +163,61 @@ fn prepare(path: &Path, limits: &Limits, chunker: &Chunker) -> Result<Prepared, 
 /// (file i goes to worker i mod n), each with a deadline: a file that takes too long is given up
 /// (its worker is left to finish on its own, a fresh one takes over the files queued behind it)
 /// and a panic in a parser is caught, so one pathological file can neither stall nor end the
-/// run. A bounded number of files is in flight, so memory stays that of a few documents.
+/// run. The files in flight are bounded (two per worker, more while they are small: see
+/// [`AHEAD_BYTES`]), so memory stays that of a few documents.
 struct Workers {
     workers: Vec<Worker>,
     chunker: Chunker,
     paths: Vec<std::path::PathBuf>,
+    /// Bytes of the files before each one (`starts[i]`), and of all at the end.
+    starts: Vec<u64>,
     limits: Limits,
     /// Files handed out so far.
     sent: usize,
     ahead: usize,
 }
 
+/// The workers read on while the indexing thread waits for a tantivy commit (a few hundred
+/// milliseconds, every few thousand files), up to this many bytes of files ahead of it: with
+/// two files per worker they stalled through each commit, and a tenth of two cores' time went
+/// unused over a million chunks. Small files are most of a library; large ones keep to the two.
+const AHEAD_BYTES: u64 = 16 << 20;
+const AHEAD_FILES: usize = 4096;
+
 impl Workers {
-    fn new(paths: Vec<std::path::PathBuf>, limits: Limits, chunker: &Chunker) -> Self {
-        let n = worker_count().min(paths.len().max(1));
+    fn new(files: Vec<(std::path::PathBuf, u64)>, limits: Limits, chunker: &Chunker) -> Self {
+        let n = worker_count().min(files.len().max(1));
+        let mut starts = Vec::with_capacity(files.len() + 1);
+        let mut total = 0u64;
+        starts.push(0);
+        for (_, size) in &files {
+            total = total.saturating_add(*size);
+            starts.push(total);
+        }
         Workers {
             workers: (0..n).map(|_| Worker::new(chunker.clone())).collect(),
             chunker: chunker.clone(),
-            paths,
+            paths: files.into_iter().map(|(path, _)| path).collect(),
+            starts,
             limits,
             sent: 0,
             ahead: 2 * n,
         }
     }
 
+    /// Whether file `self.sent` may be handed out while the indexing thread is at file `i`.
+    fn may_send(&self, i: usize) -> bool {
+        let next = self.sent;
+        next < self.paths.len()
+            && (next <= i + self.ahead
+                || (next < i + AHEAD_FILES
+                    && self.starts[next + 1] - self.starts[i] <= AHEAD_BYTES))
+    }
+
     /// File `i`'s result: the files must be asked for in order, 0, 1, 2, ...
     fn get(&mut self, i: usize, timeout: Duration) -> Result<Prepared, String> {
         let n = self.workers.len();
-        while self.sent < self.paths.len() && self.sent <= i + self.ahead {
+        while self.may_send(i) {
             let job = (self.paths[self.sent].clone(), self.limits);
             // A worker that died is replaced when its result is asked for.
             let _ = self.workers[self.sent % n].jobs.send(job);
@@ -331,7 +358,9 @@ pub fn index_folder(
     on_progress(&progress);
     let mut batch: Vec<DocState> = Vec::new();
     let mut workers = Workers::new(
-        todo.iter().map(|f| f.path.clone().into()).collect(),
+        todo.iter()
+            .map(|f| (f.path.clone().into(), f.size))
+            .collect(),
         options.limits,
         chunker,
     );
