@@ -140,7 +140,11 @@ impl App {
                 e.to_string()
             });
         let settings = Arc::new(Mutex::new(settings));
-        let server = crate::place::Server::new(settings.clone(), index.clone().ok());
+        let server = crate::place::Server::new(
+            settings.clone(),
+            index.clone().ok(),
+            dirs.data().join("library-servers"),
+        );
         let listener: Arc<Mutex<Option<StatusListener>>> = Arc::default();
         let semantic = match (&index, options.background_vectors) {
             (Ok(index), true) => {

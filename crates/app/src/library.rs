@@ -72,10 +72,14 @@ impl App {
     /// Removes a folder; its documents leave the index with it. Returns the folder and how many
     /// documents left.
     pub fn remove_folder(&self, id: &str) -> Result<(Folder, u32)> {
+        let _held = self.not_moving()?;
         let folder = lock(&self.library).remove(id)?;
-        let removed = match &self.index {
-            Ok(index) => indexer::remove_folder(index, id)?,
-            Err(_) => 0,
+        let removed = match self.doc_store() {
+            Ok(store) => indexer::remove_folder(&*store, id)?,
+            Err(e) => {
+                log::warn!("removing folder {id}'s documents: {e}");
+                0
+            }
         };
         self.server.wake();
         Ok((folder, removed))
@@ -110,14 +114,19 @@ impl App {
         on_progress: &mut dyn FnMut(&IndexProgress),
     ) -> Result<IndexReport> {
         let path = self.folder_path(id)?;
-        let index = self.index()?;
+        let _held = self.not_moving()?;
+        let store = self.doc_store()?;
         let _hold = self.hold_vectors();
-        let options = IndexOptions {
+        let mut options = IndexOptions {
             hidden: self.walk_rule().hidden,
             ..IndexOptions::default()
         };
+        if store.needs_vectors() {
+            // A server has no vector pass after indexing: each passage goes with its vector.
+            options.embedder = Some(self.pass_embedder()?);
+        }
         let report = indexer::index_folder(
-            &index,
+            &*store,
             id,
             &path,
             &Chunker::default(),
@@ -133,20 +142,34 @@ impl App {
 
     /// What the index holds for each library folder.
     pub fn library_status(&self) -> Result<Vec<FolderStatus>> {
-        let index = self.index()?;
-        self.folders()
+        let docs = self.doc_states()?;
+        Ok(self
+            .folders()
             .iter()
-            .map(|f| Ok(indexer::folder_status(&index, &f.id)?))
-            .collect()
+            .map(|f| {
+                let mine = docs.iter().filter(|d| d.folder == f.id).cloned();
+                indexer::folder_summary(&f.id, mine)
+            })
+            .collect())
     }
 
     /// Every indexed document's state (counts, failures, pages without text).
     pub fn documents(&self) -> Result<Vec<fathom_index::DocState>> {
-        Ok(indexer::documents(&*self.index()?)?)
+        self.doc_states()
     }
 
-    /// (chunks, chunks with vectors) in the index.
+    /// (chunks, chunks with vectors) in the library: on a server alone, every chunk there has
+    /// its vector.
     pub fn index_counts(&self) -> Result<(u64, usize)> {
+        if self.server.place() == fathom_store::LibraryPlace::ChromaOnly {
+            let chunks: u64 = self
+                .doc_states()?
+                .iter()
+                .filter(|d| d.status == fathom_index::DocStatus::Indexed)
+                .map(|d| d.chunks as u64)
+                .sum();
+            return Ok((chunks, chunks as usize));
+        }
         let index = self.index()?;
         Ok((index.chunk_count(), index.vector_count()))
     }
@@ -360,6 +383,25 @@ impl App {
             None => fathom_semantic::installed_embedder(&self.hub_cache)?,
         };
         dir.join("model.safetensors").exists().then_some(dir)
+    }
+
+    /// The embedder as indexing runs it for passages (the copies side by side), for a library
+    /// on a server alone.
+    fn pass_embedder(&self) -> Result<Arc<Embed>> {
+        let dir = self.embedder_dir().ok_or_else(|| {
+            Error::Index(
+                "this library lives on a Chroma server, which needs every passage's vector, and \
+                 the embedder is not here yet: turn on semantic search, or run `fathom pull \
+                 --embedder`"
+                    .into(),
+            )
+        })?;
+        fathom_embed::single_threaded_blas();
+        let copies =
+            fathom_semantic::load_pass_copies(&dir).map_err(|e| Error::model(e.to_string()))?;
+        Ok(Arc::new(move |texts: &[&str]| {
+            fathom_semantic::embed_split(&copies, texts)
+        }))
     }
 
     /// Gives every chunk without a vector its vector, in the foreground (for faces without the

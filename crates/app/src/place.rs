@@ -1,12 +1,16 @@
-//! Where the library lives: this computer's index, or a Chroma server. Files are read, chunked
-//! and embedded here either way (the local index is the record of what was done, so every run
-//! resumes); on a server, finished documents are copied there with their vectors, and search,
-//! grep, reading and Ask run there.
+//! Where the library lives: this computer's index, a Chroma server beside it, or a Chroma server
+//! alone. Files are read, chunked and embedded here in every case. Beside the local index
+//! (`Chroma`), finished documents are copied to the server with their vectors, and search, grep,
+//! reading and Ask run there. On the server alone (`ChromaOnly`), indexing writes straight there
+//! and this computer keeps only a ledger of what was indexed (one per collection, so runs
+//! resume); moving there copies the local index up and empties it, moving back reads every
+//! record, vectors included, into the local index.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
 
-use fathom_chroma::{ChromaLibrary, SyncProgress, SyncReport};
-use fathom_index::{Passages, SearchIndex};
+use fathom_chroma::{ChromaLibrary, PullProgress, ServerStore, SyncProgress, SyncReport};
+use fathom_index::{DocState, DocStatus, DocStore, Ledger, Passages, SearchIndex};
 use fathom_store::{ChromaConnection, LibraryPlace, Settings};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +35,9 @@ pub struct LibraryLocation {
     /// Chunks in the server's collection (everyone's who share it); `None` when it could not be
     /// asked, with the reason in `server_error`.
     pub chunks_on_server: Option<u64>,
+    /// This library's documents on the server, when it lives there alone (from the ledger
+    /// here, so known without the server).
+    pub documents_on_server: Option<u64>,
     pub server_error: Option<String>,
     /// How the last copy to the server ended (since Fathom started).
     pub last_copy: Option<CopyOutcome>,
@@ -57,8 +64,15 @@ fn bytes_under(dir: &std::path::Path) -> u64 {
 pub(crate) struct Server {
     settings: Arc<Mutex<Settings>>,
     index: Option<Arc<SearchIndex>>,
+    /// Where the ledgers of libraries that live on a server alone are kept.
+    ledgers: PathBuf,
     /// The library for the connection it was opened with.
     library: Mutex<Option<(ChromaConnection, Arc<ChromaLibrary>)>>,
+    /// The indexer's store on the server, for the connection it was opened with.
+    store: Mutex<Option<(ChromaConnection, Arc<ServerStore>)>>,
+    /// Held for reading by indexing and removals, for writing by a move that carries the
+    /// library (to a server alone, or back): they would write to the place being left.
+    moving: RwLock<()>,
     copying: Mutex<()>,
     last: Mutex<Option<CopyOutcome>>,
     wake: (Mutex<bool>, Condvar),
@@ -77,11 +91,15 @@ impl Server {
     pub(crate) fn new(
         settings: Arc<Mutex<Settings>>,
         index: Option<Arc<SearchIndex>>,
+        ledgers: PathBuf,
     ) -> Arc<Self> {
         Arc::new(Server {
             settings,
             index,
+            ledgers,
             library: Mutex::default(),
+            store: Mutex::default(),
+            moving: RwLock::new(()),
             copying: Mutex::default(),
             last: Mutex::default(),
             wake: (Mutex::new(false), Condvar::new()),
@@ -125,8 +143,50 @@ impl Server {
         }
     }
 
-    fn place(&self) -> LibraryPlace {
+    pub(crate) fn place(&self) -> LibraryPlace {
         lock(&self.settings).library_place
+    }
+
+    /// The ledger file of a library living alone in `connection`'s collection.
+    fn ledger_path(&self, connection: &ChromaConnection) -> PathBuf {
+        self.ledgers.join(format!(
+            "{}.sqlite",
+            fathom_chroma::collection_key(connection)
+        ))
+    }
+
+    /// The ledger of the library on the server alone (no request to the server).
+    pub(crate) fn ledger(&self) -> Result<Ledger> {
+        let connection = lock(&self.settings).chroma.clone();
+        Ok(Ledger::open(&self.ledger_path(&connection))?)
+    }
+
+    /// The indexer's store on the server, for a library that lives there alone.
+    pub(crate) fn store(&self) -> Result<Arc<ServerStore>> {
+        let connection = lock(&self.settings).chroma.clone();
+        let mut slot = lock(&self.store);
+        if let Some((c, store)) = &*slot {
+            if *c == connection {
+                return Ok(store.clone());
+            }
+        }
+        let store = Arc::new(ServerStore::new(
+            self.library()?,
+            Ledger::open(&self.ledger_path(&connection))?,
+        ));
+        *slot = Some((connection, store.clone()));
+        Ok(store)
+    }
+
+    /// Held while indexing or removing; refused while the library is being carried.
+    pub(crate) fn not_moving(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        self.moving.try_read().map_err(|_| {
+            Error::Index(
+                "the library is moving between this computer and its server; try again when \
+                 the move is done"
+                    .into(),
+            )
+        })
     }
 
     /// The server library for the settings' connection, connected on first use and again
@@ -187,8 +247,33 @@ impl App {
     pub(crate) fn passages(&self) -> Result<Arc<dyn Passages>> {
         match self.server.place() {
             LibraryPlace::Computer => Ok(self.index()? as Arc<dyn Passages>),
-            LibraryPlace::Chroma => Ok(self.server.library()? as Arc<dyn Passages>),
+            LibraryPlace::Chroma | LibraryPlace::ChromaOnly => {
+                Ok(self.server.library()? as Arc<dyn Passages>)
+            }
         }
+    }
+
+    /// Where indexing writes: the local index, or the server when the library lives there
+    /// alone.
+    pub(crate) fn doc_store(&self) -> Result<Arc<dyn DocStore>> {
+        match self.server.place() {
+            LibraryPlace::ChromaOnly => Ok(self.server.store()? as Arc<dyn DocStore>),
+            _ => Ok(self.index()? as Arc<dyn DocStore>),
+        }
+    }
+
+    /// What was indexed, document by document: the local index's record, or the ledger of a
+    /// library on a server alone (read without asking the server).
+    pub(crate) fn doc_states(&self) -> Result<Vec<DocState>> {
+        match self.server.place() {
+            LibraryPlace::ChromaOnly => Ok(self.server.ledger()?.all()?),
+            _ => Ok(fathom_index::indexer::documents(&*self.index()?)?),
+        }
+    }
+
+    /// Held while indexing or removing (see `Server::moving`).
+    pub(crate) fn not_moving(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        self.server.not_moving()
     }
 
     /// Checks a server can be used (it answers, takes the token, has or can make the
@@ -197,29 +282,158 @@ impl App {
         Ok(ChromaLibrary::connect(connection, "check")?.count()?)
     }
 
-    /// Moves the library to a Chroma server (checked first: a server that cannot be used
-    /// changes nothing) and starts copying it there, or back to this computer. The vectors
-    /// already computed here are what the copy sends; moving back needs nothing, the index
-    /// never left.
+    /// Moves the library: to a Chroma server beside the local index (checked first: a server
+    /// that cannot be used changes nothing; the copy then runs in the background), to a server
+    /// alone (the local index is copied there with the vectors computed here, in the
+    /// foreground, then emptied), or back to this computer (from a server alone: every record
+    /// is read back, vectors included). A stop, or the server going away, leaves the library
+    /// where it was and whole; a later move goes on from what was done. Blocking.
     pub fn set_library_place(
         &self,
         place: LibraryPlace,
         connection: Option<ChromaConnection>,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(&MoveProgress),
     ) -> Result<()> {
-        let connection = connection.unwrap_or_else(|| lock(&self.settings).chroma.clone());
-        if place == LibraryPlace::Chroma {
+        let (was, current) = {
+            let s = lock(&self.settings);
+            (s.library_place, s.chroma.clone())
+        };
+        let connection = connection.unwrap_or_else(|| current.clone());
+        if place.on_server() {
             self.check_library_server(&connection)?;
         }
-        let origin = lock(&self.settings)
-            .library_origin
-            .clone()
-            .unwrap_or_else(new_origin);
+        let same_collection =
+            fathom_chroma::collection_key(&connection) == fathom_chroma::collection_key(&current);
+        match (was, place) {
+            (LibraryPlace::ChromaOnly, LibraryPlace::ChromaOnly) if !same_collection => {
+                return Err(Error::Index(
+                    "the library lives on its server alone: move it back to this computer \
+                     before moving it to another collection"
+                        .into(),
+                ))
+            }
+            // A new token, or the same collection spelt another way.
+            (LibraryPlace::ChromaOnly, LibraryPlace::ChromaOnly) => {}
+            (LibraryPlace::ChromaOnly, _) => self.read_back(stop, on_progress)?,
+            (_, LibraryPlace::ChromaOnly) => {
+                return self.move_to_server(connection, stop, on_progress)
+            }
+            _ => {}
+        }
+        let origin = self.origin();
         self.update_settings(|s| {
             s.library_place = place;
             s.chroma = connection;
             s.library_origin = Some(origin);
         })?;
         self.server.wake();
+        Ok(())
+    }
+
+    /// This install's name on shared collections, made on first use.
+    fn origin(&self) -> String {
+        lock(&self.settings)
+            .library_origin
+            .clone()
+            .unwrap_or_else(new_origin)
+    }
+
+    /// Copies the local index to `connection`'s collection, records what arrived whole in a
+    /// fresh ledger, makes the server the library's place, then empties the local index.
+    fn move_to_server(
+        &self,
+        connection: ChromaConnection,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(&MoveProgress),
+    ) -> Result<()> {
+        if self.embedder_dir().is_none() {
+            return Err(Error::Index(
+                "a library on a server alone needs the embedder here, to give every new passage \
+                 its vector: turn on semantic search (or run `fathom pull --embedder`) first"
+                    .into(),
+            ));
+        }
+        let _moving = self.server.moving.try_write().map_err(|_| {
+            Error::Index("the library is being indexed; move it when that is done".into())
+        })?;
+        let index = self.index()?;
+        let origin = self.origin();
+        let library = ChromaLibrary::connect(&connection, &origin)?;
+        let report = library.sync(&index, stop, &mut |p| {
+            on_progress(&MoveProgress {
+                step: MoveStep::Copying,
+                done: p.chunks_done,
+                total: p.chunks_total,
+            })
+        })?;
+        if report.stopped {
+            return Err(Error::Cancelled);
+        }
+        let here = fathom_index::indexer::documents(&*index)?;
+        let (with_chunks, rest): (Vec<DocState>, Vec<DocState>) = here
+            .iter()
+            .cloned()
+            .partition(|d| d.status == DocStatus::Indexed && d.chunks > 0);
+        // Documents still waiting for vectors are left out: indexing reads them again.
+        let mut done = library.whole(&with_chunks)?;
+        done.extend(rest);
+        let path = self.server.ledger_path(&connection);
+        // A ledger left from an earlier stay there is out of date: this one starts from the copy.
+        *lock(&self.server.store) = None;
+        forget_ledger(&path);
+        Ledger::open(&path)?.record(&done, &[])?;
+        self.update_settings(|s| {
+            s.library_place = LibraryPlace::ChromaOnly;
+            s.chroma = connection;
+            s.library_origin = Some(origin);
+        })?;
+        // The library is on the server now; what is left here only takes room.
+        let ids: Vec<String> = here.into_iter().map(|d| d.doc_id).collect();
+        let emptied = ids
+            .iter()
+            .try_for_each(|id| index.delete_document(id))
+            .and_then(|()| DocStore::commit(&*index, &[], &ids))
+            .and_then(|()| index.save_vectors());
+        if let Err(e) = emptied {
+            log::warn!("emptying the local index after the move to the server: {e}");
+        }
+        Ok(())
+    }
+
+    /// Reads a library on a server alone back into the local index, keeping its place until
+    /// every document the server holds whole is here; the ledger goes after.
+    fn read_back(
+        &self,
+        stop: &CancellationToken,
+        on_progress: &mut dyn FnMut(&MoveProgress),
+    ) -> Result<()> {
+        let _moving = self.server.moving.try_write().map_err(|_| {
+            Error::Index("the library is being indexed; move it when that is done".into())
+        })?;
+        let index = self.index()?;
+        let store = self.server.store()?;
+        let docs = store.ledger().all()?;
+        let report = store
+            .library()
+            .pull(&docs, &index, stop, &mut |p: &PullProgress| {
+                on_progress(&MoveProgress {
+                    step: MoveStep::ReadingBack,
+                    done: p.chunks_done,
+                    total: p.chunks_total,
+                })
+            })?;
+        if report.stopped {
+            return Err(Error::Cancelled);
+        }
+        if report.incomplete > 0 {
+            log::warn!(
+                "{} documents were not whole on the server; the next indexing run reads them again",
+                report.incomplete
+            );
+        }
+        *lock(&self.server.store) = None;
+        forget_ledger(&self.server.ledger_path(&lock(&self.settings).chroma));
         Ok(())
     }
 
@@ -243,6 +457,7 @@ impl App {
             (s.library_place, s.chroma.clone())
         };
         let dir = self.dirs.index_dir();
+        let only = place == LibraryPlace::ChromaOnly;
         let mut location = LibraryLocation {
             place,
             index_dir: dir.display().to_string(),
@@ -252,10 +467,19 @@ impl App {
             server_url: None,
             collection: None,
             chunks_on_server: None,
+            documents_on_server: None,
             server_error: None,
             last_copy: lock(&self.server.last).clone(),
         };
-        if place == LibraryPlace::Chroma {
+        if only {
+            let docs = self.server.ledger()?.all()?;
+            location.documents_on_server = Some(
+                docs.iter()
+                    .filter(|d| d.status == DocStatus::Indexed && d.chunks > 0)
+                    .count() as u64,
+            );
+        }
+        if place.on_server() {
             location.server_url = Some(connection.url.clone());
             location.collection = Some(connection.collection.clone());
             match self.server.library().and_then(|l| Ok(l.count()?)) {
@@ -264,6 +488,34 @@ impl App {
             }
         }
         Ok(location)
+    }
+}
+
+/// Which part of a move is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum MoveStep {
+    /// Copying the local index to the server.
+    Copying,
+    /// Reading the server's records back into the local index.
+    ReadingBack,
+}
+
+/// How far a move that carries the library is, in chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveProgress {
+    pub step: MoveStep,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Removes a ledger with its SQLite side files (a library no longer lives there alone).
+fn forget_ledger(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
     }
 }
 

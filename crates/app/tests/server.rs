@@ -61,7 +61,7 @@ fn a_library_moves_to_a_chroma_server_and_back() {
         fathom_chroma::test_server::free_port()
     ));
     let err = app
-        .set_library_place(LibraryPlace::Chroma, Some(nobody))
+        .set_library_place(LibraryPlace::Chroma, Some(nobody), &stop, &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("cannot reach"), "{err}");
     assert_eq!(app.settings().library_place, LibraryPlace::Computer);
@@ -73,8 +73,13 @@ fn a_library_moves_to_a_chroma_server_and_back() {
     let mut server = Server::start(&tmp.path().join("chroma"));
     let connection = ChromaConnection::local(&server.url());
     assert_eq!(app.check_library_server(&connection).unwrap(), 0);
-    app.set_library_place(LibraryPlace::Chroma, Some(connection.clone()))
-        .unwrap();
+    app.set_library_place(
+        LibraryPlace::Chroma,
+        Some(connection.clone()),
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(app.settings().chroma, connection);
     assert!(app.settings().library_origin.is_some());
     let report = app
@@ -117,7 +122,8 @@ fn a_library_moves_to_a_chroma_server_and_back() {
     assert!(app.library_location().unwrap().server_error.is_some());
 
     // Back to this computer: the index never left.
-    app.set_library_place(LibraryPlace::Computer, None).unwrap();
+    app.set_library_place(LibraryPlace::Computer, None, &stop, &mut |_| {})
+        .unwrap();
     let back = app
         .search(Search {
             text: "pebbles".into(),
@@ -125,4 +131,143 @@ fn a_library_moves_to_a_chroma_server_and_back() {
         })
         .unwrap();
     assert_eq!(back[0].chunk_id, local[0].chunk_id);
+}
+
+fn search_top(app: &App, text: &str) -> Vec<fathom_index::Hit> {
+    app.search(Search {
+        text: text.into(),
+        ..Search::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_library_lives_only_on_a_chroma_server() {
+    std::env::set_var("FATHOM_EMBEDDER", embedder());
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("Notes");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(
+        notes.join("otters.md"),
+        "Otters keep pebbles under the kelp.\n",
+    )
+    .unwrap();
+    fs::write(
+        notes.join("tides.txt"),
+        "Spring tides follow the full moon.\n",
+    )
+    .unwrap();
+    let dirs = AppDirs::under(tmp.path().join("app"));
+    let app = App::open_with(
+        dirs.clone(),
+        OpenOptions {
+            background_vectors: false,
+        },
+    )
+    .unwrap();
+    let folder = app.add_folders(&[&notes]).unwrap().added.remove(0);
+    let stop = CancellationToken::new();
+    app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    app.add_vectors(&stop, &mut |_| {}).unwrap().unwrap();
+    // Indexed but not embedded yet when the library moves: indexing there redoes it.
+    fs::write(notes.join("heron.txt"), "A heron stands in the reeds.\n").unwrap();
+    app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+
+    let mut server = Server::start(&tmp.path().join("chroma"));
+    let connection = ChromaConnection::local(&server.url());
+    // A stopped move leaves the library here, whole.
+    let stopped = CancellationToken::new();
+    stopped.cancel();
+    let err = app
+        .set_library_place(
+            LibraryPlace::ChromaOnly,
+            Some(connection.clone()),
+            &stopped,
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert_eq!(err, fathom_core::Error::Cancelled);
+    assert_eq!(app.settings().library_place, LibraryPlace::Computer);
+    assert_eq!(app.index_counts().unwrap(), (3, 2));
+
+    let mut steps = Vec::new();
+    app.set_library_place(
+        LibraryPlace::ChromaOnly,
+        Some(connection.clone()),
+        &stop,
+        &mut |p| steps.push(p.clone()),
+    )
+    .unwrap();
+    assert!(steps
+        .iter()
+        .all(|p| p.step == fathom_core::MoveStep::Copying));
+    assert_eq!(steps.last().map(|p| (p.done, p.total)), Some((2, 2)));
+    assert_eq!(app.settings().library_place, LibraryPlace::ChromaOnly);
+    let location = app.library_location().unwrap();
+    assert_eq!(location.documents_on_server, Some(2));
+    assert_eq!(location.chunks_on_server, Some(2));
+    assert_eq!(location.chunks_here, 0, "the local index was emptied");
+    assert_eq!(app.documents().unwrap().len(), 2);
+
+    // Indexing writes straight to the server: the document that had no vector, then a new one.
+    let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.unchanged), (1, 2));
+    fs::write(notes.join("crabs.txt"), "Hermit crabs trade shells.\n").unwrap();
+    let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.unchanged), (1, 3));
+    assert_eq!(app.library_location().unwrap().chunks_on_server, Some(4));
+    assert_eq!(app.library_location().unwrap().chunks_here, 0);
+    assert_eq!(app.index_counts().unwrap(), (4, 4));
+    assert_eq!(app.library_status().unwrap()[0].documents, 4);
+    assert!(search_top(&app, "hermit crabs")[0]
+        .path
+        .ends_with("crabs.txt"));
+    assert!(search_top(&app, "pebbles")[0].path.ends_with("otters.md"));
+    assert_eq!(app.grep("heron", None, 10).unwrap().len(), 1);
+
+    // The server away: a clear error, and nothing recorded as done.
+    server.kill();
+    fs::write(notes.join("gulls.txt"), "Gulls follow the ferry.\n").unwrap();
+    let err = app
+        .index_folder(&folder.id, &stop, &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot reach"), "{err}");
+    assert_eq!(app.documents().unwrap().len(), 4);
+    server.restart();
+    let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.unchanged), (1, 4));
+
+    // Another collection is refused while the library lives on this one alone; a new token
+    // for this one is kept.
+    let other = ChromaConnection {
+        collection: "elsewhere".into(),
+        ..connection.clone()
+    };
+    let err = app
+        .set_library_place(LibraryPlace::ChromaOnly, Some(other), &stop, &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("move it back"), "{err}");
+    assert_eq!(app.settings().chroma, connection);
+
+    // Back to this computer: every chunk and vector read back, nothing embedded again.
+    let mut steps = Vec::new();
+    app.set_library_place(LibraryPlace::Computer, None, &stop, &mut |p| {
+        steps.push(p.clone())
+    })
+    .unwrap();
+    assert!(steps
+        .iter()
+        .all(|p| p.step == fathom_core::MoveStep::ReadingBack));
+    assert_eq!(app.settings().library_place, LibraryPlace::Computer);
+    assert_eq!(app.index_counts().unwrap(), (5, 5));
+    let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.unchanged), (0, 5));
+    server.kill();
+    assert!(search_top(&app, "gulls ferry")[0]
+        .path
+        .ends_with("gulls.txt"));
+    // The ledger went with the move.
+    assert!(fs::read_dir(dirs.data().join("library-servers"))
+        .map(|d| d.count() == 0)
+        .unwrap_or(true));
 }

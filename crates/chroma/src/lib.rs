@@ -10,6 +10,10 @@
 //! server ([`fathom_index::Passages`]), with the local index's results contract: chunk ids
 //! `document:index`, folders by their library id, excluded ids never returned.
 //!
+//! A library can also live on the server alone: [`ServerStore`] is the indexer's store there
+//! (chunks and vectors written straight to the server, a ledger of finished files kept here),
+//! and [`ChromaLibrary::pull`] reads it back, vectors included, when it moves home.
+//!
 //! Chroma's single-node server has no BM25 or rank fusion (its Search API answers 501 there),
 //! so search here is the server's dense query fused by reciprocal rank with a lexical list:
 //! the server finds the chunks containing the query's words (`$contains`, its full-text
@@ -28,6 +32,7 @@
 //! ```
 
 mod lexical;
+mod store;
 mod sync;
 pub mod test_server;
 
@@ -45,6 +50,7 @@ use chroma::types::{
 use chroma::{ChromaCollection, ChromaHttpClient};
 use fathom_index::{Hit, IndexError, Passages, SearchQuery};
 
+pub use store::{PullProgress, PullReport, ServerStore};
 pub use sync::{SyncProgress, SyncReport};
 
 /// Where a library on a Chroma server lives (kept in the settings).
@@ -53,6 +59,15 @@ pub use fathom_store::ChromaConnection as Connection;
 /// How long one request may take before the server counts as gone. The client sets no timeout
 /// of its own, so a hung server would hang a search.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A short name for a connection's collection (server, tenant, database, collection), stable
+/// and safe in a file name: what keeps a library that lives there apart from others. The same
+/// digest as document ids; a token is not part of it (a new token reaches the same collection).
+pub fn collection_key(c: &Connection) -> String {
+    let url = c.url.trim().trim_end_matches('/');
+    let place = format!("{url}\n{}\n{}\n{}", c.tenant, c.database, c.collection);
+    fathom_index::document_id(std::path::Path::new(&place))
+}
 
 /// A library's passages on a Chroma server.
 pub struct ChromaLibrary {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chroma::types::{Include, IncludeList, Key, UpdateMetadata};
 use fathom_index::indexer::documents;
-use fathom_index::{DocState, DocStatus, IndexError, SearchIndex};
+use fathom_index::{DocState, DocStatus, Hit, IndexError, SearchIndex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,7 @@ use crate::ChromaLibrary;
 
 /// Records written per request: the server takes up to a few thousand and 40 MiB a request; a
 /// 384-d vector with a chunk's text is ~4–6 KB as JSON.
-const BATCH: usize = 250;
+pub(crate) const BATCH: usize = 250;
 /// Records listed per request when reading what the server holds.
 const PAGE: u32 = 2_000;
 /// Documents removed per request.
@@ -47,7 +47,7 @@ pub struct SyncReport {
 }
 
 /// A document's version as its records carry it: file size, modification time, chunk count.
-fn version(d: &DocState) -> String {
+pub(crate) fn version(d: &DocState) -> String {
     format!("{}:{}:{}", d.size, d.mtime_ns, d.chunks)
 }
 
@@ -97,12 +97,7 @@ impl ChromaLibrary {
                 report.stopped = true;
                 return Ok(self.finish(report, started));
             }
-            let c = self.collection.clone();
-            let filter = Key::field("origin").eq(self.origin.as_str())
-                & Key::field("doc_id").is_in(part.to_vec());
-            self.run("removing old chunks", async move {
-                c.delete(None, Some(filter), None).await.map(|_| ())
-            })?;
+            self.delete_documents(part)?;
             report.documents_removed += part
                 .iter()
                 .filter(|id| !current.contains(id.as_str()))
@@ -114,7 +109,7 @@ impl ChromaLibrary {
             chunks_total: todo.iter().map(|d| d.chunks as u64).sum(),
         };
         on_progress(&progress);
-        let mut batch = Batch::default();
+        let mut writes = Writes::default();
         for d in todo {
             if stop.is_cancelled() {
                 report.stopped = true;
@@ -126,18 +121,44 @@ impl ChromaLibrary {
                 continue;
             };
             for r in records {
-                batch.push(r);
-                if batch.ids.len() >= BATCH {
-                    progress.chunks_done += self.write(&mut batch)?;
-                    on_progress(&progress);
-                }
+                writes.push(r);
+            }
+            if writes.ready() {
+                progress.chunks_done += self.write(&mut writes, false)?;
+                on_progress(&progress);
             }
             report.documents_copied += 1;
             report.chunks_copied += d.chunks as u64;
         }
-        progress.chunks_done += self.write(&mut batch)?;
+        progress.chunks_done += self.write(&mut writes, true)?;
         on_progress(&progress);
         Ok(self.finish(report, started))
+    }
+
+    /// Removes this origin's records of `docs` (at most [`DELETE_BATCH`] a request).
+    pub(crate) fn delete_documents(&self, docs: &[String]) -> Result<(), IndexError> {
+        for part in docs.chunks(DELETE_BATCH) {
+            let c = self.collection.clone();
+            let filter = Key::field("origin").eq(self.origin.as_str())
+                & Key::field("doc_id").is_in(part.to_vec());
+            self.run("removing old chunks", async move {
+                c.delete(None, Some(filter), None).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Of `docs`, those whose every chunk the server holds at their version.
+    pub fn whole(&self, docs: &[DocState]) -> Result<Vec<DocState>, IndexError> {
+        let held = self.held()?;
+        Ok(docs
+            .iter()
+            .filter(|d| {
+                held.get(&d.doc_id)
+                    .is_some_and(|h| h.version == version(d) && h.records == d.chunks)
+            })
+            .cloned()
+            .collect())
     }
 
     fn finish(&self, mut report: SyncReport, started: Instant) -> SyncReport {
@@ -181,6 +202,27 @@ impl ChromaLibrary {
         }
     }
 
+    /// A chunk's record: its metadata says whose it is, where it is from and its document's
+    /// version.
+    pub(crate) fn record(&self, c: Hit, vector: Vec<f32>, version: &str) -> Record {
+        let mut m = UpdateMetadata::new();
+        m.insert("origin".into(), self.origin.clone().into());
+        m.insert("doc_id".into(), c.doc_id.into());
+        m.insert("chunk_id".into(), c.chunk_id.clone().into());
+        m.insert("folder".into(), c.folder.into());
+        m.insert("path".into(), c.path.into());
+        m.insert("chunk".into(), (c.chunk as i64).into());
+        m.insert("line".into(), (c.line as i64).into());
+        m.insert("page".into(), (c.page as i64).into());
+        m.insert("version".into(), version.into());
+        Record {
+            id: c.chunk_id,
+            text: c.text,
+            vector,
+            meta: m,
+        }
+    }
+
     /// A document's records, or `None` while some of its chunks have no vector.
     fn records(
         &self,
@@ -201,53 +243,92 @@ impl ChromaLibrary {
                 .into_iter()
                 .map(|c| {
                     let vector = vectors.remove(&c.chunk_id).expect("checked above");
-                    let mut m = UpdateMetadata::new();
-                    m.insert("origin".into(), self.origin.clone().into());
-                    m.insert("doc_id".into(), c.doc_id.into());
-                    m.insert("chunk_id".into(), c.chunk_id.clone().into());
-                    m.insert("folder".into(), c.folder.into());
-                    m.insert("path".into(), c.path.into());
-                    m.insert("chunk".into(), (c.chunk as i64).into());
-                    m.insert("line".into(), (c.line as i64).into());
-                    m.insert("page".into(), (c.page as i64).into());
-                    m.insert("version".into(), version.clone().into());
-                    Record {
-                        id: c.chunk_id,
-                        text: c.text,
-                        vector,
-                        meta: m,
-                    }
+                    self.record(c, vector, &version)
                 })
                 .collect(),
         ))
     }
 
-    /// Writes the batch (upsert: a retried batch overwrites itself), emptying it; how many.
-    fn write(&self, batch: &mut Batch) -> Result<u64, IndexError> {
-        if batch.ids.is_empty() {
-            return Ok(0);
+    /// Writes the full batches waiting in `writes` (with `all`, the last partial one too),
+    /// [`IN_FLIGHT`] requests at a time (upsert: a retried batch overwrites itself); how many
+    /// records. A failed request fails the whole call: the caller records nothing as done.
+    pub(crate) fn write(&self, writes: &mut Writes, all: bool) -> Result<u64, IndexError> {
+        if all && !writes.current.ids.is_empty() {
+            let last = std::mem::take(&mut writes.current);
+            writes.full.push(last);
         }
-        let b = std::mem::take(batch);
-        let n = b.ids.len() as u64;
-        let c = self.collection.clone();
-        self.run("copying chunks", async move {
-            c.upsert(b.ids, b.vectors, Some(b.texts), None, Some(b.metas))
-                .await
-                .map(|_| ())
-        })?;
+        let mut batches = std::mem::take(&mut writes.full);
+        let mut n = 0;
+        while !batches.is_empty() {
+            let wave: Vec<Batch> = batches.drain(..batches.len().min(IN_FLIGHT)).collect();
+            n += wave.iter().map(|b| b.len() as u64).sum::<u64>();
+            let c = self.collection.clone();
+            let panicked = self.run("copying chunks", async move {
+                let mut requests = tokio::task::JoinSet::new();
+                for b in wave {
+                    let c = c.clone();
+                    requests.spawn(async move {
+                        c.upsert(b.ids, b.vectors, Some(b.texts), None, Some(b.metas))
+                            .await
+                            .map(|_| ())
+                    });
+                }
+                let mut panicked = false;
+                while let Some(joined) = requests.join_next().await {
+                    match joined {
+                        Ok(written) => written?,
+                        Err(_) => panicked = true,
+                    }
+                }
+                Ok(panicked)
+            })?;
+            if panicked {
+                return Err(IndexError::Remote(format!(
+                    "the Chroma client failed while copying chunks to {}",
+                    self.url
+                )));
+            }
+        }
         Ok(n)
     }
 }
 
-struct Record {
-    id: String,
+/// Write requests sent at once. The server takes them in parallel, so the round trips overlap:
+/// with one at a time a copy waited on each in turn (2-core machine, chromadb 1.5.9 on the same
+/// machine: 814 chunks/s with four against 680 with one).
+const IN_FLIGHT: usize = 4;
+
+/// Records gathered into requests of [`BATCH`], written a wave at a time.
+#[derive(Default)]
+pub(crate) struct Writes {
+    current: Batch,
+    full: Vec<Batch>,
+}
+
+impl Writes {
+    pub(crate) fn push(&mut self, r: Record) {
+        self.current.push(r);
+        if self.current.len() >= BATCH {
+            let full = std::mem::take(&mut self.current);
+            self.full.push(full);
+        }
+    }
+
+    /// Whether a whole wave of requests is waiting.
+    pub(crate) fn ready(&self) -> bool {
+        self.full.len() >= IN_FLIGHT
+    }
+}
+
+pub(crate) struct Record {
+    pub(crate) id: String,
     text: String,
     vector: Vec<f32>,
-    meta: UpdateMetadata,
+    pub(crate) meta: UpdateMetadata,
 }
 
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     ids: Vec<String>,
     vectors: Vec<Vec<f32>>,
     texts: Vec<Option<String>>,
@@ -255,7 +336,11 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, r: Record) {
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(crate) fn push(&mut self, r: Record) {
         self.ids.push(r.id);
         self.vectors.push(r.vector);
         self.texts.push(Some(r.text));

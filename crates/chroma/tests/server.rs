@@ -289,8 +289,8 @@ fn changes_and_removals_reach_the_server_and_unembedded_documents_wait() {
 fn a_copy_cut_off_by_the_server_resumes_and_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
-    // About 800 chunks: several requests' worth.
-    write_docs(&a, 200);
+    // About 1,600 chunks: several waves of requests.
+    write_docs(&a, 400);
     let index = SearchIndex::open(&tmp.path().join("index")).unwrap();
     update(&index, &[("fa", &a)], true);
     let mut server = Server::start(&tmp.path().join("chroma"));
@@ -331,7 +331,7 @@ fn a_copy_cut_off_by_the_server_resumes_and_loses_nothing() {
     server.restart();
     let r = sync(&library, &index);
     assert!(
-        r.documents_copied > 0 && r.documents_copied < 200,
+        r.documents_copied > 0 && r.documents_copied < 400,
         "resumed, not started over: {r:?}"
     );
     assert_eq!(library.count().unwrap(), index.chunk_count());
@@ -410,4 +410,157 @@ fn a_library_is_made_used_and_dropped_inside_async_code() {
         assert_eq!(library.count().unwrap(), 0);
         drop(library);
     });
+}
+
+/// Indexes `root` as folder `fa` into `store`, embedding every chunk with [`vector`], committing
+/// every few documents.
+fn index_into(
+    store: &dyn fathom_index::DocStore,
+    root: &Path,
+    on_progress: &mut dyn FnMut(&fathom_index::IndexProgress),
+) -> Result<fathom_index::IndexReport, IndexError> {
+    let embed: std::sync::Arc<fathom_index::indexer::Embed> =
+        std::sync::Arc::new(|texts: &[&str]| Ok(texts.iter().map(|t| vector(t)).collect()));
+    index_folder(
+        store,
+        "fa",
+        root,
+        &Chunker::new(16, 0),
+        &IndexOptions {
+            embedder: Some(embed),
+            commit_docs: 25,
+            ..IndexOptions::default()
+        },
+        &CancellationToken::new(),
+        on_progress,
+    )
+}
+
+#[test]
+fn a_library_indexed_straight_to_the_server_resumes_and_comes_back_whole() {
+    use fathom_chroma::ServerStore;
+    use fathom_index::{DocStore, Ledger};
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    write_docs(&a, 200);
+    let mut server = Server::start(&tmp.path().join("chroma"));
+    let library = std::sync::Arc::new(
+        ChromaLibrary::connect_with(
+            &Connection::local(&server.url()),
+            "me",
+            Duration::from_secs(120),
+        )
+        .unwrap(),
+    );
+    let ledger_file = tmp.path().join("ledger.sqlite");
+    let store = ServerStore::new(library.clone(), Ledger::open(&ledger_file).unwrap());
+
+    // Without an embedder nothing starts: the server has no vector pass.
+    let err = index_folder(
+        &store,
+        "fa",
+        &a,
+        &Chunker::new(16, 0),
+        &IndexOptions::default(),
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("embedder"), "{err}");
+    assert_eq!(library.count().unwrap(), 0);
+
+    // The server dies a quarter of the way through.
+    let err = index_into(&store, &a, &mut |p| {
+        if p.files_done >= 50 {
+            server.kill();
+        }
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("cannot reach"), "{err}");
+    let recorded = store.all_docs().unwrap();
+    assert!(
+        !recorded.is_empty() && recorded.len() < 200,
+        "{}",
+        recorded.len()
+    );
+
+    // The same library on this machine, to compare with.
+    let local = SearchIndex::open(&tmp.path().join("index")).unwrap();
+    index_into(&local, &a, &mut |_| {}).unwrap();
+
+    // Every document the ledger holds is whole on the server; the rest are redone.
+    server.restart();
+    for d in &recorded {
+        assert_eq!(
+            library.read_document(&d.doc_id).unwrap(),
+            local.read_document(&d.doc_id).unwrap()
+        );
+    }
+    // A ledger reopened (as after a kill) resumes where it stopped.
+    drop(store);
+    let store = ServerStore::new(library.clone(), Ledger::open(&ledger_file).unwrap());
+    let r = index_into(&store, &a, &mut |_| {}).unwrap();
+    assert_eq!(r.unchanged as usize, recorded.len());
+    assert_eq!((r.indexed + r.unchanged, r.failed), (200, 0));
+    assert_eq!(library.count().unwrap(), local.chunk_count());
+    for doc in doc_ids(&local) {
+        assert_eq!(
+            library.read_document(&doc).unwrap(),
+            local.read_document(&doc).unwrap()
+        );
+    }
+
+    // A changed file replaces its chunks, a removed one leaves.
+    std::fs::write(a.join("doc0001.txt"), "Otters hold hands asleep.").unwrap();
+    std::fs::remove_file(a.join("doc0002.txt")).unwrap();
+    let r = index_into(&store, &a, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.removed), (1, 1));
+    index_into(&local, &a, &mut |_| {}).unwrap();
+    assert_eq!(library.count().unwrap(), local.chunk_count());
+    let otters = fathom_index::document_id(&a.join("doc0001.txt"));
+    assert_eq!(
+        library.read_document(&otters).unwrap()[0].text,
+        "Otters hold hands asleep."
+    );
+    let gone = fathom_index::document_id(&a.join("doc0002.txt"));
+    assert!(library.read_document(&gone).unwrap().is_empty());
+    assert_eq!(store.all_docs().unwrap().len(), 199);
+
+    // Read back into an empty index: the same chunks and the same vectors, nothing embedded.
+    let back = SearchIndex::open(&tmp.path().join("back")).unwrap();
+    let docs = store.all_docs().unwrap();
+    let report = library
+        .pull(&docs, &back, &CancellationToken::new(), &mut |_| {})
+        .unwrap();
+    assert_eq!((report.documents, report.incomplete), (199, 0));
+    assert_eq!(report.chunks, local.chunk_count());
+    assert_eq!(back.chunk_count(), local.chunk_count());
+    assert_eq!(back.vector_count(), local.vector_count());
+    assert_eq!(
+        fathom_index::indexer::documents(&back).unwrap(),
+        fathom_index::indexer::documents(&local).unwrap()
+    );
+    for doc in doc_ids(&local) {
+        assert_eq!(
+            back.read_document(&doc).unwrap(),
+            local.read_document(&doc).unwrap()
+        );
+        let mut mine = back.document_vectors(&doc).unwrap();
+        let mut theirs = local.document_vectors(&doc).unwrap();
+        mine.sort_by(|x, y| x.0.cmp(&y.0));
+        theirs.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(mine.len(), theirs.len());
+        for ((i, v), (j, w)) in mine.iter().zip(&theirs) {
+            assert_eq!(i, j);
+            assert!(v.iter().zip(w).all(|(x, y)| (x - y).abs() < 1e-6));
+        }
+    }
+    // Indexing the read-back library finds nothing to do.
+    let r = index_into(&back, &a, &mut |_| {}).unwrap();
+    assert_eq!((r.indexed, r.unchanged), (0, 199));
+    // A second read finds everything already here.
+    let again = library
+        .pull(&docs, &back, &CancellationToken::new(), &mut |_| {})
+        .unwrap();
+    assert_eq!((again.documents, again.unchanged), (0, 199));
 }

@@ -50,21 +50,52 @@ pub fn sync(app: &App) -> ExitCode {
             eprintln!("fathom: the library lives on this computer: nothing to copy");
             ExitCode::SUCCESS
         }
+        Ok(()) if app.settings().library_place == fathom_store::LibraryPlace::ChromaOnly => {
+            eprintln!("fathom: the library lives on its server alone: indexing writes there");
+            ExitCode::SUCCESS
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-/// `fathom index place`: moves the library (`Some(None)`: back to this computer), then says
-/// where it lives.
-pub fn place(app: &App, to: Option<Option<fathom_store::ChromaConnection>>) -> ExitCode {
+/// `fathom index place`: moves the library (`Some(None)`: back to this computer; `(_, true)`:
+/// to the server alone), with a progress bar while it is carried, then says where it lives.
+/// Ctrl-C stops a move and leaves the library where it was.
+pub fn place(app: &App, to: Option<Option<(fathom_store::ChromaConnection, bool)>>) -> ExitCode {
     use fathom_store::LibraryPlace;
-    let moving_there = matches!(to, Some(Some(_)));
+    let moving_there = matches!(to, Some(Some((_, false))));
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} chunks")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let (stop, ctrl_c) = stop_on_ctrl_c();
+    let mut on_progress = |p: &fathom_core::MoveProgress| {
+        bar.set_message(match p.step {
+            fathom_core::MoveStep::Copying => "to the server",
+            fathom_core::MoveStep::ReadingBack => "back here",
+        });
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    };
     let moved = match to {
         None => Ok(()),
-        Some(None) => app.set_library_place(LibraryPlace::Computer, None),
-        Some(Some(connection)) => app.set_library_place(LibraryPlace::Chroma, Some(connection)),
+        Some(None) => app.set_library_place(LibraryPlace::Computer, None, &stop, &mut on_progress),
+        Some(Some((connection, only))) => app.set_library_place(
+            if only {
+                LibraryPlace::ChromaOnly
+            } else {
+                LibraryPlace::Chroma
+            },
+            Some(connection),
+            &stop,
+            &mut on_progress,
+        ),
     };
+    ctrl_c.abort();
+    bar.finish_and_clear();
     if let Err(e) = moved {
         return fail(e);
     }
@@ -79,17 +110,25 @@ pub fn place(app: &App, to: Option<Option<fathom_store::ChromaConnection>>) -> E
         l.vectors_here,
         l.bytes_here as f64 / 1e6
     );
-    if l.place == LibraryPlace::Chroma {
+    if l.place.on_server() {
         let there = match (l.chunks_on_server, &l.server_error) {
             (Some(n), _) => format!("{n} chunks"),
             (None, Some(e)) => e.clone(),
             (None, None) => "unknown".into(),
         };
         println!(
-            "Lives on the Chroma server {} (collection {}): {there}",
+            "Lives on the Chroma server {} (collection {}{}): {there}",
             l.server_url.unwrap_or_default(),
-            l.collection.unwrap_or_default()
+            l.collection.unwrap_or_default(),
+            if l.place == LibraryPlace::ChromaOnly {
+                ", alone"
+            } else {
+                ""
+            }
         );
+        if let Some(n) = l.documents_on_server {
+            println!("This library's documents there: {n}");
+        }
         if moving_there {
             println!("Run `fathom index sync` (or `index update`) to copy it there.");
         }

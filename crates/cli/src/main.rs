@@ -214,8 +214,9 @@ enum IndexCommand {
     /// Bring every folder's index up to date (only changed files are redone).
     Update,
     /// Where the library lives: on this computer, or on a Chroma server (files are still read
-    /// and embedded here, then copied there; search and Ask run there). Shared with the app's
-    /// Settings. Without a choice, says where it lives and its size.
+    /// and embedded here, then copied there; search and Ask run there), beside the index here
+    /// or (`--only`) alone. Shared with the app's Settings. Without a choice, says where it
+    /// lives and its size.
     Place {
         #[command(subcommand)]
         place: Option<PlaceCommand>,
@@ -242,6 +243,10 @@ enum PlaceCommand {
         /// Sent as x-chroma-token (Chroma Cloud, or a gateway that checks it).
         #[arg(long)]
         token: Option<String>,
+        /// Keep it on the server alone: the index here is copied there and emptied, and
+        /// indexing writes straight there (needs the embedder: `fathom pull --embedder`).
+        #[arg(long)]
+        only: bool,
     },
 }
 
@@ -675,13 +680,17 @@ async fn main() -> ExitCode {
                             database,
                             collection,
                             token,
-                        } => Some(fathom_store::ChromaConnection {
-                            url,
-                            tenant,
-                            database,
-                            collection,
-                            token,
-                        }),
+                            only,
+                        } => Some((
+                            fathom_store::ChromaConnection {
+                                url,
+                                tenant,
+                                database,
+                                collection,
+                                token,
+                            },
+                            only,
+                        )),
                     }),
                 ),
                 IndexCommand::Sync => library::sync(&app),

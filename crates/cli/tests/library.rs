@@ -208,3 +208,94 @@ fn a_kill_mid_index_keeps_what_was_finished() {
         serde_json::from_slice(&fathom(&data, &["search", "topic19999", "--json"]).stdout).unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_library_only_on_a_chroma_server_survives_a_kill_mid_index_and_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let total: u64 = 1500;
+    for i in 0..total {
+        let body: String = (0..40)
+            .map(|j| format!("word{} topic{i} ", (i * 7 + j) % 997))
+            .collect();
+        std::fs::write(docs.join(format!("f{i:05}.txt")), body).unwrap();
+    }
+    let data = tmp.path().join("state");
+    let mut server = fathom_chroma::test_server::Server::start(&tmp.path().join("chroma"));
+    let url = server.url();
+    let place_only = ["index", "place", "chroma", url.as_str(), "--only"];
+
+    // Without the embedder nothing moves: new passages could not get their vectors.
+    let out = fathom(&data, &place_only);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("needs the embedder"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = fathom_with(&data, &place_only, Some(&minilm()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("alone"), "{}", text(&out.stdout));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(["index", "add", docs.to_str().unwrap()])
+        .env("FATHOM_DATA_DIR", &data)
+        .env("HF_HUB_CACHE", data.join("hub"))
+        .env("FATHOM_EMBEDDER", minilm())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first batch recorded as done, then kill without warning.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let count = || {
+        let out = fathom(&data, &["index", "status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["folders"][0]["indexed"].as_u64())
+            .unwrap_or(0)
+    };
+    while count() == 0 {
+        assert!(Instant::now() < deadline, "nothing was committed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "indexing finished before it could be killed; make the corpus larger"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = count();
+    assert!(kept > 0 && kept < total, "{kept}");
+    // Nothing of it is on this computer.
+    let status: serde_json::Value =
+        serde_json::from_slice(&fathom(&data, &["index", "status", "--json"]).stdout).unwrap();
+    assert_eq!(status["vectors"], status["chunks"]);
+
+    let out = fathom_with(&data, &["index", "update"], Some(&minilm()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{} indexed, {kept} unchanged, 0 failed",
+            total - kept
+        )),
+        "{err} (kept {kept})"
+    );
+    let hits: serde_json::Value =
+        serde_json::from_slice(&fathom(&data, &["search", "topic1499", "--json"]).stdout).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+
+    // Back to this computer: every chunk with its vector; the server is not needed after.
+    let out = fathom(&data, &["index", "place", "computer"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    server.kill();
+    let status: serde_json::Value =
+        serde_json::from_slice(&fathom(&data, &["index", "status", "--json"]).stdout).unwrap();
+    assert_eq!(status["chunks"].as_u64(), Some(total));
+    assert_eq!(status["vectors"].as_u64(), Some(total));
+    let hits: serde_json::Value =
+        serde_json::from_slice(&fathom(&data, &["search", "topic1499", "--json"]).stdout).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+}

@@ -12,8 +12,9 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::chunk::Chunker;
-use crate::index::{DocumentChunks, SearchIndex};
+use crate::index::DocumentChunks;
 use crate::state::{DocState, DocStatus};
+use crate::store::DocStore;
 use crate::{document_id, IndexError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
@@ -293,7 +294,7 @@ fn anchors(text: &str, starts: &[usize], pages: &[usize]) -> (Vec<u32>, Vec<u32>
 
 /// Indexes `root` as library folder `folder`.
 pub fn index_folder(
-    index: &SearchIndex,
+    index: &dyn DocStore,
     folder: &str,
     root: &Path,
     chunker: &Chunker,
@@ -301,6 +302,13 @@ pub fn index_folder(
     stop: &CancellationToken,
     on_progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<IndexReport, IndexError> {
+    if index.needs_vectors() && options.embedder.is_none() {
+        return Err(IndexError::Vectors(
+            "this library lives on a server, which needs every passage's vector: the embedder \
+             is not here yet (turn on semantic search, or run `fathom pull --embedder`)"
+                .into(),
+        ));
+    }
     let started = Instant::now();
     let files = walk(root, options.hidden);
     let mut timings = IndexTimings {
@@ -308,9 +316,6 @@ pub fn index_folder(
         ..IndexTimings::default()
     };
     let known: HashMap<String, DocState> = index
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .folder_docs(folder)?
         .into_iter()
         .map(|d| (d.doc_id.clone(), d))
@@ -333,8 +338,7 @@ pub fn index_folder(
         index.delete_document(id)?;
     }
     if !gone.is_empty() {
-        index.commit()?;
-        index.record(&[], &gone)?;
+        index.commit(&[], &gone)?;
         report.removed = gone.len() as u32;
     }
     let todo: Vec<&Found> = files
@@ -368,11 +372,8 @@ pub fn index_folder(
     let run_start = Instant::now();
     let flush = |batch: &mut Vec<DocState>, timings: &mut IndexTimings| -> Result<(), IndexError> {
         let t = Instant::now();
-        // The index first: a document is marked done only once its chunks are durable.
-        index.commit()?;
-        index.record(batch, &[])?;
+        index.commit(batch, &[])?;
         batch.clear();
-        index.save_vectors_if_due()?;
         timings.commit += t.elapsed().as_secs_f64();
         Ok(())
     };
@@ -462,29 +463,19 @@ pub fn index_folder(
 }
 
 /// Drops every document of a folder.
-pub fn remove_folder(index: &SearchIndex, folder: &str) -> Result<u32, IndexError> {
-    let docs = index
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .folder_docs(folder)?;
+pub fn remove_folder(index: &dyn DocStore, folder: &str) -> Result<u32, IndexError> {
+    let docs = index.folder_docs(folder)?;
     for d in &docs {
         index.delete_document(&d.doc_id)?;
     }
-    index.commit()?;
     let ids: Vec<String> = docs.iter().map(|d| d.doc_id.clone()).collect();
-    index.record(&[], &ids)?;
-    index.save_vectors_if_due()?;
+    index.commit(&[], &ids)?;
     Ok(ids.len() as u32)
 }
 
 /// Every document the index knows, with its status.
-pub fn documents(index: &SearchIndex) -> Result<Vec<DocState>, IndexError> {
-    Ok(index
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .all()?)
+pub fn documents(index: &dyn DocStore) -> Result<Vec<DocState>, IndexError> {
+    index.all_docs()
 }
 
 /// One file that could not be indexed, and why.
@@ -507,12 +498,12 @@ pub struct FolderStatus {
     pub needs_ocr: Vec<FileProblem>,
 }
 
-pub fn folder_status(index: &SearchIndex, folder: &str) -> Result<FolderStatus, IndexError> {
-    let docs = index
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .folder_docs(folder)?;
+pub fn folder_status(index: &dyn DocStore, folder: &str) -> Result<FolderStatus, IndexError> {
+    Ok(folder_summary(folder, index.folder_docs(folder)?))
+}
+
+/// A folder's status from its documents' states.
+pub fn folder_summary(folder: &str, docs: impl IntoIterator<Item = DocState>) -> FolderStatus {
     let mut s = FolderStatus {
         folder: folder.to_string(),
         ..FolderStatus::default()
@@ -537,7 +528,7 @@ pub fn folder_status(index: &SearchIndex, folder: &str) -> Result<FolderStatus, 
             }),
         }
     }
-    Ok(s)
+    s
 }
 
 /// Embeds chunk texts in batches of 32.

@@ -10,6 +10,7 @@ pub mod dense;
 pub mod index;
 pub mod indexer;
 mod state;
+pub mod store;
 pub mod vectors;
 pub mod watch;
 
@@ -17,6 +18,7 @@ pub use chunk::{Chunk, Chunker};
 pub use index::{DocumentChunks, Hit, OpenOptions, SearchIndex, SearchQuery};
 pub use indexer::{IndexProgress, IndexReport, IndexTimings};
 pub use state::{DocState, DocStatus};
+pub use store::{DocStore, Ledger};
 pub use vectors::{VectorProgress, VectorReport};
 
 #[derive(Debug, thiserror::Error)]

@@ -66,6 +66,17 @@ pub enum LibraryPlace {
     /// On a Chroma server: files are still read and embedded here, then copied there, and
     /// search, grep, reading and Ask run there.
     Chroma,
+    /// Only on a Chroma server: files are read and embedded here and written straight there;
+    /// this computer keeps only a ledger of what was indexed (for libraries larger than its
+    /// disk, or a team's).
+    ChromaOnly,
+}
+
+impl LibraryPlace {
+    /// Whether the library's passages are searched on a server.
+    pub fn on_server(self) -> bool {
+        matches!(self, LibraryPlace::Chroma | LibraryPlace::ChromaOnly)
+    }
 }
 
 /// A Chroma server and the collection a library lives in.

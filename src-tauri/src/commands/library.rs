@@ -214,16 +214,26 @@ pub async fn check_library_server(
     blocking(move || core.check_library_server(&connection)).await
 }
 
-/// Moves the library to a Chroma server (checked first) or back to this computer.
+/// Moves the library to a Chroma server (checked first), to a server alone or back to this
+/// computer, streaming progress while it is carried; `cancel_stream` stops a move and leaves the
+/// library where it was.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_library_place(
     state: State<'_, AppState>,
     place: fathom_store::LibraryPlace,
     connection: Option<fathom_store::ChromaConnection>,
+    stream: StreamId,
+    on_progress: Channel<fathom_core::MoveProgress>,
 ) -> Result<crate::app::SettingsView, CommandError> {
+    let guard = state.streams.open(stream);
     let core = state.core.clone();
-    blocking(move || core.set_library_place(place, connection)).await?;
+    blocking(move || {
+        core.set_library_place(place, connection, guard.token(), &mut |p| {
+            drop(on_progress.send(p.clone()))
+        })
+    })
+    .await?;
     Ok(state.settings_view())
 }
 

@@ -48,8 +48,12 @@ export const commands = {
 	libraryLocation: () => __TAURI_INVOKE<LibraryLocation>("library_location"),
 	/**  Checks a Chroma server can hold the library (it answers, takes the token); its chunk count. */
 	checkLibraryServer: (connection: ChromaConnection) => __TAURI_INVOKE<number>("check_library_server", { connection }),
-	/**  Moves the library to a Chroma server (checked first) or back to this computer. */
-	setLibraryPlace: (place: LibraryPlace, connection: ChromaConnection | null) => __TAURI_INVOKE<SettingsView>("set_library_place", { place, connection }),
+	/**
+	 *  Moves the library to a Chroma server (checked first), to a server alone or back to this
+	 *  computer, streaming progress while it is carried; `cancel_stream` stops a move and leaves the
+	 *  library where it was.
+	 */
+	setLibraryPlace: (place: LibraryPlace, connection: ChromaConnection | null, stream: StreamId, onProgress: Channel<MoveProgress>) => __TAURI_INVOKE<SettingsView>("set_library_place", { place, connection, stream, onProgress }),
 	/**
 	 *  Copies what changed to the library's server now, streaming progress; `cancel_stream` stops
 	 *  it, keeping what was copied. `null` when the library lives on this computer.
@@ -546,6 +550,11 @@ export type LibraryLocation = {
 	 *  asked, with the reason in `server_error`.
 	 */
 	chunksOnServer: number | null,
+	/**
+	 *  This library's documents on the server, when it lives there alone (from the ledger
+	 *  here, so known without the server).
+	 */
+	documentsOnServer: number | null,
 	serverError: string | null,
 	/**  How the last copy to the server ended (since Fathom started). */
 	lastCopy: CopyOutcome | null,
@@ -559,7 +568,13 @@ export type LibraryPlace =
  *  On a Chroma server: files are still read and embedded here, then copied there, and
  *  search, grep, reading and Ask run there.
  */
-"chroma";
+"chroma" | 
+/**
+ *  Only on a Chroma server: files are read and embedded here and written straight there;
+ *  this computer keeps only a ledger of what was indexed (for libraries larger than its
+ *  disk, or a team's).
+ */
+"chromaOnly";
 
 /**  A folder's index was refreshed in the background (a file changed). */
 export type LibraryUpdated = {
@@ -623,6 +638,20 @@ export type ModelRow = {
 	pending: PendingDownload | null,
 	active: boolean,
 };
+
+/**  How far a move that carries the library is, in chunks. */
+export type MoveProgress = {
+	step: MoveStep,
+	done: number,
+	total: number,
+};
+
+/**  Which part of a move is running. */
+export type MoveStep = 
+/**  Copying the local index to the server. */
+"copying" | 
+/**  Reading the server's records back into the local index. */
+"readingBack";
 
 /**  To the main window, from the quick window: show this saved Ask run. */
 export type OpenRun = string;

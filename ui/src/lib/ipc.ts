@@ -33,6 +33,8 @@ export const streams = {
     stream((s, c: Channel<B.ReplyEvent>) => commands.chatReply(id, action, allowUnfit, s, c), onEvent),
   installUpdate: (onProgress: (p: B.UpdateProgress) => void) =>
     stream((s, c: Channel<B.UpdateProgress>) => commands.installUpdate(s, c), onProgress),
+  setLibraryPlace: (place: B.LibraryPlace, connection: B.ChromaConnection | null, onProgress: (p: B.MoveProgress) => void) =>
+    stream((s, c: Channel<B.MoveProgress>) => commands.setLibraryPlace(place, connection, s, c), onProgress),
   syncLibraryServer: (onProgress: (p: B.SyncProgress) => void) =>
     stream((s, c: Channel<B.SyncProgress>) => commands.syncLibraryServer(s, c), onProgress),
   askLibrary: (question: string, folder: string | null, budget: number | null, allowUnfit: boolean, onEvent: (e: B.AgentEvent) => void) =>
@@ -84,7 +86,7 @@ export function describeError(e: unknown): string {
 export type {
   Action, AddReport, AgentEvent, ApiStatus, AppInfo, Asked, AvailableUpdate, ChromaConnection, Citation, CommandError, Conversation,
   ConversationSummary, ComputeBackend, Effort, EnginePlace, FitCheck, Folder, FolderStatus, Hit, IndexProgress, IndexReport,
-  InstalledModel, LibraryLocation, LibraryPlace, Memory, MemoryInfo, ModelRow, Part, PullProgress, RankedDocument, ReplyAction, ReplyEvent,
+  InstalledModel, LibraryLocation, LibraryPlace, Memory, MemoryInfo, ModelRow, MoveProgress, Part, PullProgress, RankedDocument, ReplyAction, ReplyEvent,
   ReplyStats, RunSummary, SavedRun, ScanProgress, SemanticStatus, Message, ServerSettings, Settings, SettingsView,
   SyncProgress, SyncReport, UpdateCheck, UpdateProgress,
 } from "./bindings";

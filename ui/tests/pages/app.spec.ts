@@ -98,7 +98,7 @@ test("Settings moves the library to a Chroma server: checked first, copied, show
   await section.getByTestId("chroma-save").click();
   await expect(section.getByTestId("library-server-message")).toContainText("The library now lives on the server");
   const connection = { url: "http://chroma.lan:8000", tenant: "default_tenant", database: "default_database", collection: "team-notes", token: "ck-1" };
-  expect((await callsOf(page, "set_library_place")).at(-1)).toEqual({ place: "chroma", connection });
+  expect((await callsOf(page, "set_library_place")).at(-1)).toMatchObject({ place: "chroma", connection });
   await page.screenshot({ path: shot("settings-library-server") });
 
   // The Library page shows the server, and copies on request with its progress.
@@ -116,7 +116,45 @@ test("Settings moves the library to a Chroma server: checked first, copied, show
   await page.goto("/index.html#/settings");
   await page.getByTestId("library-server").getByTestId("library-computer").check();
   await expect(page.getByTestId("library-server-message")).toHaveText("The library is searched on this computer again.");
-  expect((await callsOf(page, "set_library_place")).at(-1)).toEqual({ place: "computer", connection: null });
+  expect((await callsOf(page, "set_library_place")).at(-1)).toMatchObject({ place: "computer", connection: null });
+});
+
+test("Settings moves the library to a Chroma server alone, with progress and a Stop that leaves it here", async ({ page }) => {
+  await openWith(page, "/index.html#/settings", {
+    folders: [{ id: "a", path: "/home/test/Notes", addedAt: 1 }],
+    statuses: [{ folder: "a", documents: 12, chunks: 40, failed: [], needsOcr: [] }],
+  });
+  const section = page.getByTestId("library-server");
+  await section.getByTestId("library-chroma-only").check();
+  await expect(section).toContainText("written with their passages and vectors straight to the server");
+  await section.getByTestId("chroma-token").fill("ck-1");
+  // Stopped while copying: the library stays on this computer.
+  await section.getByTestId("chroma-collection").fill("hang");
+  await section.getByTestId("chroma-save").click();
+  await expect(section.getByTestId("library-moving")).toContainText("Copying to the server: 10 of 40 passages");
+  await section.getByTestId("library-move-stop").click();
+  await expect(section.getByTestId("library-server-message")).toHaveText("Stopped.");
+  await expect(section.getByTestId("library-moving")).toHaveCount(0);
+  await expect(section.getByTestId("chroma-save")).toHaveText("Move the library there");
+  expect(await callsOf(page, "cancel_stream")).toHaveLength(1);
+
+  await section.getByTestId("chroma-collection").fill("team-notes");
+  await section.getByTestId("chroma-save").click();
+  await expect(section.getByTestId("library-server-message")).toContainText("The library now lives on the server alone");
+  expect((await callsOf(page, "set_library_place")).at(-1)).toMatchObject({ place: "chromaOnly", connection: { collection: "team-notes", token: "ck-1" } });
+
+  await page.goto("/index.html#/library");
+  const location = page.getByTestId("library-location");
+  await expect(location).toContainText("alone (collection team-notes): 40 passages there");
+  await expect(location.getByTestId("library-documents-on-server")).toHaveText(", 12 documents of this library");
+  await expect(location.getByTestId("library-copy")).toHaveCount(0);
+  await page.screenshot({ path: shot("library-chroma-only") });
+
+  // Back: read back from the server, with its progress.
+  await page.goto("/index.html#/settings");
+  await page.getByTestId("library-server").getByTestId("library-computer").check();
+  await expect(page.getByTestId("library-server-message")).toHaveText("The library is searched on this computer again.");
+  expect((await callsOf(page, "set_library_place")).at(-1)).toMatchObject({ place: "computer", connection: null });
 });
 
 test("an empty library says so", async ({ page }) => {

@@ -6,6 +6,7 @@ import type { AddReport } from "../../src/lib/bindings";
 import type { Folder } from "../../src/lib/bindings";
 import type { ScanProgress } from "../../src/lib/bindings";
 import type { SyncProgress } from "../../src/lib/bindings";
+import type { MoveProgress } from "../../src/lib/bindings";
 import type { SettingsView } from "../../src/lib/bindings";
 import type { CommandError } from "../../src/lib/bindings";
 import type { FitCheck } from "../../src/lib/bindings";
@@ -106,7 +107,7 @@ interface ChannelArg {
   id: number;
 }
 
-function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent | AgentEvent | SyncProgress) {
+function send(channel: ChannelArg, index: number, message: ScanProgress | PullProgress | IndexProgress | ReplyEvent | AgentEvent | SyncProgress | MoveProgress) {
   window.__TAURI_INTERNALS__.runCallback(channel.id, { index, message });
 }
 
@@ -522,17 +523,19 @@ mockIPC(
         return ["openai/gpt-oss-20b", "chromadb/context-1"];
       }
       case "library_location": {
-        const onServer = settings.settings.libraryPlace === "chroma";
+        const onServer = settings.settings.libraryPlace !== "computer";
+        const alone = settings.settings.libraryPlace === "chromaOnly";
         const chunks = seed.statuses.reduce((n, st) => n + st.chunks, 0);
         return {
           place: settings.settings.libraryPlace,
           indexDir: "/home/test/.local/share/fathom/index",
-          bytesHere: 12_345_678,
-          chunksHere: chunks,
-          vectorsHere: chunks,
+          bytesHere: alone ? 4_096 : 12_345_678,
+          chunksHere: alone ? 0 : chunks,
+          vectorsHere: alone ? 0 : chunks,
           serverUrl: onServer ? settings.settings.chroma.url : null,
           collection: onServer ? settings.settings.chroma.collection : null,
-          chunksOnServer: onServer ? copiedChunks : null,
+          chunksOnServer: alone ? chunks : onServer ? copiedChunks : null,
+          documentsOnServer: alone ? seed.statuses.reduce((n, st) => n + st.documents, 0) : null,
           serverError: null,
           lastCopy: onServer && copiedChunks > 0 ? { report: { documentsCopied: 2, chunksCopied: copiedChunks, documentsRemoved: 0, documentsWaiting: 1, stopped: false, seconds: 0.5 }, error: null } : null,
         };
@@ -540,12 +543,26 @@ mockIPC(
       case "check_library_server":
       case "set_library_place": {
         const connection = (args.connection ?? settings.settings.chroma) as SettingsView["settings"]["chroma"];
-        if (cmd === "check_library_server" || args.place === "chroma") {
+        if (cmd === "check_library_server" || args.place !== "computer") {
           // A pretend Chroma server at port 8000 that wants the token "ck-1".
           if (!connection.url.includes(":8000")) throw { kind: "index", message: `cannot reach the Chroma server at ${connection.url} (the heartbeat): is it running, and is the address right?` };
           if (connection.token !== "ck-1") throw { kind: "index", message: `the Chroma server at ${connection.url} refused the token (opening the collection: AuthError: Unauthorized, HTTP 401): check the token in Settings` };
         }
         if (cmd === "check_library_server") return 0;
+        const from = settings.settings.libraryPlace;
+        if ((args.place === "chromaOnly") !== (from === "chromaOnly") && args.place !== from) {
+          // The library is carried: progress, and a collection named "hang" waits for Stop.
+          const channel = args.onProgress as ChannelArg;
+          const step = args.place === "chromaOnly" ? "copying" : "readingBack";
+          send(channel, 0, { step, done: 10, total: 40 });
+          if (connection.collection === "hang") {
+            await new Promise<void>((resolve) => cancels.set(args.stream as string, resolve));
+            cancels.delete(args.stream as string);
+            throw { kind: "cancelled" };
+          }
+          await new Promise((r) => setTimeout(r, 50));
+          send(channel, 1, { step, done: 40, total: 40 });
+        }
         settings = { ...settings, settings: { ...settings.settings, libraryPlace: args.place as SettingsView["settings"]["libraryPlace"], chroma: connection, libraryOrigin: "a1b2" } };
         return settings;
       }

@@ -797,6 +797,7 @@ fn run_scale_bench(
         )
         .map_err(|e| e.to_string())?;
     }
+    let hybrid_indexing_seconds = hybrid_start.elapsed().as_secs_f64();
     let mut hybrid = Vec::new();
     for _ in 0..queries {
         let n = 2 + (next() * 3.0) as usize;
@@ -832,13 +833,24 @@ fn run_scale_bench(
     let dense = dense_check(&root.join("index-hybrid"), &hybrid_index, &dense_queries)?;
     let server = match chroma {
         None => None,
-        Some(url) => Some(chroma_check(url, &hybrid_index, &bag, &mut || {
-            let n = 2 + (next() * 3.0) as usize;
-            let q: Vec<String> = (0..n)
-                .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
-                .collect();
-            q.join(" ")
-        })?),
+        Some(url) => Some(chroma_check(
+            url,
+            &hybrid_index,
+            &bag,
+            Straight {
+                docs: &docs,
+                embed: synthetic.clone(),
+                dir: &root,
+                local_seconds: hybrid_indexing_seconds,
+            },
+            &mut || {
+                let n = 2 + (next() * 3.0) as usize;
+                let q: Vec<String> = (0..n)
+                    .map(|_| vocab[50 + (next() * 5000.0) as usize].clone())
+                    .collect();
+                q.join(" ")
+            },
+        )?),
     };
     // The real embedder: the app's vector pass over the BM25 index (as long as allowed), then
     // query embeddings, the part of a hybrid search's latency the synthetic vectors leave out.
@@ -961,13 +973,24 @@ fn run_scale_bench(
     }))
 }
 
+/// The corpus indexed straight to a server (a library on a server alone), against the local
+/// hybrid index's run over the same files.
+struct Straight<'a> {
+    docs: &'a Path,
+    embed: std::sync::Arc<fathom_index::indexer::Embed>,
+    dir: &'a Path,
+    local_seconds: f64,
+}
+
 /// The library copied to a Chroma server (a collection of its own, named for this run): the
 /// copy's throughput, then the same hybrid searches (synthetic query vectors) on the server and
-/// on the local index, one after the other in the same run.
+/// on the local index, one after the other in the same run; then the same files indexed straight
+/// to the server (another collection) and read back from it.
 fn chroma_check(
     url: &str,
     local: &SearchIndex,
     bag: &BagOfWords,
+    straight: Straight<'_>,
     words: &mut dyn FnMut() -> String,
 ) -> Result<serde_json::Value, String> {
     use fathom_index::Passages;
@@ -1015,6 +1038,48 @@ fn chroma_check(
     let remote = timed(&server, true)?;
     let remote_lexical = timed(&server, false)?;
     let here = timed(local, true)?;
+
+    let alone = fathom_store::ChromaConnection {
+        collection: format!("fathom-bench-{stamp}-alone"),
+        ..fathom_store::ChromaConnection::local(url)
+    };
+    let library = std::sync::Arc::new(
+        fathom_chroma::ChromaLibrary::connect(&alone, "bench").map_err(|e| e.to_string())?,
+    );
+    let ledger = fathom_index::Ledger::open(&straight.dir.join("alone-ledger.sqlite"))
+        .map_err(|e| e.to_string())?;
+    let store = fathom_chroma::ServerStore::new(library.clone(), ledger);
+    let t = Instant::now();
+    let mut straight_chunks = 0;
+    for (folder, part) in [("tenth", "a"), ("rest", "b")] {
+        straight_chunks += index_folder(
+            &store,
+            folder,
+            &straight.docs.join(part),
+            &Chunker::default(),
+            &IndexOptions {
+                embedder: Some(straight.embed.clone()),
+                ..IndexOptions::default()
+            },
+            &tokio_util::sync::CancellationToken::new(),
+            &mut |_| {},
+        )
+        .map_err(|e| e.to_string())?
+        .chunks;
+    }
+    let straight_seconds = t.elapsed().as_secs_f64();
+    let back =
+        SearchIndex::open(&straight.dir.join("index-read-back")).map_err(|e| e.to_string())?;
+    let docs = fathom_index::DocStore::all_docs(&store).map_err(|e| e.to_string())?;
+    let pulled = library
+        .pull(
+            &docs,
+            &back,
+            &tokio_util::sync::CancellationToken::new(),
+            &mut |_| {},
+        )
+        .map_err(|e| e.to_string())?;
+    let local_chunks = local.chunk_count();
     Ok(serde_json::json!({
         "collection": connection.collection,
         "chunksCopied": report.chunks_copied,
@@ -1023,6 +1088,10 @@ fn chroma_check(
         "hybridMs": percentiles(remote),
         "lexicalMs": percentiles(remote_lexical),
         "localHybridMs": percentiles(here),
+        "straightChunksPerSecond": straight_chunks as f64 / straight_seconds.max(1e-9),
+        "localIndexChunksPerSecond": local_chunks as f64 / straight.local_seconds.max(1e-9),
+        "readBackChunksPerSecond": pulled.chunks as f64 / pulled.seconds.max(1e-9),
+        "readBackIncomplete": pulled.incomplete,
     }))
 }
 

@@ -18,7 +18,6 @@ export const api = {
   serverModels: commands.serverModels,
   setFirstRunDone: commands.setFirstRunDone,
   setIndexHidden: commands.setIndexHidden,
-  setLibraryPlace: commands.setLibraryPlace,
   setLocalApi: commands.setLocalApi,
   setApiOrigins: commands.setApiOrigins,
   setModelIdleMinutes: commands.setModelIdleMinutes,
@@ -26,4 +25,5 @@ export const api = {
   setSemanticSearch: commands.setSemanticSearch,
   unloadModel: commands.unloadModel,
   installUpdate: streams.installUpdate,
+  setLibraryPlace: streams.setLibraryPlace,
 };

@@ -1,5 +1,6 @@
-// Library → where the library lives (this computer, or a Chroma server) and how big it is there;
-// on a server, how far the copy is and a button to copy what changed now.
+// Library → where the library lives (this computer, a Chroma server beside it, or a Chroma server
+// alone) and how big it is there; beside a copy here, how far the copy is and a button to copy
+// what changed now.
 import { useCallback, useEffect, useState } from "react";
 import { describeError, events, type LibraryLocation as Location, type SyncProgress } from "../../../lib/ipc";
 import { formatBytes, formatCount } from "../../../lib/format";
@@ -45,12 +46,27 @@ export function LibraryLocation({ onError }: { onError: (message: string) => voi
         Stored on this computer: {here}.
       </p>
     );
+  const count = location.chunksOnServer !== null ? formatCount(location.chunksOnServer, "passage", "passages") + " there" : "the server does not answer";
+  if (location.place === "chromaOnly")
+    return (
+      <div className="library-location" data-testid="library-location">
+        <p>
+          Stored on the Chroma server <strong data-testid="library-server-url">{location.serverUrl}</strong> alone (collection {location.collection}): {count}
+          {location.documentsOnServer !== null && <span data-testid="library-documents-on-server">, {formatCount(location.documentsOnServer, "document", "documents")} of this library</span>}. Files are read and embedded here and written straight there.
+        </p>
+        {location.serverError !== null && (
+          <p className="warning" role="alert" data-testid="library-server-error">
+            {location.serverError}
+          </p>
+        )}
+      </div>
+    );
   const last = location.lastCopy;
   return (
     <div className="library-location" data-testid="library-location">
       <p>
         Stored on the Chroma server <strong data-testid="library-server-url">{location.serverUrl}</strong> (collection {location.collection}):{" "}
-        {location.chunksOnServer !== null ? formatCount(location.chunksOnServer, "passage", "passages") + " there" : "the server does not answer"}; read and embedded here ({here}).
+        {count}; read and embedded here ({here}).
       </p>
       {location.serverError !== null && (
         <p className="warning" role="alert" data-testid="library-server-error">

@@ -1,9 +1,11 @@
-// Settings → Where the library lives: on this computer, or on a Chroma server (for a library too
-// big for one computer, or shared by a team). Files are still read and embedded here, then copied
-// there with their vectors; search, grep, reading and Ask run there. Checking the connection shows
-// the server answers and takes the token; moving checks it first.
-import { useState } from "react";
-import { describeError, type ChromaConnection, type LibraryPlace, type SettingsView } from "../../../lib/ipc";
+// Settings → Where the library lives: on this computer, on a Chroma server beside a copy here, or
+// on a Chroma server alone (for a library too big for one computer, or shared by a team). Files
+// are still read and embedded here; search, grep, reading and Ask run on the server. Checking the
+// connection shows the server answers and takes the token; moving checks it first. A move that
+// carries the library (to the server alone, or back from it) shows its progress and can be
+// stopped, leaving the library where it was.
+import { useRef, useState } from "react";
+import { describeError, type ChromaConnection, type LibraryPlace, type MoveProgress, type SettingsView, type Stream } from "../../../lib/ipc";
 import { api } from "../api";
 
 export function LibraryServer({ view, onChanged }: { view: SettingsView | null; onChanged: (v: SettingsView) => void }) {
@@ -27,6 +29,8 @@ function LibraryServerForm({ view, onChanged }: { view: SettingsView; onChanged:
   const [token, setToken] = useState(saved.token ?? "");
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [moving, setMoving] = useState<MoveProgress | null>(null);
+  const running = useRef<Stream<SettingsView> | null>(null);
 
   const connection = (): ChromaConnection => ({
     url: url.trim(),
@@ -50,11 +54,28 @@ function LibraryServerForm({ view, onChanged }: { view: SettingsView; onChanged:
 
   const move = (next: LibraryPlace) =>
     run(async () => {
-      onChanged(await api.setLibraryPlace(next, next === "chroma" ? connection() : null));
+      const s = api.setLibraryPlace(next, next === "computer" ? null : connection(), setMoving);
+      running.current = s;
+      try {
+        onChanged(await s.result);
+      } catch (e) {
+        // Stopped or failed: the library stays where it was (the server's form stays open, to
+        // mend the address or token).
+        if (next === "computer") setPlace(view.settings.libraryPlace);
+        throw e;
+      } finally {
+        running.current = null;
+        setMoving(null);
+      }
       setPlace(next);
-      return next === "chroma"
-        ? "The library now lives on the server: what is indexed here is being copied there, and search and Ask run there."
-        : "The library is searched on this computer again.";
+      switch (next) {
+        case "chroma":
+          return "The library now lives on the server: what is indexed here is being copied there, and search and Ask run there.";
+        case "chromaOnly":
+          return "The library now lives on the server alone: new files are indexed straight there, and this computer keeps only a list of what was indexed.";
+        case "computer":
+          return "The library is searched on this computer again.";
+      }
     });
 
   const check = () =>
@@ -63,31 +84,52 @@ function LibraryServerForm({ view, onChanged }: { view: SettingsView; onChanged:
       return `Connected: the collection holds ${n} passage${n === 1 ? "" : "s"}.`;
     });
 
-  const onServer = view.settings.libraryPlace === "chroma";
+  const onServer = view.settings.libraryPlace !== "computer";
+  const choose = (next: LibraryPlace) => {
+    setPlace(next);
+    setMessage(null);
+  };
   const ready = url.trim() !== "" && tenant.trim() !== "" && database.trim() !== "" && collection.trim() !== "";
   return (
     <div className="library-server" data-testid="library-server" id="library-server">
       <h2>Where the library lives</h2>
       <div role="radiogroup" aria-label="Keep the library">
         <label className="row">
-          <input type="radio" name="library-place" data-testid="library-computer" checked={place === "computer"} disabled={busy} onChange={() => { if (onServer) void move("computer"); else setPlace("computer"); }} />
+          <input type="radio" name="library-place" data-testid="library-computer" checked={place === "computer"} disabled={busy} onChange={() => { setPlace("computer"); if (onServer) void move("computer"); }} />
           This computer
         </label>
         <label className="row">
-          <input type="radio" name="library-place" data-testid="library-chroma" checked={place === "chroma"} disabled={busy} onChange={() => { setPlace("chroma"); setMessage(null); }} />
-          A Chroma server: for a library bigger than this computer, or shared by a team
+          <input type="radio" name="library-place" data-testid="library-chroma" checked={place === "chroma"} disabled={busy} onChange={() => { choose("chroma"); }} />
+          A Chroma server, with the index kept here too: shared by a team
+        </label>
+        <label className="row">
+          <input type="radio" name="library-place" data-testid="library-chroma-only" checked={place === "chromaOnly"} disabled={busy} onChange={() => { choose("chromaOnly"); }} />
+          A Chroma server alone: for a library bigger than this computer
         </label>
       </div>
-      {place === "chroma" && (
+      {moving !== null && (
+        <div className="row" data-testid="library-moving" role="status">
+          <progress max={Math.max(moving.total, 1)} value={moving.done} />
+          <span>
+            {moving.step === "copying" ? "Copying to the server" : "Reading back from the server"}: {moving.done} of {moving.total} passages
+          </span>
+          <button type="button" data-testid="library-move-stop" onClick={() => void running.current?.cancel()}>
+            Stop
+          </button>
+        </div>
+      )}
+      {place !== "computer" && (
         <form
           className="server-form"
           onSubmit={(e) => {
             e.preventDefault();
-            void move("chroma");
+            void move(place);
           }}
         >
           <p className="muted">
-            Files are still read and embedded on this computer, then copied with their passages and vectors to the server; search, grep, reading and Ask run there. Everyone with access to the collection can read them.
+            {place === "chromaOnly"
+              ? "Files are still read and embedded on this computer, then written with their passages and vectors straight to the server; the index here is copied there and emptied. Search, grep, reading and Ask run there. Needs the embedder (semantic search on). Everyone with access to the collection can read them."
+              : "Files are still read and embedded on this computer, then copied with their passages and vectors to the server; search, grep, reading and Ask run there. Everyone with access to the collection can read them."}
           </p>
           <label className="row">
             Address
@@ -114,7 +156,7 @@ function LibraryServerForm({ view, onChanged }: { view: SettingsView; onChanged:
               Check connection
             </button>
             <button type="submit" data-testid="chroma-save" disabled={busy || !ready}>
-              {onServer ? "Save" : "Move the library there"}
+              {view.settings.libraryPlace === place ? "Save" : "Move the library there"}
             </button>
           </div>
         </form>
