@@ -152,14 +152,16 @@ impl App {
                 let listener = listener.clone();
                 let copier = Arc::downgrade(&server);
                 let semantic = Semantic::start(index.clone(), move |s| {
-                    // A finished pass made vectors the server's copy wants.
-                    if s.pass == fathom_semantic::PassState::UpToDate {
-                        if let Some(copier) = copier.upgrade() {
+                    let mut s = s.clone();
+                    if let Some(copier) = copier.upgrade() {
+                        // A finished pass made vectors the server's copy wants.
+                        if s.pass == fathom_semantic::PassState::UpToDate {
                             copier.wake();
                         }
+                        copier.count_on_server(&mut s);
                     }
                     if let Some(tell) = &*lock(&listener) {
-                        tell(s);
+                        tell(&s);
                     }
                 });
                 if !lock(&settings).semantic_search {

@@ -37,11 +37,14 @@ impl App {
             1 => "1 folder".to_string(),
             n => format!("{n} folders"),
         };
-        let library = match &self.index {
-            Ok(index) => format!(
-                "{folders}, {} passages, {} with vectors",
-                index.chunk_count(),
-                index.vector_count()
+        let library = match self.index_counts() {
+            Ok((chunks, vectors)) => format!(
+                "{folders}, {chunks} passages, {vectors} with vectors{}",
+                match self.settings().library_place {
+                    fathom_store::LibraryPlace::Computer => "",
+                    fathom_store::LibraryPlace::Chroma => " (copied to a Chroma server)",
+                    fathom_store::LibraryPlace::ChromaOnly => " (on a Chroma server alone)",
+                }
             ),
             Err(e) => format!("{folders}; the index cannot be opened: {e}"),
         };

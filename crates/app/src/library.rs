@@ -73,14 +73,20 @@ impl App {
     /// documents left.
     pub fn remove_folder(&self, id: &str) -> Result<(Folder, u32)> {
         let _held = self.not_moving()?;
-        let folder = lock(&self.library).remove(id)?;
+        self.folder_path(id)?;
+        // The documents first: a folder that left the list is never visited again, so its
+        // documents must not outlive it (on a server that is away, the folder stays).
         let removed = match self.doc_store() {
             Ok(store) => indexer::remove_folder(&*store, id)?,
+            Err(e) if self.server.place() == fathom_store::LibraryPlace::ChromaOnly => {
+                return Err(e)
+            }
             Err(e) => {
                 log::warn!("removing folder {id}'s documents: {e}");
                 0
             }
         };
+        let folder = lock(&self.library).remove(id)?;
         self.server.wake();
         Ok((folder, removed))
     }
@@ -162,12 +168,7 @@ impl App {
     /// its vector.
     pub fn index_counts(&self) -> Result<(u64, usize)> {
         if self.server.place() == fathom_store::LibraryPlace::ChromaOnly {
-            let chunks: u64 = self
-                .doc_states()?
-                .iter()
-                .filter(|d| d.status == fathom_index::DocStatus::Indexed)
-                .map(|d| d.chunks as u64)
-                .sum();
+            let chunks = self.server.ledger_chunks()?;
             return Ok((chunks, chunks as usize));
         }
         let index = self.index()?;
@@ -245,7 +246,11 @@ impl App {
 
     /// Dense search's state, where the background pass runs.
     pub fn semantic_status(&self) -> Option<SemanticStatus> {
-        self.semantic.as_ref().map(|s| s.status())
+        self.semantic.as_ref().map(|s| {
+            let mut status = s.status();
+            self.server.count_on_server(&mut status);
+            status
+        })
     }
 
     /// Where the semantic pass reports each change of its status.
@@ -415,6 +420,10 @@ impl App {
         let Some(dir) = self.embedder_dir() else {
             return Ok(None);
         };
+        if self.server.place() == fathom_store::LibraryPlace::ChromaOnly {
+            // Indexing gave every passage its vector on the way to the server.
+            return Ok(None);
+        }
         let index = self.index()?;
         fathom_embed::single_threaded_blas();
         let copies =

@@ -7,7 +7,7 @@
 //! record, vectors included, into the local index.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use fathom_chroma::{ChromaLibrary, PullProgress, ServerStore, SyncProgress, SyncReport};
 use fathom_index::{DocState, DocStatus, DocStore, Ledger, Passages, SearchIndex};
@@ -178,15 +178,52 @@ impl Server {
         Ok(store)
     }
 
+    /// A library on a server alone has every passage embedded there, none here: the semantic
+    /// status counts the ledger's chunks, not the (empty) local index's.
+    pub(crate) fn count_on_server(&self, status: &mut fathom_semantic::SemanticStatus) {
+        if self.place() != LibraryPlace::ChromaOnly {
+            return;
+        }
+        match self.ledger_chunks() {
+            Ok(chunks) => (status.chunks, status.vectors) = (chunks, chunks),
+            Err(e) => log::warn!("reading the library's ledger: {e}"),
+        }
+    }
+
+    /// The chunks the ledger records on the server (a library there alone).
+    pub(crate) fn ledger_chunks(&self) -> Result<u64> {
+        Ok(self
+            .ledger()?
+            .all()?
+            .iter()
+            .filter(|d| d.status == DocStatus::Indexed)
+            .map(|d| d.chunks as u64)
+            .sum())
+    }
+
     /// Held while indexing or removing; refused while the library is being carried.
     pub(crate) fn not_moving(&self) -> Result<RwLockReadGuard<'_, ()>> {
-        self.moving.try_read().map_err(|_| {
-            Error::Index(
+        match self.moving.try_read() {
+            Ok(held) => Ok(held),
+            // A panic elsewhere left nothing half done that this lock guards.
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(Error::Index(
                 "the library is moving between this computer and its server; try again when \
                  the move is done"
                     .into(),
-            )
-        })
+            )),
+        }
+    }
+
+    /// Held while the library is carried; refused while it is indexed or already moving.
+    fn start_move(&self) -> Result<RwLockWriteGuard<'_, ()>> {
+        match self.moving.try_write() {
+            Ok(held) => Ok(held),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(Error::Index(
+                "the library is being indexed or moved; move it when that is done".into(),
+            )),
+        }
     }
 
     /// The server library for the settings' connection, connected on first use and again
@@ -305,6 +342,14 @@ impl App {
         }
         let same_collection =
             fathom_chroma::collection_key(&connection) == fathom_chroma::collection_key(&current);
+        let leaving = was == LibraryPlace::ChromaOnly && place != LibraryPlace::ChromaOnly;
+        // Held through the settings' change: an indexing run between the two would write to the
+        // place being left.
+        let _moving = if leaving || (place == LibraryPlace::ChromaOnly && was != place) {
+            Some(self.server.start_move()?)
+        } else {
+            None
+        };
         match (was, place) {
             (LibraryPlace::ChromaOnly, LibraryPlace::ChromaOnly) if !same_collection => {
                 return Err(Error::Index(
@@ -327,6 +372,11 @@ impl App {
             s.chroma = connection;
             s.library_origin = Some(origin);
         })?;
+        if leaving {
+            // Only once the settings say the library is here: until then the ledger is its record.
+            *lock(&self.server.store) = None;
+            forget_ledger(&self.server.ledger_path(&current));
+        }
         self.server.wake();
         Ok(())
     }
@@ -354,10 +404,19 @@ impl App {
                     .into(),
             ));
         }
-        let _moving = self.server.moving.try_write().map_err(|_| {
-            Error::Index("the library is being indexed; move it when that is done".into())
-        })?;
         let index = self.index()?;
+        let waiting = index.documents_missing_vectors()?.len();
+        if waiting > 0 {
+            return Err(Error::Index(format!(
+                "{waiting} document{} here {} no vectors yet, and a library on a server alone \
+                 needs every passage's: move it once semantic search has embedded them (or after \
+                 `fathom index update` with the embedder)",
+                if waiting == 1 { "" } else { "s" },
+                if waiting == 1 { "has" } else { "have" },
+            )));
+        }
+        // Not beside the background copy to the same collection.
+        let _one = lock(&self.server.copying);
         let origin = self.origin();
         let library = ChromaLibrary::connect(&connection, &origin)?;
         let report = library.sync(&index, stop, &mut |p| {
@@ -375,7 +434,8 @@ impl App {
             .iter()
             .cloned()
             .partition(|d| d.status == DocStatus::Indexed && d.chunks > 0);
-        // Documents still waiting for vectors are left out: indexing reads them again.
+        // Every document with chunks had its vectors; one the server does not hold whole (its
+        // records changed meanwhile) is left out, and indexing reads it again.
         let mut done = library.whole(&with_chunks)?;
         done.extend(rest);
         let path = self.server.ledger_path(&connection);
@@ -408,9 +468,6 @@ impl App {
         stop: &CancellationToken,
         on_progress: &mut dyn FnMut(&MoveProgress),
     ) -> Result<()> {
-        let _moving = self.server.moving.try_write().map_err(|_| {
-            Error::Index("the library is being indexed; move it when that is done".into())
-        })?;
         let index = self.index()?;
         let store = self.server.store()?;
         let docs = store.ledger().all()?;
@@ -432,8 +489,6 @@ impl App {
                 report.incomplete
             );
         }
-        *lock(&self.server.store) = None;
-        forget_ledger(&self.server.ledger_path(&lock(&self.settings).chroma));
         Ok(())
     }
 

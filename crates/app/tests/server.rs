@@ -169,12 +169,27 @@ fn a_library_lives_only_on_a_chroma_server() {
     let stop = CancellationToken::new();
     app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
     app.add_vectors(&stop, &mut |_| {}).unwrap().unwrap();
-    // Indexed but not embedded yet when the library moves: indexing there redoes it.
+    // Indexed but not embedded yet: the library cannot move until it is.
     fs::write(notes.join("heron.txt"), "A heron stands in the reeds.\n").unwrap();
     app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
 
     let mut server = Server::start(&tmp.path().join("chroma"));
     let connection = ChromaConnection::local(&server.url());
+    let err = app
+        .set_library_place(
+            LibraryPlace::ChromaOnly,
+            Some(connection.clone()),
+            &stop,
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 document here has no vectors yet"),
+        "{err}"
+    );
+    assert_eq!(app.settings().library_place, LibraryPlace::Computer);
+    app.add_vectors(&stop, &mut |_| {}).unwrap().unwrap();
     // A stopped move leaves the library here, whole.
     let stopped = CancellationToken::new();
     stopped.cancel();
@@ -188,7 +203,7 @@ fn a_library_lives_only_on_a_chroma_server() {
         .unwrap_err();
     assert_eq!(err, fathom_core::Error::Cancelled);
     assert_eq!(app.settings().library_place, LibraryPlace::Computer);
-    assert_eq!(app.index_counts().unwrap(), (3, 2));
+    assert_eq!(app.index_counts().unwrap(), (3, 3));
 
     let mut steps = Vec::new();
     app.set_library_place(
@@ -201,17 +216,17 @@ fn a_library_lives_only_on_a_chroma_server() {
     assert!(steps
         .iter()
         .all(|p| p.step == fathom_core::MoveStep::Copying));
-    assert_eq!(steps.last().map(|p| (p.done, p.total)), Some((2, 2)));
+    assert_eq!(steps.last().map(|p| (p.done, p.total)), Some((3, 3)));
     assert_eq!(app.settings().library_place, LibraryPlace::ChromaOnly);
     let location = app.library_location().unwrap();
-    assert_eq!(location.documents_on_server, Some(2));
-    assert_eq!(location.chunks_on_server, Some(2));
+    assert_eq!(location.documents_on_server, Some(3));
+    assert_eq!(location.chunks_on_server, Some(3));
     assert_eq!(location.chunks_here, 0, "the local index was emptied");
-    assert_eq!(app.documents().unwrap().len(), 2);
+    assert_eq!(app.documents().unwrap().len(), 3);
 
-    // Indexing writes straight to the server: the document that had no vector, then a new one.
+    // Indexing writes straight to the server: nothing to redo, then a new file.
     let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
-    assert_eq!((r.indexed, r.unchanged), (1, 2));
+    assert_eq!((r.indexed, r.unchanged), (0, 3));
     fs::write(notes.join("crabs.txt"), "Hermit crabs trade shells.\n").unwrap();
     let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
     assert_eq!((r.indexed, r.unchanged), (1, 3));
@@ -233,6 +248,9 @@ fn a_library_lives_only_on_a_chroma_server() {
         .unwrap_err();
     assert!(err.to_string().contains("cannot reach"), "{err}");
     assert_eq!(app.documents().unwrap().len(), 4);
+    // Nor does a folder leave while its documents cannot.
+    assert!(app.remove_folder(&folder.id).is_err());
+    assert_eq!(app.folders().len(), 1);
     server.restart();
     let r = app.index_folder(&folder.id, &stop, &mut |_| {}).unwrap();
     assert_eq!((r.indexed, r.unchanged), (1, 4));

@@ -18,22 +18,17 @@ use tokio_util::sync::CancellationToken;
 use crate::sync::{version, Record, Writes};
 use crate::ChromaLibrary;
 
-/// The indexer's [`DocStore`] for a library on a server. Writes wait in memory until
-/// `commit`, which removes replaced and removed documents' records, writes the new ones (upsert:
-/// a retried request overwrites itself), and only then records the documents in the ledger: a
-/// kill or a failed request leaves them to redo, never marked done without their chunks there.
+/// The indexer's [`DocStore`] for a library on a server. Writes wait in memory, document by
+/// document, until the `commit` that names the document (done or forgotten): it removes the
+/// document's old records, writes the new ones (upsert: a retried request overwrites itself), and
+/// only then records it in the ledger. A kill or a failed request leaves documents to redo, never
+/// marked done without their chunks there; two runs at once (a folder watcher's and a person's)
+/// each commit only their own documents.
 pub struct ServerStore {
     library: Arc<ChromaLibrary>,
     ledger: Ledger,
-    pending: Mutex<Pending>,
-}
-
-#[derive(Default)]
-struct Pending {
-    /// Documents whose records go before the new ones are written.
-    deletes: Vec<String>,
-    /// (document, its records without their version, which `commit` knows).
-    records: Vec<(String, Vec<Record>)>,
+    /// A document's new records (none: it goes), until its commit.
+    pending: Mutex<HashMap<String, Vec<Record>>>,
 }
 
 impl ServerStore {
@@ -53,7 +48,7 @@ impl ServerStore {
         &self.ledger
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Record>>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -94,43 +89,47 @@ impl DocStore for ServerStore {
                 self.library.record(hit, v.clone(), "")
             })
             .collect();
-        let mut pending = self.pending();
-        pending.records.retain(|(doc, _)| doc != d.doc_id);
-        pending.deletes.push(d.doc_id.to_string());
-        pending.records.push((d.doc_id.to_string(), records));
+        self.pending().insert(d.doc_id.to_string(), records);
         Ok(())
     }
 
     fn delete_document(&self, doc_id: &str) -> Result<(), IndexError> {
-        let mut pending = self.pending();
-        pending.records.retain(|(doc, _)| doc != doc_id);
-        pending.deletes.push(doc_id.to_string());
+        self.pending().insert(doc_id.to_string(), Vec::new());
         Ok(())
     }
 
     fn commit(&self, done: &[DocState], forget: &[String]) -> Result<(), IndexError> {
-        let Pending { deletes, records } = std::mem::take(&mut *self.pending());
-        let mut deletes = deletes;
-        deletes.extend(forget.iter().cloned());
-        deletes.sort();
-        deletes.dedup();
-        self.library.delete_documents(&deletes)?;
+        let mut ids: Vec<String> = done
+            .iter()
+            .map(|d| d.doc_id.clone())
+            .chain(forget.iter().cloned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let writes: Vec<(String, Vec<Record>)> = {
+            let mut pending = self.pending();
+            ids.iter()
+                .filter_map(|id| pending.remove_entry(id))
+                .collect()
+        };
+        // Every named document's old records go (a changed file may have fewer chunks now).
+        self.library.delete_documents(&ids)?;
         let versions: HashMap<&str, String> = done
             .iter()
             .map(|d| (d.doc_id.as_str(), version(d)))
             .collect();
-        let mut writes = Writes::default();
-        for (doc, records) in records {
+        let mut batches = Writes::default();
+        for (doc, records) in writes {
             let v = versions.get(doc.as_str()).cloned().unwrap_or_default();
             for mut r in records {
                 r.meta.insert("version".into(), v.clone().into());
-                writes.push(r);
+                batches.push(r);
             }
-            if writes.ready() {
-                self.library.write(&mut writes, false)?;
+            if batches.ready() {
+                self.library.write(&mut batches, false)?;
             }
         }
-        self.library.write(&mut writes, true)?;
+        self.library.write(&mut batches, true)?;
         self.ledger.record(done, forget)
     }
 
@@ -187,6 +186,19 @@ impl ChromaLibrary {
             .into_iter()
             .map(|d| (d.doc_id.clone(), d))
             .collect();
+        // What the index holds that the ledger does not (left from before the library moved
+        // there, or from a stopped read of an older state) goes: it is not the library's now.
+        let known: std::collections::HashSet<&str> =
+            docs.iter().map(|d| d.doc_id.as_str()).collect();
+        let stale: Vec<String> = here
+            .keys()
+            .filter(|id| !known.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in &stale {
+            DocStore::delete_document(index, id)?;
+        }
+        DocStore::commit(index, &[], &stale)?;
         // Wanted: indexed documents with chunks, not already here at this version.
         let mut wanted: HashMap<&str, &DocState> = HashMap::new();
         let mut settled = Vec::new();
@@ -265,6 +277,8 @@ impl ChromaLibrary {
                         report.chunks += d.chunks as u64;
                         uncommitted += d.chunks as usize;
                         progress.chunks_done += d.chunks as u64;
+                    } else {
+                        report.incomplete += 1;
                     }
                 }
             }
@@ -273,7 +287,8 @@ impl ChromaLibrary {
                 uncommitted = 0;
                 on_progress(&progress);
             }
-            if n < PULL_PAGE {
+            // Until an empty page: a server may send fewer than asked for before the end.
+            if n == 0 {
                 break;
             }
             offset += n;
@@ -281,7 +296,7 @@ impl ChromaLibrary {
         DocStore::commit(index, &settled, &[])?;
         index.save_vectors()?;
         if !report.stopped {
-            report.incomplete = wanted.len() as u64;
+            report.incomplete += wanted.len() as u64;
         }
         on_progress(&progress);
         report.seconds = started.elapsed().as_secs_f64();

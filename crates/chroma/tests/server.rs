@@ -510,6 +510,33 @@ fn a_library_indexed_straight_to_the_server_resumes_and_comes_back_whole() {
         );
     }
 
+    // Writes wait for the commit that names their document: another run's commit leaves them.
+    let chunks = Chunker::new(16, 0).chunk("Kelp forests sway.");
+    let vectors: Vec<Vec<f32>> = chunks.iter().map(|c| vector(&c.text)).collect();
+    store
+        .put_document(&fathom_index::DocumentChunks {
+            doc_id: "00000000000000aa",
+            folder: "fa",
+            path: "/nowhere/kelp.txt",
+            title: "kelp.txt",
+            chunks: &chunks,
+            lines: &[1],
+            pages: &[0],
+            vectors: Some(&vectors),
+        })
+        .unwrap();
+    store.commit(&[], &[]).unwrap();
+    assert!(library
+        .read_document("00000000000000aa")
+        .unwrap()
+        .is_empty());
+    store.delete_document("00000000000000aa").unwrap();
+    store.commit(&[], &["00000000000000aa".into()]).unwrap();
+    assert!(library
+        .read_document("00000000000000aa")
+        .unwrap()
+        .is_empty());
+
     // A changed file replaces its chunks, a removed one leaves.
     std::fs::write(a.join("doc0001.txt"), "Otters hold hands asleep.").unwrap();
     std::fs::remove_file(a.join("doc0002.txt")).unwrap();
@@ -526,8 +553,13 @@ fn a_library_indexed_straight_to_the_server_resumes_and_comes_back_whole() {
     assert!(library.read_document(&gone).unwrap().is_empty());
     assert_eq!(store.all_docs().unwrap().len(), 199);
 
-    // Read back into an empty index: the same chunks and the same vectors, nothing embedded.
+    // Read back: the same chunks and the same vectors, nothing embedded; what the index held
+    // that the library does not goes.
     let back = SearchIndex::open(&tmp.path().join("back")).unwrap();
+    let stray = tmp.path().join("stray");
+    write_docs(&stray, 1);
+    index_into(&back, &stray, &mut |_| {}).unwrap();
+    assert!(back.chunk_count() > 0);
     let docs = store.all_docs().unwrap();
     let report = library
         .pull(&docs, &back, &CancellationToken::new(), &mut |_| {})

@@ -650,6 +650,15 @@ pub fn scale_bench(
                         ms(&c["lexicalMs"], "p50"), ms(&c["lexicalMs"], "p95"),
                         ms(&c["localHybridMs"], "p50"), ms(&c["localHybridMs"], "p95"),
                     );
+                    let rate = |k: &str| c[k].as_f64().unwrap_or(0.0);
+                    println!(
+                        "  a library on the server alone: indexed straight there at {:.0} chunks/s vs {:.0} chunks/s into the index here ({:.2}x); read back with its vectors at {:.0} chunks/s ({} documents not whole)",
+                        rate("straightChunksPerSecond"),
+                        rate("localIndexChunksPerSecond"),
+                        rate("straightChunksPerSecond") / rate("localIndexChunksPerSecond").max(1e-9),
+                        rate("readBackChunksPerSecond"),
+                        c["readBackIncomplete"],
+                    );
                 }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
