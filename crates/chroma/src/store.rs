@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chroma::types::{Include, IncludeList, Key};
+use chroma::types::Include;
 use fathom_index::{
     Chunk, DocState, DocStatus, DocStore, DocumentChunks, Hit, IndexError, Ledger, SearchIndex,
 };
@@ -229,22 +229,12 @@ impl ChromaLibrary {
                 report.stopped = true;
                 break;
             }
-            let c = self.collection.clone();
-            let filter = Key::field("origin").eq(self.origin.as_str());
-            let page = self.run("reading the library back", async move {
-                c.get(
-                    None,
-                    Some(filter),
-                    Some(PULL_PAGE),
-                    Some(offset),
-                    Some(IncludeList(vec![
-                        Include::Document,
-                        Include::Metadata,
-                        Include::Embedding,
-                    ])),
-                )
-                .await
-            })?;
+            let page = self.origin_page(
+                "reading the library back",
+                PULL_PAGE,
+                offset,
+                vec![Include::Document, Include::Metadata, Include::Embedding],
+            )?;
             let n = page.ids.len() as u32;
             let docs_text = page.documents.unwrap_or_default();
             let metas = page.metadatas.unwrap_or_default();

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use chroma::types::{Include, IncludeList, Key, UpdateMetadata};
+use chroma::types::{GetResponse, Include, IncludeList, Key, UpdateMetadata};
 use fathom_index::indexer::documents;
 use fathom_index::{DocState, DocStatus, Hit, IndexError, SearchIndex};
 use serde::Serialize;
@@ -51,6 +51,12 @@ pub(crate) fn version(d: &DocState) -> String {
     format!("{}:{}:{}", d.size, d.mtime_ns, d.chunks)
 }
 
+/// Whether the server holds every chunk of `d` at its version.
+fn is_whole(held: &HashMap<String, Held>, d: &DocState) -> bool {
+    held.get(&d.doc_id)
+        .is_some_and(|h| h.version == version(d) && h.records == d.chunks)
+}
+
 /// One of the server's documents (of this origin): its version and how many records it has.
 #[derive(Default)]
 struct Held {
@@ -76,10 +82,7 @@ impl ChromaLibrary {
             .filter(|d| d.status == DocStatus::Indexed && d.chunks > 0)
             .collect();
         let current: HashSet<&str> = local.iter().map(|d| d.doc_id.as_str()).collect();
-        let is_whole = |d: &DocState| {
-            held.get(&d.doc_id)
-                .is_some_and(|h| h.version == version(d) && h.records == d.chunks)
-        };
+        let is_whole = |d: &DocState| is_whole(&held, d);
         // Stale: gone here, or changed, or copied only in part.
         let stale: Vec<String> = held
             .keys()
@@ -153,10 +156,7 @@ impl ChromaLibrary {
         let held = self.held()?;
         Ok(docs
             .iter()
-            .filter(|d| {
-                held.get(&d.doc_id)
-                    .is_some_and(|h| h.version == version(d) && h.records == d.chunks)
-            })
+            .filter(|d| is_whole(&held, d))
             .cloned()
             .collect())
     }
@@ -171,18 +171,12 @@ impl ChromaLibrary {
         let mut held: HashMap<String, Held> = HashMap::new();
         let mut offset = 0u32;
         loop {
-            let c = self.collection.clone();
-            let filter = Key::field("origin").eq(self.origin.as_str());
-            let page = self.run("listing what the server holds", async move {
-                c.get(
-                    None,
-                    Some(filter),
-                    Some(PAGE),
-                    Some(offset),
-                    Some(IncludeList(vec![Include::Metadata])),
-                )
-                .await
-            })?;
+            let page = self.origin_page(
+                "listing what the server holds",
+                PAGE,
+                offset,
+                vec![Include::Metadata],
+            )?;
             let n = page.ids.len() as u32;
             for m in page.metadatas.unwrap_or_default().into_iter().flatten() {
                 let entry = held.entry(crate::text_of(&m, "doc_id")).or_default();
@@ -200,6 +194,28 @@ impl ChromaLibrary {
             }
             offset += n;
         }
+    }
+
+    /// This origin's records `offset..offset + limit`, with what `include` asks for.
+    pub(crate) fn origin_page(
+        &self,
+        what: &str,
+        limit: u32,
+        offset: u32,
+        include: Vec<Include>,
+    ) -> Result<GetResponse, IndexError> {
+        let c = self.collection.clone();
+        let filter = Key::field("origin").eq(self.origin.as_str());
+        self.run(what, async move {
+            c.get(
+                None,
+                Some(filter),
+                Some(limit),
+                Some(offset),
+                Some(IncludeList(include)),
+            )
+            .await
+        })
     }
 
     /// A chunk's record: its metadata says whose it is, where it is from and its document's

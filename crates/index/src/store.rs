@@ -107,10 +107,4 @@ impl Ledger {
         crate::index::lock(&self.state).apply(done, forget, &[])?;
         Ok(())
     }
-
-    /// Forgets every document (the library left the place this ledger describes).
-    pub fn clear(&self) -> Result<(), IndexError> {
-        let ids: Vec<String> = self.all()?.into_iter().map(|d| d.doc_id).collect();
-        self.record(&[], &ids)
-    }
 }
