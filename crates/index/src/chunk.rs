@@ -18,6 +18,8 @@
 
 use std::collections::HashMap;
 
+use compact_str::CompactString;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,8 +66,9 @@ struct Span {
 thread_local! {
     /// Pre-tokens' counts already worked out on this thread (an indexing worker's), across
     /// documents: words repeat (Zipf), and a lookup costs a fraction of BPE's merges, so this
-    /// nearly doubles chunking. Emptied when it grows past a few MB.
-    static COUNTS: std::cell::RefCell<HashMap<Box<str>, u32, foldhash::fast::RandomState>> =
+    /// nearly doubles chunking. Emptied when it grows past a few MB. Keys up to 24 bytes (nearly
+    /// all) are held in the table's slots, not behind a pointer (see the analyzer's cache).
+    static COUNTS: std::cell::RefCell<HashMap<CompactString, u32, foldhash::fast::RandomState>> =
         std::cell::RefCell::new(HashMap::default());
 }
 
@@ -89,7 +92,7 @@ fn counted(pre: &str, count: impl Fn(&str) -> usize) -> usize {
             cache.clear();
         }
         let n = count(pre);
-        cache.insert(pre.into(), n as u32);
+        cache.insert(CompactString::new(pre), n as u32);
         n
     })
 }
