@@ -116,7 +116,10 @@ fn schema() -> (Schema, Fields) {
         )
         .set_stored();
     let fields = Fields {
-        chunk_id: b.add_text_field("chunk_id", STRING | STORED),
+        // Stored, not indexed: a chunk is found by its document's term and its number (the id
+        // is `{doc_id}:{chunk}`, see `split_chunk_id`); a unique term per chunk was the bulk of
+        // the term dictionary, built per segment and again at each merge.
+        chunk_id: b.add_text_field("chunk_id", STORED),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
         folder: b.add_text_field("folder", STRING | STORED),
         // Stored, not indexed: nothing looks a chunk up by its path, and a unique term per
@@ -157,6 +160,13 @@ fn merge_policy() -> tantivy::indexer::LogMergePolicy {
     let mut policy = tantivy::indexer::LogMergePolicy::default();
     policy.set_min_num_segments(16);
     policy
+}
+
+/// A chunk id's document and number: ids are `{doc_id}:{chunk}`, so the last `:` splits them
+/// whatever the document id holds.
+fn split_chunk_id(id: &str) -> Option<(&str, u64)> {
+    let (doc_id, chunk) = id.rsplit_once(':')?;
+    Some((doc_id, chunk.parse().ok()?))
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -254,7 +264,8 @@ impl SearchIndex {
         f(slot.as_mut().expect("just set"))
     }
 
-    /// Replaces a document's chunks (not visible until `commit`; vectors until `record`).
+    /// Replaces a document's chunks (not visible until `commit`; vectors until `record`). A
+    /// chunk's id is `{doc_id}:{chunk}` (see [`split_chunk_id`]).
     pub fn put_document(&self, d: &DocumentChunks<'_>) -> Result<(), IndexError> {
         {
             let mut pending = lock(&self.pending);
@@ -578,9 +589,9 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// Where a chunk is, straight from its id's postings: a search would build a scorer and
-    /// BM25 statistics over every segment for each of fusion's dense-only hits. `segments` is
-    /// the order to look in ([`segments_by_size`]).
+    /// Where a chunk is, straight from its document's postings and the chunk number's fast
+    /// field: a search would build a scorer and BM25 statistics over every segment for each of
+    /// fusion's dense-only hits. `segments` is the order to look in ([`segments_by_size`]).
     fn find_chunk(
         &self,
         searcher: &tantivy::Searcher,
@@ -588,25 +599,51 @@ impl SearchIndex {
         chunk_id: &str,
     ) -> Result<Option<tantivy::DocAddress>, IndexError> {
         use tantivy::DocSet;
-        let term = Term::from_field_text(self.fields.chunk_id, chunk_id);
+        let Some((doc_id, chunk)) = split_chunk_id(chunk_id) else {
+            return Ok(None);
+        };
+        let term = Term::from_field_text(self.fields.doc_id, doc_id);
         let readers = searcher.segment_readers();
         for (ord, segment) in segments.iter().map(|&ord| (ord, &readers[ord])) {
             let postings = segment
-                .inverted_index(self.fields.chunk_id)?
+                .inverted_index(self.fields.doc_id)?
                 .read_postings(&term, IndexRecordOption::Basic)
                 .map_err(tantivy::TantivyError::from)?;
             let Some(mut postings) = postings else {
                 continue;
             };
+            let chunks = segment.fast_fields().u64("chunk")?;
             let mut doc = postings.doc();
             while doc != tantivy::TERMINATED {
-                if !segment.is_deleted(doc) {
+                if !segment.is_deleted(doc) && chunks.first(doc) == Some(chunk) {
                     return Ok(Some(tantivy::DocAddress::new(ord as u32, doc)));
                 }
                 doc = postings.advance();
             }
         }
         Ok(None)
+    }
+
+    /// A query for one chunk by its document's term and its number (chunk ids are not indexed).
+    fn chunk_query(&self, chunk_id: &str) -> Option<Box<dyn Query>> {
+        let (doc_id, chunk) = split_chunk_id(chunk_id)?;
+        let f = self.fields;
+        Some(Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.doc_id, doc_id),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            ),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.chunk, chunk),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ])))
     }
 
     /// BM25 over chunk text and file names.
@@ -638,14 +675,9 @@ impl SearchIndex {
                 )),
             ));
         }
-        for id in &q.exclude {
-            clauses.push((
-                Occur::MustNot,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.chunk_id, id),
-                    IndexRecordOption::Basic,
-                )),
-            ));
+        // An id not of this index's making names no chunk here: nothing to leave out.
+        for query in q.exclude.iter().filter_map(|id| self.chunk_query(id)) {
+            clauses.push((Occur::MustNot, query));
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
@@ -799,6 +831,7 @@ mod tests {
         let indexing = text.field_type().get_index_record_option();
         assert_eq!(indexing, Some(IndexRecordOption::WithFreqs));
         assert!(!schema.get_field_entry(fresh.fields.path).is_indexed());
+        assert!(!schema.get_field_entry(fresh.fields.chunk_id).is_indexed());
 
         // An index written before, with one document in it, under the same schema version.
         let old = dir.path().join("old");
@@ -864,6 +897,23 @@ mod tests {
         assert_eq!(found("pears"), ["new"]);
         assert_eq!(index.read_document("old").unwrap()[0].path, "/f/old.txt");
         assert_eq!(index.grep("new field", None, 10).unwrap()[0].doc_id, "new");
+        // Leaving a chunk out works on either schema (by its document and number).
+        let apples = |exclude: Vec<String>| -> Vec<String> {
+            index
+                .search(&SearchQuery {
+                    text: "apples".into(),
+                    limit: 10,
+                    exclude,
+                    ..SearchQuery::default()
+                })
+                .unwrap()
+                .into_iter()
+                .map(|h| h.chunk_id)
+                .collect()
+        };
+        assert_eq!(apples(vec!["old:0".into()]), ["new:0"]);
+        assert_eq!(apples(vec!["new:0".into(), "old:1".into()]), ["old:0"]);
+        assert_eq!(apples(vec!["not an id".into()]).len(), 2);
         // Replacing the old document removes its chunks (by its doc id's term).
         index.delete_document("old").unwrap();
         index.commit().unwrap();
