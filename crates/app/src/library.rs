@@ -393,6 +393,19 @@ impl App {
     /// The embedder as indexing runs it for passages (the copies side by side), for a library
     /// on a server alone.
     fn pass_embedder(&self) -> Result<Arc<Embed>> {
+        let copies = self.pass_copies()?;
+        Ok(Arc::new(move |texts: &[&str]| {
+            fathom_semantic::embed_split(&copies, texts)
+        }))
+    }
+
+    /// The semantic pass's copies when they are loaded (the app with semantic search on: each
+    /// of the folder watcher's runs would otherwise load its own, a few hundred ms and the
+    /// model's memory again), else copies loaded for this run.
+    pub(crate) fn pass_copies(&self) -> Result<Arc<Vec<fathom_embed::SharedEmbedder>>> {
+        if let Some(copies) = self.semantic.as_ref().and_then(|s| s.pass_embedder()) {
+            return Ok(copies);
+        }
         let dir = self.embedder_dir().ok_or_else(|| {
             Error::Index(
                 "this library lives on a Chroma server, which needs every passage's vector, and \
@@ -404,9 +417,7 @@ impl App {
         fathom_embed::single_threaded_blas();
         let copies =
             fathom_semantic::load_pass_copies(&dir).map_err(|e| Error::model(e.to_string()))?;
-        Ok(Arc::new(move |texts: &[&str]| {
-            fathom_semantic::embed_split(&copies, texts)
-        }))
+        Ok(Arc::new(copies))
     }
 
     /// Gives every chunk without a vector its vector, in the foreground (for faces without the

@@ -155,6 +155,15 @@ impl Server {
         ))
     }
 
+    /// The ledger of what this machine copied to `connection`'s collection (a library copied
+    /// there beside the local index; see `ChromaLibrary::with_copy_ledger`).
+    fn copy_ledger_path(&self, connection: &ChromaConnection) -> PathBuf {
+        self.ledgers.join(format!(
+            "{}.copied.sqlite",
+            fathom_chroma::collection_key(connection)
+        ))
+    }
+
     /// The ledger of the library on the server alone (no request to the server).
     pub(crate) fn ledger(&self) -> Result<Ledger> {
         let connection = lock(&self.settings).chroma.clone();
@@ -229,9 +238,9 @@ impl Server {
     /// The server library for the settings' connection, connected on first use and again
     /// after the connection changed.
     fn library(&self) -> Result<Arc<ChromaLibrary>> {
-        let (connection, origin) = {
+        let (connection, origin, place) = {
             let s = lock(&self.settings);
-            (s.chroma.clone(), s.library_origin.clone())
+            (s.chroma.clone(), s.library_origin.clone(), s.library_place)
         };
         let origin =
             origin.ok_or_else(|| Error::Index("no origin for the server library".into()))?;
@@ -241,7 +250,12 @@ impl Server {
                 return Ok(library.clone());
             }
         }
-        let library = Arc::new(ChromaLibrary::connect(&connection, &origin)?);
+        let mut library = ChromaLibrary::connect(&connection, &origin)?;
+        if place == LibraryPlace::Chroma {
+            // Only a copy keeps that ledger; a library there alone keeps its own.
+            library = library.with_copy_ledger(&self.copy_ledger_path(&connection))?;
+        }
+        let library = Arc::new(library);
         *slot = Some((connection, library.clone()));
         Ok(library)
     }
@@ -377,6 +391,8 @@ impl App {
             *lock(&self.server.store) = None;
             forget_ledger(&self.server.ledger_path(&current));
         }
+        // Connected again for the new place (a copy keeps a ledger, a library alone does not).
+        *lock(&self.server.library) = None;
         self.server.wake();
         Ok(())
     }
@@ -418,7 +434,9 @@ impl App {
         // Not beside the background copy to the same collection.
         let _one = lock(&self.server.copying);
         let origin = self.origin();
-        let library = ChromaLibrary::connect(&connection, &origin)?;
+        let copy_ledger = self.server.copy_ledger_path(&connection);
+        let library =
+            ChromaLibrary::connect(&connection, &origin)?.with_copy_ledger(&copy_ledger)?;
         let report = library.sync(&index, stop, &mut |p| {
             on_progress(&MoveProgress {
                 step: MoveStep::Copying,
@@ -448,6 +466,11 @@ impl App {
             s.chroma = connection;
             s.library_origin = Some(origin);
         })?;
+        // Indexing writes there directly now, past the copy's ledger: a later copy starts over
+        // from a listing.
+        drop(library);
+        *lock(&self.server.library) = None;
+        forget_ledger(&copy_ledger);
         // The library is on the server now; what is left here only takes room.
         let ids: Vec<String> = here.into_iter().map(|d| d.doc_id).collect();
         let emptied = ids

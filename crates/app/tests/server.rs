@@ -87,6 +87,12 @@ fn a_library_moves_to_a_chroma_server_and_back() {
         .unwrap()
         .unwrap();
     assert_eq!((report.documents_copied, report.chunks_copied), (2, 2));
+    // The next copy knows what the server holds from this computer's ledger of the copy.
+    let again = app
+        .sync_library_server(&stop, &mut |_| {})
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.documents_copied, again.listed), (0, false));
     let location = app.library_location().unwrap();
     assert_eq!(location.place, LibraryPlace::Chroma);
     assert_eq!(location.chunks_on_server, Some(2));
@@ -94,7 +100,7 @@ fn a_library_moves_to_a_chroma_server_and_back() {
     assert!(location.bytes_here > 0);
     assert_eq!(
         location.last_copy.and_then(|c| c.report),
-        Some(report.clone())
+        Some(again.clone())
     );
 
     // Search, reading and grep now run on the server: the same answers.

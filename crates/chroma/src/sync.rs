@@ -43,6 +43,9 @@ pub struct SyncReport {
     pub documents_waiting: u64,
     /// Stopped before the end because it was asked to.
     pub stopped: bool,
+    /// The server's records were listed to see what it holds (no ledger of what was copied
+    /// here, or the collection's count disagreed with it).
+    pub listed: bool,
     pub seconds: f64,
 }
 
@@ -76,13 +79,26 @@ impl ChromaLibrary {
     ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
-        let held = self.held()?;
+        let (held, listed) = self.held()?;
+        report.listed = listed;
         let local: Vec<DocState> = documents(index)?
             .into_iter()
             .filter(|d| d.status == DocStatus::Indexed && d.chunks > 0)
             .collect();
         let current: HashSet<&str> = local.iter().map(|d| d.doc_id.as_str()).collect();
         let is_whole = |d: &DocState| is_whole(&held, d);
+        if let (Some(ledger), true) = (&self.copied, listed) {
+            // Started again from what the server was found to hold.
+            let whole: Vec<DocState> = local.iter().filter(|d| is_whole(d)).cloned().collect();
+            let keep: HashSet<&str> = whole.iter().map(|d| d.doc_id.as_str()).collect();
+            let forget: Vec<String> = ledger
+                .all()?
+                .into_iter()
+                .map(|d| d.doc_id)
+                .filter(|id| !keep.contains(id.as_str()))
+                .collect();
+            ledger.record(&whole, &forget)?;
+        }
         // Stale: gone here, or changed, or copied only in part.
         let stale: Vec<String> = held
             .keys()
@@ -100,6 +116,9 @@ impl ChromaLibrary {
                 report.stopped = true;
                 return Ok(self.finish(report, started));
             }
+            if let Some(ledger) = &self.copied {
+                ledger.record(&[], part)?;
+            }
             self.delete_documents(part)?;
             report.documents_removed += part
                 .iter()
@@ -113,6 +132,10 @@ impl ChromaLibrary {
         };
         on_progress(&progress);
         let mut writes = Writes::default();
+        // Documents whose records are all in `writes`, with the count pushed up to their last:
+        // each enters the ledger once that many records are written.
+        let mut copying: std::collections::VecDeque<(u64, &DocState)> = Default::default();
+        let mut pushed = 0u64;
         for d in todo {
             if stop.is_cancelled() {
                 report.stopped = true;
@@ -125,17 +148,38 @@ impl ChromaLibrary {
             };
             for r in records {
                 writes.push(r);
+                pushed += 1;
             }
+            copying.push_back((pushed, d));
             if writes.ready() {
                 progress.chunks_done += self.write(&mut writes, false)?;
+                self.copied_up_to(&mut copying, progress.chunks_done)?;
                 on_progress(&progress);
             }
             report.documents_copied += 1;
             report.chunks_copied += d.chunks as u64;
         }
         progress.chunks_done += self.write(&mut writes, true)?;
+        self.copied_up_to(&mut copying, progress.chunks_done)?;
         on_progress(&progress);
         Ok(self.finish(report, started))
+    }
+
+    /// Records in the copy ledger the documents whose records are among the first `written`
+    /// (requests go out in the order records were pushed, and a failed one fails the copy).
+    fn copied_up_to(
+        &self,
+        copying: &mut std::collections::VecDeque<(u64, &DocState)>,
+        written: u64,
+    ) -> Result<(), IndexError> {
+        let mut done = Vec::new();
+        while copying.front().is_some_and(|(end, _)| *end <= written) {
+            done.extend(copying.pop_front().map(|(_, d)| d.clone()));
+        }
+        match &self.copied {
+            Some(ledger) if !done.is_empty() => ledger.record(&done, &[]),
+            _ => Ok(()),
+        }
     }
 
     /// Removes this origin's records of `docs` (at most [`DELETE_BATCH`] a request).
@@ -153,7 +197,7 @@ impl ChromaLibrary {
 
     /// Of `docs`, those whose every chunk the server holds at their version.
     pub fn whole(&self, docs: &[DocState]) -> Result<Vec<DocState>, IndexError> {
-        let held = self.held()?;
+        let (held, _) = self.held()?;
         Ok(docs
             .iter()
             .filter(|d| is_whole(&held, d))
@@ -166,8 +210,32 @@ impl ChromaLibrary {
         report
     }
 
+    /// The server's documents of this origin: from the copy ledger when the collection's count
+    /// is its count (all the collection's records are the ones copied from here), else listed
+    /// (then `true`).
+    fn held(&self) -> Result<(HashMap<String, Held>, bool), IndexError> {
+        if let Some(ledger) = &self.copied {
+            let docs = ledger.all()?;
+            let chunks: u64 = docs.iter().map(|d| d.chunks as u64).sum();
+            if chunks == self.count()? {
+                let held = docs
+                    .iter()
+                    .map(|d| {
+                        let h = Held {
+                            version: version(d),
+                            records: d.chunks,
+                        };
+                        (d.doc_id.clone(), h)
+                    })
+                    .collect();
+                return Ok((held, false));
+            }
+        }
+        Ok((self.list()?, true))
+    }
+
     /// The server's documents of this origin, read page by page.
-    fn held(&self) -> Result<HashMap<String, Held>, IndexError> {
+    fn list(&self) -> Result<HashMap<String, Held>, IndexError> {
         let mut held: HashMap<String, Held> = HashMap::new();
         let mut offset = 0u32;
         loop {

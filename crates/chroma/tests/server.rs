@@ -299,6 +299,8 @@ fn a_copy_cut_off_by_the_server_resumes_and_loses_nothing() {
         "me",
         Duration::from_secs(120),
     )
+    .unwrap()
+    .with_copy_ledger(&tmp.path().join("copied.sqlite"))
     .unwrap();
 
     // The server dies once the first requests are done.
@@ -343,6 +345,87 @@ fn a_copy_cut_off_by_the_server_resumes_and_loses_nothing() {
     }
     let again = sync(&library, &index);
     assert_eq!((again.documents_copied, again.documents_removed), (0, 0));
+    // What was copied before and after the cut is in the ledger: no listing needed.
+    assert!(!again.listed, "{again:?}");
+}
+
+#[test]
+fn the_ledger_of_what_was_copied_stands_in_for_a_listing_until_the_server_disagrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    write_docs(&a, 6);
+    let index = SearchIndex::open(&tmp.path().join("index")).unwrap();
+    update(&index, &[("fa", &a)], true);
+    let server = Server::start(&tmp.path().join("chroma"));
+    let connection = Connection::local(&server.url());
+    let ledger = tmp.path().join("copied.sqlite");
+    let with_ledger = || {
+        ChromaLibrary::connect(&connection, "me")
+            .unwrap()
+            .with_copy_ledger(&ledger)
+            .unwrap()
+    };
+    let library = with_ledger();
+    let r = sync(&library, &index);
+    assert_eq!((r.documents_copied, r.listed), (6, false));
+    // Kept on disk: a copy by the next run of the app needs no listing either.
+    drop(library);
+    let library = with_ledger();
+    let r = sync(&library, &index);
+    assert_eq!(
+        (r.documents_copied, r.documents_removed, r.listed),
+        (0, 0, false)
+    );
+
+    // A changed and a removed file: the ledger knows their old versions.
+    std::fs::write(a.join("doc0001.txt"), "an entirely new text about otters").unwrap();
+    std::fs::remove_file(a.join("doc0002.txt")).unwrap();
+    update(&index, &[("fa", &a)], true);
+    let r = sync(&library, &index);
+    assert_eq!(
+        (r.documents_copied, r.documents_removed, r.listed),
+        (1, 1, false)
+    );
+    assert_eq!(library.count().unwrap(), index.chunk_count());
+
+    // Someone else removes this library's records (here: a copy of an empty library under the
+    // same origin, without the ledger): the count disagrees, the server is listed and every
+    // document goes back.
+    let empty = SearchIndex::open(&tmp.path().join("empty")).unwrap();
+    let other = ChromaLibrary::connect(&connection, "me").unwrap();
+    let r = sync(&other, &empty);
+    assert_eq!(r.documents_removed, 5);
+    assert_eq!(library.count().unwrap(), 0);
+    let r = sync(&library, &index);
+    assert_eq!((r.documents_copied, r.listed), (5, true));
+    for doc in doc_ids(&index) {
+        assert_eq!(
+            library.read_document(&doc).unwrap(),
+            index.read_document(&doc).unwrap()
+        );
+    }
+    let r = sync(&library, &index);
+    assert_eq!((r.documents_copied, r.listed), (0, false));
+
+    // Another machine's records in the collection: counts never agree, so it lists (and its
+    // records are left alone), and nothing is copied twice.
+    let b = tmp.path().join("b");
+    write_docs(&b, 2);
+    let theirs = SearchIndex::open(&tmp.path().join("theirs")).unwrap();
+    update(&theirs, &[("fb", &b)], true);
+    sync(
+        &ChromaLibrary::connect(&connection, "them").unwrap(),
+        &theirs,
+    );
+    let r = sync(&library, &index);
+    assert_eq!(
+        (r.documents_copied, r.documents_removed, r.listed),
+        (0, 0, true)
+    );
+    assert_eq!(
+        library.count().unwrap(),
+        index.chunk_count() + theirs.chunk_count()
+    );
 }
 
 #[test]

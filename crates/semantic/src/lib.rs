@@ -358,6 +358,12 @@ impl Semantic {
         self.shared.lock().query.clone()
     }
 
+    /// The background pass's embedder copies, when they are loaded: indexing a library that
+    /// lives on a server alone embeds with them instead of loading copies of its own per run.
+    pub fn pass_embedder(&self) -> Option<Arc<Vec<SharedEmbedder>>> {
+        self.shared.lock().pass_embedder.clone()
+    }
+
     /// Query embedding for the agent's searches, when the embedder is loaded.
     pub fn query_embed(&self) -> Option<Arc<Embed>> {
         self.query_embedder().map(embed_fn)

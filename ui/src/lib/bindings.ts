@@ -942,6 +942,11 @@ export type SyncReport = {
 	documentsWaiting: number,
 	/**  Stopped before the end because it was asked to. */
 	stopped: boolean,
+	/**
+	 *  The server's records were listed to see what it holds (no ledger of what was copied
+	 *  here, or the collection's count disagreed with it).
+	 */
+	listed: boolean,
 	seconds: number | null,
 };
 

@@ -537,7 +537,7 @@ mockIPC(
           chunksOnServer: alone ? chunks : onServer ? copiedChunks : null,
           documentsOnServer: alone ? seed.statuses.reduce((n, st) => n + st.documents, 0) : null,
           serverError: null,
-          lastCopy: onServer && copiedChunks > 0 ? { report: { documentsCopied: 2, chunksCopied: copiedChunks, documentsRemoved: 0, documentsWaiting: 1, stopped: false, seconds: 0.5 }, error: null } : null,
+          lastCopy: onServer && copiedChunks > 0 ? { report: { documentsCopied: 2, chunksCopied: copiedChunks, documentsRemoved: 0, documentsWaiting: 1, stopped: false, listed: false, seconds: 0.5 }, error: null } : null,
         };
       }
       case "check_library_server":
@@ -572,7 +572,7 @@ mockIPC(
         await new Promise((r) => setTimeout(r, 50));
         send(channel, 1, { chunksDone: 40, chunksTotal: 40 });
         copiedChunks = 40;
-        return { documentsCopied: 2, chunksCopied: 40, documentsRemoved: 0, documentsWaiting: 1, stopped: false, seconds: 0.5 };
+        return { documentsCopied: 2, chunksCopied: 40, documentsRemoved: 0, documentsWaiting: 1, stopped: false, listed: false, seconds: 0.5 };
       }
       case "set_hf_token": {
         settings = { ...settings, settings: { ...settings.settings, hfToken: (args.token as string | null) ?? null } };

@@ -659,6 +659,13 @@ pub fn scale_bench(
                         rate("readBackChunksPerSecond"),
                         c["readBackIncomplete"],
                     );
+                    println!(
+                        "  a copy with nothing to do: {:.2} s knowing what the server holds from the ledger of what was copied{} vs {:.2} s listing every record ({:.1}x)",
+                        rate("idleCopyLedgerSeconds"),
+                        if c["idleCopyLedgerListed"].as_bool() == Some(true) { " (which disagreed: listed)" } else { "" },
+                        rate("idleCopyListingSeconds"),
+                        rate("idleCopyListingSeconds") / rate("idleCopyLedgerSeconds").max(1e-9),
+                    );
                 }
                 if let Some(e) = r.get("embedding").filter(|e| !e.is_null()) {
                     println!(
@@ -1010,15 +1017,31 @@ fn chroma_check(
         collection: format!("fathom-bench-{stamp}"),
         ..fathom_store::ChromaConnection::local(url)
     };
-    let server =
-        fathom_chroma::ChromaLibrary::connect(&connection, "bench").map_err(|e| e.to_string())?;
-    let report = server
-        .sync(
-            local,
-            &tokio_util::sync::CancellationToken::new(),
-            &mut |_| {},
-        )
+    let copy_ledger = straight.dir.join("copy-ledger.sqlite");
+    let server = fathom_chroma::ChromaLibrary::connect(&connection, "bench")
+        .and_then(|l| l.with_copy_ledger(&copy_ledger))
         .map_err(|e| e.to_string())?;
+    let no_stop = tokio_util::sync::CancellationToken::new();
+    let report = server
+        .sync(local, &no_stop, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    // A copy with nothing to do (what the background copier runs after each indexing run): it
+    // learns what the server holds from the ledger of what was copied, or by listing every
+    // record (as without a ledger).
+    let idle = |library: &fathom_chroma::ChromaLibrary| -> Result<(f64, bool), String> {
+        let t = Instant::now();
+        let r = library
+            .sync(local, &no_stop, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        if r.documents_copied + r.documents_removed > 0 {
+            return Err(format!("a copy with nothing to do did something: {r:?}"));
+        }
+        Ok((t.elapsed().as_secs_f64(), r.listed))
+    };
+    let (ledger_seconds, ledger_listed) = idle(&server)?;
+    let listing =
+        fathom_chroma::ChromaLibrary::connect(&connection, "bench").map_err(|e| e.to_string())?;
+    let (listing_seconds, _) = idle(&listing)?;
     let queries: Vec<(String, Vec<f32>)> = (0..200)
         .map(|_| {
             let text = words();
@@ -1101,6 +1124,9 @@ fn chroma_check(
         "localIndexChunksPerSecond": local_chunks as f64 / straight.local_seconds.max(1e-9),
         "readBackChunksPerSecond": pulled.chunks as f64 / pulled.seconds.max(1e-9),
         "readBackIncomplete": pulled.incomplete,
+        "idleCopyLedgerSeconds": ledger_seconds,
+        "idleCopyLedgerListed": ledger_listed,
+        "idleCopyListingSeconds": listing_seconds,
     }))
 }
 
