@@ -402,7 +402,7 @@ impl App {
     /// The semantic pass's copies when they are loaded (the app with semantic search on: each
     /// of the folder watcher's runs would otherwise load its own, a few hundred ms and the
     /// model's memory again), else copies loaded for this run.
-    pub(crate) fn pass_copies(&self) -> Result<Arc<Vec<fathom_embed::SharedEmbedder>>> {
+    fn pass_copies(&self) -> Result<Arc<Vec<fathom_embed::SharedEmbedder>>> {
         if let Some(copies) = self.semantic.as_ref().and_then(|s| s.pass_embedder()) {
             return Ok(copies);
         }

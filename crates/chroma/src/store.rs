@@ -76,7 +76,7 @@ impl DocStore for ServerStore {
             .enumerate()
             .map(|(i, (c, v))| {
                 let hit = Hit {
-                    chunk_id: format!("{}:{}", d.doc_id, c.index),
+                    chunk_id: fathom_index::chunk_id(d.doc_id, c.index),
                     doc_id: d.doc_id.to_string(),
                     folder: d.folder.to_string(),
                     path: d.path.to_string(),

@@ -376,7 +376,7 @@ impl Dense {
 
     fn chunk_id(&self, row: usize) -> String {
         let r = self.rows[row];
-        format!("{}:{}", self.docs[r.doc as usize].id, r.chunk)
+        crate::chunk_id(&self.docs[r.doc as usize].id, r.chunk)
     }
 
     /// The `k` chunks with the highest dot product with `query` (cosine, for unit vectors),

@@ -117,7 +117,7 @@ fn schema() -> (Schema, Fields) {
         .set_stored();
     let fields = Fields {
         // Stored, not indexed: a chunk is found by its document's term and its number (the id
-        // is `{doc_id}:{chunk}`, see `split_chunk_id`); a unique term per chunk was the bulk of
+        // is `{doc_id}:{chunk}`, see `crate::chunk_id`); a unique term per chunk was the bulk of
         // the term dictionary, built per segment and again at each merge.
         chunk_id: b.add_text_field("chunk_id", STORED),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
@@ -160,13 +160,6 @@ fn merge_policy() -> tantivy::indexer::LogMergePolicy {
     let mut policy = tantivy::indexer::LogMergePolicy::default();
     policy.set_min_num_segments(16);
     policy
-}
-
-/// A chunk id's document and number: ids are `{doc_id}:{chunk}`, so the last `:` splits them
-/// whatever the document id holds.
-fn split_chunk_id(id: &str) -> Option<(&str, u64)> {
-    let (doc_id, chunk) = id.rsplit_once(':')?;
-    Some((doc_id, chunk.parse().ok()?))
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,8 +257,7 @@ impl SearchIndex {
         f(slot.as_mut().expect("just set"))
     }
 
-    /// Replaces a document's chunks (not visible until `commit`; vectors until `record`). A
-    /// chunk's id is `{doc_id}:{chunk}` (see [`split_chunk_id`]).
+    /// Replaces a document's chunks (not visible until `commit`; vectors until `record`).
     pub fn put_document(&self, d: &DocumentChunks<'_>) -> Result<(), IndexError> {
         {
             let mut pending = lock(&self.pending);
@@ -275,7 +267,7 @@ impl SearchIndex {
                     pending.push(VectorOp::Put {
                         doc_id: d.doc_id.to_string(),
                         folder: d.folder.to_string(),
-                        chunk_id: format!("{}:{}", d.doc_id, c.index),
+                        chunk_id: crate::chunk_id(d.doc_id, c.index),
                         vector: v.clone(),
                     });
                 }
@@ -286,7 +278,7 @@ impl SearchIndex {
             writer.delete_term(Term::from_field_text(f.doc_id, d.doc_id));
             for (i, c) in d.chunks.iter().enumerate() {
                 writer.add_document(doc!(
-                    f.chunk_id => format!("{}:{}", d.doc_id, c.index),
+                    f.chunk_id => crate::chunk_id(d.doc_id, c.index),
                     f.doc_id => d.doc_id,
                     f.folder => d.folder,
                     f.path => d.path,
@@ -603,7 +595,7 @@ impl SearchIndex {
         chunk_id: &str,
     ) -> Result<Option<tantivy::DocAddress>, IndexError> {
         use tantivy::DocSet;
-        let Some((doc_id, chunk)) = split_chunk_id(chunk_id) else {
+        let Some((doc_id, chunk)) = crate::split_chunk_id(chunk_id) else {
             return Ok(None);
         };
         let term = Term::from_field_text(self.fields.doc_id, doc_id);
@@ -637,7 +629,7 @@ impl SearchIndex {
 
     /// A query for one chunk by its document's term and its number (chunk ids are not indexed).
     fn chunk_query(&self, chunk_id: &str) -> Option<Box<dyn Query>> {
-        let (doc_id, chunk) = split_chunk_id(chunk_id)?;
+        let (doc_id, chunk) = crate::split_chunk_id(chunk_id)?;
         let f = self.fields;
         Some(Box::new(BooleanQuery::new(vec![
             (

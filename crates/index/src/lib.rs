@@ -73,3 +73,15 @@ pub fn document_id(path: &std::path::Path) -> String {
     let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
     hex::encode(&digest[..8])
 }
+
+/// A chunk's id: its document's id and its place in the document, `{doc_id}:{chunk}`.
+pub fn chunk_id(doc_id: &str, chunk: impl std::fmt::Display) -> String {
+    format!("{doc_id}:{chunk}")
+}
+
+/// A chunk id's document and number ([`chunk_id`] undone): the last `:` splits them whatever
+/// the document id holds.
+pub(crate) fn split_chunk_id(id: &str) -> Option<(&str, u64)> {
+    let (doc_id, chunk) = id.rsplit_once(':')?;
+    Some((doc_id, chunk.parse().ok()?))
+}
