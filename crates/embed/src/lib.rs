@@ -537,14 +537,14 @@ impl SharedEmbedder {
 
     /// The embedder the app searches with. Where llama.cpp runs ([`Runtime::preferred`]), it
     /// holds two encoders: queries ([`Purpose::Query`]) go to one with its matrices in 8 bits
-    /// ([`llama::Weights::Q8`]) on [`QUERY_THREADS`] threads (a query is a few tokens, each
-    /// weight read once, and BM25 runs beside it), everything else to the weights as trained on
-    /// every core; without the 8-bit file (it could not be written), the weights as trained on
-    /// those threads. Elsewhere, or if llama.cpp cannot load it (logged), MLX for both.
+    /// ([`llama::Weights::Q8`]) on [`query_threads`] threads (a query is a few tokens, each
+    /// weight read once), everything else to the weights as trained on every core; without the
+    /// 8-bit file (it could not be written), the weights as trained on those threads. Elsewhere,
+    /// or if llama.cpp cannot load it (logged), MLX for both.
     pub fn load_for_queries(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         if Runtime::preferred() == Runtime::LlamaCpp {
-            match Self::load_llama(dir, Some(QUERY_THREADS)) {
+            match Self::load_llama(dir, Some(query_threads())) {
                 Ok(e) => return Ok(e),
                 Err(e) => log::warn!("llama.cpp cannot run the query embedder, MLX does: {e}"),
             }
@@ -589,7 +589,7 @@ impl SharedEmbedder {
             let _ = ready.send(Ok(model.dimension()));
             serve(inbox, |texts, purpose| match (&mut quick, purpose) {
                 (Some(q), Purpose::Query) => q.embed(texts),
-                _ => encoder.embed(texts),
+                _ => llama::on_passing_thread(&mut encoder, |e| e.embed(texts)),
             });
         })
     }
@@ -701,11 +701,16 @@ fn serve(
     }
 }
 
-/// Threads a query's encoder runs on (llama.cpp). One: a search embeds its query while BM25 runs
-/// on another core, and llama.cpp's threads wait for each other by spinning, so a second one
-/// sharing a busy core stalls both (on 2 cores beside a busy thread: p95 6.7 ms on one thread
-/// against 107 ms on two).
-pub const QUERY_THREADS: usize = 1;
+/// Threads a query's encoder runs on (llama.cpp): two, where there are two cores. A search embeds
+/// its query before anything else runs (BM25 then runs beside the dense walk), because
+/// llama.cpp's threads wait for each other at every step by spinning, so one that shares a busy
+/// core stalls both (on 2 cores beside a busy thread: p95 107 ms on two threads against 6.7 ms on
+/// one). On a quiet machine two are 1.6x quicker than one (`fathom search-bench
+/// --generated-chunks N --embedder DIR` measures both). More buys little: a query is a few
+/// tokens, and the steps are small.
+pub fn query_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
 
 /// The Hugging Face repository the embedder's weights come from.
 pub const EMBEDDER_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";

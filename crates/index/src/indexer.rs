@@ -78,6 +78,7 @@ pub struct IndexOptions {
     pub hidden: bool,
     /// Commit at least this often, so a crash loses little.
     pub commit_every: Duration,
+    /// And after this many files at most (their states wait in memory until the commit).
     pub commit_docs: usize,
     /// Longest one file's text extraction may take before it is given up.
     pub file_timeout: Duration,
@@ -93,7 +94,11 @@ impl Default for IndexOptions {
             limits: Limits::default(),
             hidden: false,
             commit_every: Duration::from_secs(2),
-            commit_docs: 5000,
+            // Past this, time decides: a commit every 5,000 files made a million-chunk first run
+            // (6,000 files a second) commit ~50 times, and tantivy flush as many small segments
+            // to merge again; time-bounded, 1.14x faster (`fathom index add`, median of 5 runs
+            // alternated: 31.6 → 27.6 s). A crash still loses at most `commit_every`'s work.
+            commit_docs: 50_000,
             file_timeout: Duration::from_secs(60),
             embedder: None,
             progress_every: Duration::from_millis(100),

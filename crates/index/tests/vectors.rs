@@ -181,7 +181,7 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
         assert_eq!((&h.text, &h.path), (&stored.text, &stored.path));
     }
 
-    // Embedding the query while BM25 runs gives the same results as embedding it first.
+    // Searching with the query's embedder gives the same results as with its vector.
     let ids =
         |hits: Vec<fathom_index::Hit>| hits.into_iter().map(|h| h.chunk_id).collect::<Vec<_>>();
     let q = SearchQuery {
@@ -195,11 +195,11 @@ fn every_chunk_gets_a_vector_once_and_a_stopped_pass_resumes_after_a_restart() {
             ..q.clone()
         })
         .unwrap();
-    let meanwhile = idx
+    let embedded = idx
         .search_embedding(&q, |_| Some(vector(&hit.text)))
         .unwrap();
     assert_eq!(first.len(), 4);
-    assert_eq!(ids(first), ids(meanwhile));
+    assert_eq!(ids(first), ids(embedded));
     // No vector (no embedder yet): BM25 alone, cut to the limit.
     let alone = idx.search_embedding(&q, |_| None).unwrap();
     assert_eq!(ids(alone), ids(idx.bm25(&q).unwrap()));

@@ -378,7 +378,7 @@ fn run_search_bench(
                     embed_ms + t.elapsed().as_secs_f64() * 1000.0,
                 );
             }
-            // As the app searches: the query is embedded while BM25 runs.
+            // As the app searches: the query embedded, then BM25 beside the dense walk.
             let t = Instant::now();
             let hits = index
                 .search_embedding(
@@ -519,7 +519,7 @@ pub fn scale_bench(
     chroma: Option<&str>,
     json: bool,
 ) -> ExitCode {
-    // Queries embedded as the app does (on a CPU: llama.cpp, 8-bit matrices, one thread), and
+    // Queries embedded as the app does (on a CPU: llama.cpp, 8-bit matrices, two threads), and
     // by the baselines: the passages' encoder (llama.cpp, f32, every core) and MLX.
     let mut query_embedders = Vec::new();
     if let Some(dir) = embedder {
@@ -527,7 +527,7 @@ pub fn scale_bench(
         let app_name = match app.as_ref().map(|e| e.runtime()) {
             Ok(fathom_embed::Runtime::LlamaCpp) => format!(
                 "llama.cpp, 8-bit, {} thread(s)",
-                fathom_embed::QUERY_THREADS
+                fathom_embed::query_threads()
             ),
             _ => "MLX".to_string(),
         };
@@ -678,7 +678,7 @@ pub fn scale_bench(
                     let runs = e["queryRuntimes"].as_array().cloned().unwrap_or_default();
                     for (i, q) in runs.iter().enumerate() {
                         println!(
-                            "  queries embedded by {}{} over {} queries: p50 {:.2} ms, p95 {:.2} ms; hybrid with the query embedded meanwhile (as the app searches): p50 {:.2} ms, p95 {:.2} ms",
+                            "  queries embedded by {}{} over {} queries: p50 {:.2} ms, p95 {:.2} ms; hybrid with the query embedded first (as the app searches): p50 {:.2} ms, p95 {:.2} ms",
                             q["runtime"].as_str().unwrap_or(""),
                             if i == 0 { " (the app's)" } else { " (baseline)" },
                             q["queries"],
@@ -916,8 +916,8 @@ fn run_scale_bench(
                     e.embed_queries(&[q.as_str()]).map_err(|e| e.to_string())?;
                     query_ms.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
-                // Whole hybrid searches as the app runs them: the query embedded while BM25
-                // runs, then the dense search over every (synthetic) vector and fusion.
+                // Whole hybrid searches as the app runs them: the query embedded, then BM25
+                // beside the dense search over every (synthetic) vector, then fusion.
                 let mut end_to_end = Vec::new();
                 for q in &searches {
                     let t = Instant::now();
