@@ -588,8 +588,17 @@ impl SharedEmbedder {
             };
             let _ = ready.send(Ok(model.dimension()));
             serve(inbox, |texts, purpose| match (&mut quick, purpose) {
+                // Queries on this thread, whose OpenMP team stays: one started afresh per query
+                // took longer than the query (p50 16 against 3 to 6 ms).
                 (Some(q), Purpose::Query) => q.embed(texts),
-                _ => llama::on_passing_thread(&mut encoder, |e| e.embed(texts)),
+                // A batch's team goes when it is done (see `fathom_llama::on_passing_thread`).
+                _ => fathom_llama::on_passing_thread(&mut encoder, |e| e.embed(texts))
+                    .unwrap_or_else(|reason| {
+                        Err(EmbedError::Model {
+                            file: "llama.cpp".into(),
+                            reason,
+                        })
+                    }),
             });
         })
     }

@@ -381,41 +381,6 @@ impl LlamaEncoder<'_> {
     }
 }
 
-/// Runs `work` with `encoder` on a new thread that ends with it.
-///
-/// llama.cpp runs its steps with OpenMP, and OpenMP keeps a team of worker threads for every
-/// thread that ever started one, for that thread's whole life. libgomp counts those workers, and
-/// once there are more than cores it stops spinning at its barriers and sleeps at each one: the
-/// two-thread query encoder's ~60 steps then cost as much as one thread's (on 2 cores, with one
-/// other team alive: p50 6.3 against 3.6 ms). A bulk pass's encoder would keep its team for as
-/// long as the embedder is loaded; started from a passing thread, the team goes with the thread
-/// and the query encoder has the cores to itself again once the pass is idle. A thread is a
-/// tenth of a millisecond; a pass's batch takes hundreds.
-pub fn on_passing_thread<'m, T: Send>(
-    encoder: &mut LlamaEncoder<'m>,
-    work: impl FnOnce(&mut LlamaEncoder<'m>) -> Result<T> + Send,
-) -> Result<T> {
-    /// Lets the encoder cross to the passing thread.
-    struct Lent<'a, 'm>(&'a mut LlamaEncoder<'m>);
-    // SAFETY: one thread uses the encoder at a time: the lending thread waits (the scope joins)
-    // while the passing thread uses it, and a llama.cpp context keeps no per-thread state
-    // (OpenMP's team, which does, is what is meant to go with the thread).
-    unsafe impl Send for Lent<'_, '_> {}
-    let lent = Lent(encoder);
-    std::thread::scope(|s| {
-        let worker = std::thread::Builder::new()
-            .name("fathom-embed-pass".into())
-            .spawn_scoped(s, move || {
-                let lent = lent;
-                work(lent.0)
-            })
-            .map_err(|e| failed("a thread to encode on", e))?;
-        worker
-            .join()
-            .unwrap_or_else(|_| Err(failed("encode", "its thread panicked")))
-    })
-}
-
 fn failed(what: &str, e: impl std::fmt::Display) -> EmbedError {
     EmbedError::Model {
         file: "llama.cpp".into(),

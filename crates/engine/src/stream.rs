@@ -113,7 +113,12 @@ impl Engine {
                         Err(e) => return drop(ready_tx.send(Err(e))),
                     };
                     let _ = ready_tx.send(Ok(model.config.vocab_size as u32));
-                    serve(PromptCache::new(Mlx::new(&model)), jobs_rx, &stopping);
+                    serve(
+                        PromptCache::new(Mlx::new(&model)),
+                        jobs_rx,
+                        &stopping,
+                        false,
+                    );
                 }
                 BackendKind::LlamaCpp => {
                     let report = |done: u64, total: u64| {
@@ -136,7 +141,7 @@ impl Engine {
                         Err(e) => return drop(ready_tx.send(Err(e))),
                     };
                     let _ = ready_tx.send(Ok(backend.vocab_size() as u32));
-                    serve(PromptCache::new(backend), jobs_rx, &stopping);
+                    serve(PromptCache::new(backend), jobs_rx, &stopping, true);
                 }
             })
             .map_err(|e| EngineError::Input(format!("cannot start the engine thread: {e}")))?;
@@ -175,18 +180,33 @@ impl Engine {
 
 /// Runs jobs one after another on one kept cache, so the conversation generated last continues
 /// without a full prefill.
-fn serve<B: Backend>(mut cache: PromptCache<B>, jobs: mpsc::Receiver<Job>, stopping: &AtomicBool) {
+/// Answers jobs until the engine is dropped. With `passing_threads` (llama.cpp), each reply is
+/// made on a thread of its own, whose OpenMP team ends with it: a team kept alive between
+/// replies would slow the query encoder's steps (see `fathom_llama::on_passing_thread`). Not
+/// MLX's: it keeps a worker for every thread that ever evaluated arrays.
+fn serve<B: Backend>(
+    mut cache: PromptCache<B>,
+    jobs: mpsc::Receiver<Job>,
+    stopping: &AtomicBool,
+    passing_threads: bool,
+) {
     for job in jobs {
-        let cancel = job.cancel.clone();
-        let events = job.events.clone();
-        let outcome = cache.generate(
-            &job.prompt,
-            &job.options,
-            &|| cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),
-            &mut |t| {
-                let _ = events.send(StreamEvent::Token(t));
-            },
-        );
+        let generate = |cache: &mut PromptCache<B>| {
+            cache.generate(
+                &job.prompt,
+                &job.options,
+                &|| job.cancel.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst),
+                &mut |t| {
+                    let _ = job.events.send(StreamEvent::Token(t));
+                },
+            )
+        };
+        let outcome = if passing_threads {
+            fathom_llama::on_passing_thread(&mut cache, generate)
+                .unwrap_or_else(|e| Err(EngineError::Input(e)))
+        } else {
+            generate(&mut cache)
+        };
         let _ = job.events.send(match outcome {
             Ok((_, stats)) => StreamEvent::Finished(stats),
             Err(e) => StreamEvent::Failed(e.to_string()),

@@ -96,6 +96,42 @@ pub fn backend() -> Result<&'static LlamaBackend, LlamaError> {
         .map_err(|e| LlamaError::Unavailable(format!("llama.cpp cannot start: {e}")))
 }
 
+/// Runs `work` with `state` (a llama.cpp context, or what holds one) on a new thread that ends
+/// with it, and waits for it; `Err` says why it could not start or finish.
+///
+/// llama.cpp runs its steps with OpenMP, which keeps a team of worker threads for every thread
+/// that ever started one, for that thread's whole life. libgomp counts those workers, and once
+/// there are more than cores it stops spinning at its barriers and sleeps at each one: a
+/// long-lived thread's team (a bulk encoder's, the engine's) slows every other context's steps
+/// for as long as it lives (on 2 cores, with one other team alive, the two-thread query encoder
+/// ran no faster than on one: p50 6.3 against 3.6 ms). Work started here takes its team with it
+/// when it ends. A thread costs a tenth of a millisecond; a batch or a reply, hundreds.
+pub fn on_passing_thread<T, R: Send>(
+    state: &mut T,
+    work: impl FnOnce(&mut T) -> R + Send,
+) -> Result<R, String> {
+    /// Lets the state cross to the passing thread.
+    struct Lent<'a, T>(&'a mut T);
+    // SAFETY: one thread uses the state at a time: the lending thread waits (the scope joins)
+    // while the passing thread uses it, and a llama.cpp context keeps no per-thread state
+    // (OpenMP's team, which does, is what is meant to end with the thread).
+    unsafe impl<T> Send for Lent<'_, T> {}
+    let lent = Lent(state);
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("fathom-llama".into())
+            .spawn_scoped(s, move || {
+                // The whole wrapper moves, not its field (closures capture fields one by one).
+                let lent = lent;
+                work(lent.0)
+            })
+            .map_err(|e| format!("cannot start a thread for llama.cpp: {e}"))?;
+        worker
+            .join()
+            .map_err(|_| "llama.cpp's work stopped with a panic".to_string())
+    })
+}
+
 /// Forgets what llama.cpp complained about so far (before a call whose failure is to be explained).
 pub fn clear_complaints() {
     LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
