@@ -156,9 +156,10 @@ fn a_kill_mid_index_keeps_what_was_finished() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = tmp.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    let total: u64 = 20000;
+    // Long enough to outlast the first commit (every 2 s) several times over on a fast machine.
+    let total: u64 = 50000;
     for i in 0..total {
-        let body: String = (0..40)
+        let body: String = (0..50)
             .map(|j| format!("word{} topic{i} ", (i * 7 + j) % 997))
             .collect();
         std::fs::write(docs.join(format!("f{i:05}.txt")), body).unwrap();
@@ -205,7 +206,7 @@ fn a_kill_mid_index_keeps_what_was_finished() {
         "{err} (kept {kept})"
     );
     let hits: serde_json::Value =
-        serde_json::from_slice(&fathom(&data, &["search", "topic19999", "--json"]).stdout).unwrap();
+        serde_json::from_slice(&fathom(&data, &["search", "topic49999", "--json"]).stdout).unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 1);
 }
 
