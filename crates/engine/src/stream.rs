@@ -179,9 +179,8 @@ impl Engine {
 }
 
 /// Runs jobs one after another on one kept cache, so the conversation generated last continues
-/// without a full prefill.
-/// Answers jobs until the engine is dropped. With `passing_threads` (llama.cpp), each reply is
-/// made on a thread of its own, whose OpenMP team ends with it: a team kept alive between
+/// without a full prefill. With `passing_threads` (llama.cpp), each reply is made on a thread of
+/// its own, whose OpenMP team ends with it: a team kept alive between
 /// replies would slow the query encoder's steps (see `fathom_llama::on_passing_thread`). Not
 /// MLX's: it keeps a worker for every thread that ever evaluated arrays.
 fn serve<B: Backend>(
