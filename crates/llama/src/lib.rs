@@ -77,8 +77,40 @@ pub fn missing_cpu_features() -> Vec<&'static str> {
     missing
 }
 
+/// How long (in pause instructions) an idle OpenMP thread spins before it sleeps, where neither
+/// this nor `OMP_WAIT_POLICY` is set already. libgomp's default, 300,000, keeps a worker spinning
+/// on its core for a millisecond or more after every llama.cpp step: after a query's embedding,
+/// the search that follows ran on one core of two (on 2 cores, a hybrid search with its query's
+/// embedding took 2.8 ms longer at p50 than the two alone, 1.1 ms with 10,000: means of 10 and 5
+/// runs of `fathom search-bench --generated-chunks 50000 --embedder DIR`). Within a step the
+/// threads wait for each other for microseconds, well inside 10,000; a sleeping worker is woken
+/// for the next step in tens of them.
+pub const SPIN: &str = "10000";
+
+/// libgomp reads its settings once, when it starts, before `main`; `SPIN` is set in the
+/// environment by a constructor that runs before it: a prioritised `.init_array` entry, which
+/// the linker places ahead of the unprioritised ones (libgomp's, linked in statically).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".init_array.00090"]
+static SET_SPIN: extern "C" fn() = {
+    extern "C" fn set_spin() {
+        if std::env::var_os("GOMP_SPINCOUNT").is_none()
+            && std::env::var_os("OMP_WAIT_POLICY").is_none()
+        {
+            // Before `main`: no other thread exists to read the environment meanwhile.
+            std::env::set_var("GOMP_SPINCOUNT", SPIN);
+        }
+    }
+    set_spin
+};
+
 /// llama.cpp, started on first use (with its log captured), or why it cannot run here.
 pub fn backend() -> Result<&'static LlamaBackend, LlamaError> {
+    // Whatever links llama.cpp links the constructor with it (a linker keeps an object file only
+    // when something in it is used).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    std::hint::black_box(&SET_SPIN);
     let missing = missing_cpu_features();
     if !missing.is_empty() {
         return Err(LlamaError::Unavailable(format!(

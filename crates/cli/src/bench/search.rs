@@ -687,6 +687,24 @@ pub fn scale_bench(
                         );
                     }
                     if let [app, bases @ ..] = &runs[..] {
+                        let sweep = app["hybridWithEmbeddingSweep"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default();
+                        let parts: Vec<String> = sweep
+                            .iter()
+                            .map(|s| {
+                                format!(
+                                    "{} p50 {:.2} ms, p95 {:.2} ms",
+                                    s["expansion"],
+                                    ms(&s["ms"], "p50"),
+                                    ms(&s["ms"], "p95")
+                                )
+                            })
+                            .collect();
+                        if !parts.is_empty() {
+                            println!("  hybrid with the query embedded first, by walk length (the app's: {}): {}", fathom_index::ann::EXPANSION_FUSED, parts.join("; "));
+                        }
                         for base in bases {
                             println!(
                                 "  the app's query embedding vs {} at p95: {:.2}x faster; hybrid p95 {:.2}x",
@@ -918,27 +936,49 @@ fn run_scale_bench(
                 }
                 // Whole hybrid searches as the app runs them: the query embedded, then BM25
                 // beside the dense search over every (synthetic) vector, then fusion.
-                let mut end_to_end = Vec::new();
-                for q in &searches {
-                    let t = Instant::now();
-                    hybrid_index
-                        .search_embedding(
-                            &SearchQuery {
-                                text: q.clone(),
-                                limit: 50,
-                                ..SearchQuery::default()
-                            },
-                            |text| e.embed_queries(&[text]).ok().and_then(|mut v| v.pop()),
-                        )
-                        .map_err(|e| e.to_string())?;
-                    end_to_end.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                runs.push(serde_json::json!({
+                let end_to_end = || -> Result<Vec<f64>, String> {
+                    let mut ms = Vec::new();
+                    for q in &searches {
+                        let t = Instant::now();
+                        hybrid_index
+                            .search_embedding(
+                                &SearchQuery {
+                                    text: q.clone(),
+                                    limit: 50,
+                                    ..SearchQuery::default()
+                                },
+                                |text| e.embed_queries(&[text]).ok().and_then(|mut v| v.pop()),
+                            )
+                            .map_err(|e| e.to_string())?;
+                        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(ms)
+                };
+                let mut run = serde_json::json!({
                     "runtime": name,
                     "queries": query_ms.len(),
                     "queryMs": percentiles(query_ms),
-                    "hybridWithEmbeddingMs": percentiles(end_to_end),
-                }));
+                    "hybridWithEmbeddingMs": percentiles(end_to_end()?),
+                });
+                // The app's runtime also at other walk lengths (agreement: `dense.hybrid.sweep`).
+                if runs.is_empty() {
+                    let mut sweep = Vec::new();
+                    for expansion in FUSED_SWEEP {
+                        hybrid_index
+                            .set_graph_expansion(fathom_index::ann::EXPANSION_SEARCH, expansion);
+                        let ms = end_to_end();
+                        hybrid_index.set_graph_expansion(
+                            fathom_index::ann::EXPANSION_SEARCH,
+                            fathom_index::ann::EXPANSION_FUSED,
+                        );
+                        sweep.push(serde_json::json!({
+                            "expansion": expansion,
+                            "ms": percentiles(ms?),
+                        }));
+                    }
+                    run["hybridWithEmbeddingSweep"] = sweep.into();
+                }
+                runs.push(run);
             }
             let rate = report.chunks as f64 / report.seconds.max(1e-9);
             // The corpus's bytes per chunk (overlap aside): MB/s comparable with BM25's.
@@ -1224,6 +1264,10 @@ fn dense_check(
     Ok(out)
 }
 
+/// The dense walk's lengths a hybrid search is measured at, besides the app's
+/// ([`fathom_index::ann::EXPANSION_FUSED`]): agreement with the exact scan against time.
+const FUSED_SWEEP: [usize; 4] = [128, 192, 256, 512];
+
 /// Where a hybrid search's time goes (BM25's deep list, the dense walk, the rest: fusion and
 /// reading the hits), and the fused top 10 and 50 against hybrid search over the exact scan.
 fn hybrid_check(
@@ -1270,7 +1314,7 @@ fn hybrid_check(
         got.iter().take(k).filter(|c| want.contains(c)).count() as f64 / want.len().max(1) as f64
     };
     let mut sweep = Vec::new();
-    for expansion in [128, 256, 512] {
+    for expansion in FUSED_SWEEP {
         index.set_graph_expansion(fathom_index::ann::EXPANSION_SEARCH, expansion);
         let (mut at10, mut at50, mut ms) = (0.0, 0.0, Vec::new());
         for (s, want) in searches.iter().zip(&want) {
